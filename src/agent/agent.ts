@@ -1,0 +1,103 @@
+/**
+ * The agent: wires its capabilities to the relay link and to the local socket. Every stream,
+ * from either, goes through one service registry.
+ */
+import type { Logger } from '../log.js';
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { ServiceRegistry } from '../link/services.js';
+import type { Stream } from '../protocol/stream.js';
+import type { AgentConfig } from './config.js';
+import { Identity } from './identity.js';
+import { RelayLink } from './link/relay-link.js';
+import { LocalServer } from './link/local-server.js';
+import { agentStatus } from './status.js';
+import { presenceSummary } from './presence.js';
+import { Allowlist } from './tunnel/allowlist.js';
+import { handleTunnelConnect } from './tunnel/connect.js';
+
+export interface AgentCtx {
+  log: Logger;
+  allow: Allowlist;
+}
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log: Logger;
+  /** Serve the local socket (default true). */
+  local?: boolean;
+  /** Discovery file path (default beside the socket). */
+  infoPath?: string;
+}
+
+export class Agent {
+  readonly identity: Identity;
+  readonly relay: RelayLink | null;
+  private local: LocalServer | null = null;
+  private readonly services: ServiceRegistry<AgentCtx>;
+  private readonly ctx: AgentCtx;
+  private readonly startedMs = Date.now();
+
+  private constructor(private readonly o: AgentOptions) {
+    const c = o.config;
+    this.identity = Identity.loadOrCreate(c.stateDir);
+    this.ctx = { log: o.log, allow: new Allowlist(c.tunnelAllow) };
+    this.services = new ServiceRegistry<AgentCtx>()
+      .unary('agent', 'status', cmdop.v1.Empty, () =>
+        cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0 })).finish(),
+      )
+      .stream('tunnel', 'connect', handleTunnelConnect);
+    this.relay = c.relay
+      ? new RelayLink({
+          url: c.relay,
+          fingerprint: c.fingerprint,
+          caFile: c.ca,
+          insecure: c.insecure,
+          identity: this.identity,
+          joinToken: c.token,
+          hostname: c.hostname,
+          labels: c.labels,
+          log: o.log,
+          onStream: (s) => this.dispatch(s),
+          pingBody: () => ({ ping: { timeMs: Date.now(), summary: presenceSummary() } }),
+        })
+      : null;
+  }
+
+  static async start(o: AgentOptions): Promise<Agent> {
+    const agent = new Agent(o);
+    if (o.local !== false) {
+      agent.local = new LocalServer({
+        socketPath: o.config.socket,
+        infoPath: o.infoPath,
+        log: o.log.child({ component: 'local' }),
+        machineId: () => agent.identity.enrollment()?.machineId ?? '',
+        onStream: (s) => agent.dispatch(s),
+      });
+      await agent.local.start();
+    }
+    agent.relay?.start();
+    return agent;
+  }
+
+  /** Resolves when the relay link is online (or at once if it is). */
+  online(timeoutMs = 30_000): Promise<void> {
+    const relay = this.relay;
+    if (!relay) return Promise.reject(new Error('no relay configured'));
+    if (relay.state === 'online') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`agent not online within ${timeoutMs} ms (last error: ${relay.status().lastError})`)), timeoutMs);
+      relay.once('online', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.relay?.stop(), this.local?.stop()]);
+  }
+
+  private dispatch(stream: Stream): void {
+    this.services.dispatch(stream, this.ctx);
+  }
+}

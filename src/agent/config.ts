@@ -1,0 +1,75 @@
+/** The agent's settings, where they live, and how they are resolved. */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { ValidationError } from '../errors.js';
+import { resolveConfig, type Resolved, type Setting } from '../config/resolve.js';
+
+export interface AgentConfig {
+  relay: string | undefined;
+  token: string | undefined;
+  fingerprint: string | undefined;
+  ca: string | undefined;
+  insecure: boolean;
+  stateDir: string;
+  socket: string;
+  hostname: string;
+  labels: Record<string, string>;
+  logLevel: string;
+  tunnelAllow: string[];
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Where the platform keeps the agent's config file (system or per-user). */
+export function defaultConfigPath(system = isRoot()): string {
+  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop', 'agent.json');
+  if (process.platform === 'darwin') return system ? '/Library/Application Support/cmdop/agent.json' : join(homedir(), 'Library/Application Support/cmdop/agent.json');
+  return system ? '/etc/cmdop/agent.json' : join(homedir(), '.config/cmdop/agent.json');
+}
+
+export function defaultStateDir(system = isRoot()): string {
+  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop', 'state');
+  if (process.platform === 'darwin') return system ? '/Library/Application Support/cmdop/state' : join(homedir(), 'Library/Application Support/cmdop/state');
+  return system ? '/var/lib/cmdop' : join(homedir(), '.local/state/cmdop');
+}
+
+/** Directory of the local socket and discovery file: /var/run/cmdop for a system agent, ~/.cmdop for a user one. */
+export function defaultRunDir(system = isRoot()): string {
+  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop');
+  return system ? '/var/run/cmdop' : join(homedir(), '.cmdop');
+}
+
+export function defaultSocketPath(system = isRoot()): string {
+  if (process.platform === 'win32') return `\\\\.\\pipe\\cmdop-agent-${process.env.USERNAME ?? 'system'}`;
+  return join(defaultRunDir(system), 'agent.sock');
+}
+
+export const AGENT_SETTINGS: readonly Setting[] = [
+  { key: 'relay', flag: '--relay', env: 'CMDOP_RELAY_URL', type: 'string', help: 'relay URL, wss://host:port' },
+  { key: 'token', flag: '--token', env: 'CMDOP_JOIN_TOKEN', type: 'string', help: 'join token, used once to enrol' },
+  { key: 'fingerprint', flag: '--fingerprint', env: 'CMDOP_RELAY_FINGERPRINT', type: 'string', help: "pin the relay's certificate by SHA-256" },
+  { key: 'ca', flag: '--ca', env: 'CMDOP_RELAY_CA', type: 'string', help: 'PEM file of CAs to trust instead of the system ones' },
+  { key: 'insecure', flag: '--insecure', env: 'CMDOP_INSECURE', type: 'boolean', default: false, help: 'allow ws:// without TLS (development only)' },
+  { key: 'stateDir', flag: '--state-dir', env: 'CMDOP_STATE_DIR', type: 'string', default: defaultStateDir(), help: 'identity key, machine id, ledgers (0600)' },
+  { key: 'socket', flag: '--socket', env: 'CMDOP_SOCKET', type: 'string', default: defaultSocketPath(), help: 'local socket for clients on this host' },
+  { key: 'hostname', flag: '--hostname', env: 'CMDOP_HOSTNAME', type: 'string', default: osHostname(), help: 'name shown in machine lists' },
+  { key: 'labels', flag: '--labels', env: 'CMDOP_LABELS', type: 'map', default: {}, help: 'k=v,k2=v2 labels sent at enrolment' },
+  { key: 'logLevel', flag: '--log-level', env: 'CMDOP_LOG_LEVEL', type: 'string', default: 'info', help: 'trace, debug, info, warn, error, silent' },
+  { key: 'tunnelAllow', flag: '--tunnel-allow', env: 'CMDOP_TUNNEL_ALLOW', type: 'list', default: ['127.0.0.0/8:*', '[::1]:*', 'localhost:*'], help: 'host:port patterns tunnels may reach' },
+];
+
+/** Reads the config file (missing file = empty) and resolves every setting. */
+export function loadAgentConfig(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env, configPath?: string): Resolved<AgentConfig> & { file: string } {
+  const file = configPath ?? env.CMDOP_CONFIG ?? defaultConfigPath();
+  let data: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ValidationError(`${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ValidationError(`${file} must hold a JSON object`);
+  }
+  return { ...resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, data, file), file };
+}

@@ -1,0 +1,66 @@
+/**
+ * The agent's identity: an Ed25519 key pair made on the host (private key 0600, never leaves it)
+ * and the machine id the relay gave it at enrolment.
+ */
+import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Enrollment {
+  machineId: string;
+  relayUrl: string;
+  enrolledMs: number;
+}
+
+export class Identity {
+  private constructor(
+    private readonly privateKey: KeyObject,
+    /** SPKI DER of the public key. */
+    readonly publicKeyDer: Uint8Array,
+    private readonly dir: string,
+  ) {}
+
+  /** Loads the key pair from the state dir, making one on first start. */
+  static loadOrCreate(stateDir: string): Identity {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const keyPath = join(stateDir, 'identity.key');
+    let privateKey: KeyObject;
+    if (existsSync(keyPath)) {
+      privateKey = createPrivateKey(readFileSync(keyPath));
+    } else {
+      privateKey = generateKeyPairSync('ed25519').privateKey;
+      writeFileAtomic(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    }
+    const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+    return new Identity(privateKey, new Uint8Array(der), stateDir);
+  }
+
+  sign(message: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, message, this.privateKey));
+  }
+
+  enrollment(): Enrollment | null {
+    const p = join(this.dir, 'machine.json');
+    if (!existsSync(p)) return null;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as Enrollment;
+    } catch {
+      return null;
+    }
+  }
+
+  clearEnrollment(): void {
+    rmSync(join(this.dir, 'machine.json'), { force: true });
+  }
+
+  saveEnrollment(e: Enrollment): void {
+    writeFileAtomic(join(this.dir, 'machine.json'), JSON.stringify(e, null, 2) + '\n');
+  }
+}
+
+/** Writes a 0600 file so that a crash leaves either the old or the new content. */
+export function writeFileAtomic(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, path);
+}

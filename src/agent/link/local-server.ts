@@ -1,0 +1,106 @@
+/**
+ * The agent's local socket: the same protocol as the relay link, on a Unix socket (0600, in a
+ * 0700 directory) or a named pipe on Windows, for clients on this host. File permissions are the
+ * authentication. A discovery file says where the socket is.
+ */
+import { createServer, type Server } from 'node:http';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../../log.js';
+import { ProtocolError, TimeoutError, ValidationError } from '../../errors.js';
+import { CAPABILITIES, HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_STREAMS_PER_LINK, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../../protocol/limits.js';
+import type { Stream } from '../../protocol/stream.js';
+import { Link, CLOSE_POLICY } from '../../link/link.js';
+import { writeFileAtomic } from '../identity.js';
+import type { DiscoveryInfo } from '../../link/discovery.js';
+import { VERSION } from '../../version.js';
+
+/** Local links ping at this interval (a dead local client is noticed within two). */
+const LOCAL_HEARTBEAT_MS = 15_000;
+
+export interface LocalServerOptions {
+  socketPath: string;
+  /** Discovery file to write (agent.info beside the socket by default). */
+  infoPath?: string;
+  log: Logger;
+  machineId: () => string;
+  onStream: (stream: Stream, link: Link) => void;
+}
+
+export class LocalServer {
+  private server: Server | null = null;
+  private readonly links = new Set<Link>();
+  readonly infoPath: string;
+
+  constructor(private readonly o: LocalServerOptions) {
+    this.infoPath = o.infoPath ?? join(dirname(o.socketPath), 'agent.info');
+  }
+
+  async start(): Promise<void> {
+    const path = this.o.socketPath;
+    if (process.platform !== 'win32') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // A socket file left by a killed agent blocks listen(); a live agent would own the discovery file.
+      if (existsSync(path)) rmSync(path, { force: true });
+    }
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws)));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new ValidationError(`cannot listen on ${path}: ${err.message}`)));
+      server.listen(path, () => resolve());
+    });
+    if (process.platform !== 'win32') chmodSync(path, 0o600);
+    this.server = server;
+    const info: DiscoveryInfo = { pid: process.pid, socket: path, version: VERSION, machineId: this.o.machineId(), startedMs: Date.now() };
+    mkdirSync(dirname(this.infoPath), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.infoPath, JSON.stringify(info, null, 2) + '\n');
+  }
+
+  /** Streams open on local links. */
+  get streams(): number {
+    let n = 0;
+    for (const l of this.links) n += l.mux.size;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    for (const l of this.links) l.close();
+    this.links.clear();
+    rmSync(this.infoPath, { force: true });
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private accept(ws: import('ws').WebSocket): void {
+    let ready = false;
+    const link: Link = new Link(ws, {
+      dialer: false,
+      log: this.o.log,
+      heartbeatMs: LOCAL_HEARTBEAT_MS,
+      maxStreams: MAX_STREAMS_PER_LINK,
+      onStream: (s) => (ready ? this.o.onStream(s, link) : link.close(new ProtocolError('stream before the handshake'))),
+      onControl: (f) => {
+        const hello = f.kind === 'hello' && !ready ? f.frame!.hello! : null;
+        if (!hello) return link.close(new ProtocolError(`unexpected ${f.kind} frame`));
+        if (hello.major !== PROTOCOL_MAJOR) {
+          return link.close(new ValidationError(`unsupported protocol version ${hello.major}.${hello.minor}: this agent speaks ${PROTOCOL_MAJOR}.x`), CLOSE_POLICY);
+        }
+        ready = true;
+        clearTimeout(timer);
+        link.sendControl({
+          welcome: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR, software: `cmdop-agent/${VERSION}`, capabilities: [...CAPABILITIES], machineId: this.o.machineId(), heartbeatMs: LOCAL_HEARTBEAT_MS, maxFrame: MAX_FRAME_BYTES, maxStreams: MAX_STREAMS_PER_LINK },
+        });
+      },
+    });
+    const timer = setTimeout(() => link.close(new TimeoutError('handshake timeout')), HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    this.links.add(link);
+    link.onClose(() => {
+      clearTimeout(timer);
+      this.links.delete(link);
+    });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The agent's link to its relay: dial out, prove identity (enrolling once with a join token),
+ * serve streams, and reconnect forever with exponential backoff and full jitter. The state and
+ * last error are kept for `cmdop-agent status`, because "service running but shown offline" must
+ * be diagnosable from the host.
+ */
+import { EventEmitter } from 'node:events';
+import { arch, platform } from 'node:os';
+import type { Logger } from '../../log.js';
+import { cmdop } from '../../protocol/gen/cmdop.js';
+import { CmdopError, ValidationError, asCmdopError } from '../../errors.js';
+import type { FrameBody } from '../../protocol/codec.js';
+import type { Stream } from '../../protocol/stream.js';
+import { backoffDelay } from '../../link/backoff.js';
+import { connectLink } from '../../link/connect.js';
+import type { Link } from '../../link/link.js';
+import { proofMessage } from '../../link/proof.js';
+import { VERSION } from '../../version.js';
+import type { Identity } from '../identity.js';
+
+/** A link that stayed up this long resets the backoff; a flapping one keeps backing off. */
+export const STABLE_LINK_MS = 10_000;
+/** Bound on dialing plus handshake. */
+export const CONNECT_TIMEOUT_MS = 15_000;
+
+export type LinkState = 'idle' | 'connecting' | 'online' | 'backoff' | 'stopped';
+
+export interface RelayLinkOptions {
+  url: string;
+  fingerprint?: string | undefined;
+  caFile?: string | undefined;
+  insecure?: boolean;
+  identity: Identity;
+  joinToken?: string | undefined;
+  hostname: string;
+  labels: Record<string, string>;
+  log: Logger;
+  onStream: (stream: Stream) => void;
+  pingBody?: () => FrameBody;
+  random?: () => number;
+  connectTimeoutMs?: number;
+}
+
+export interface RelayLinkStatus {
+  state: LinkState;
+  relayUrl: string;
+  machineId: string;
+  lastError: string;
+  lastErrorMs: number;
+  lastHeartbeatMs: number;
+  onlineSinceMs: number;
+  reconnects: number;
+  activeStreams: number;
+}
+
+export class RelayLink extends EventEmitter {
+  state: LinkState = 'idle';
+  private link: Link | null = null;
+  private stopped = false;
+  private lastError = '';
+  private lastErrorMs = 0;
+  private onlineSinceMs = 0;
+  private reconnects = 0;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly o: RelayLinkOptions) {
+    super();
+    this.log = o.log.child({ component: 'relay-link' });
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  get machineId(): string {
+    return this.o.identity.enrollment()?.machineId ?? '';
+  }
+
+  status(): RelayLinkStatus {
+    return {
+      state: this.state,
+      relayUrl: this.o.url,
+      machineId: this.machineId,
+      lastError: this.lastError,
+      lastErrorMs: this.lastErrorMs,
+      lastHeartbeatMs: this.link?.isOpen ? this.link.lastReceived : 0,
+      onlineSinceMs: this.state === 'online' ? this.onlineSinceMs : 0,
+      reconnects: this.reconnects,
+      activeStreams: this.link?.isOpen ? this.link.mux.size : 0,
+    };
+  }
+
+  /** Closes the link and ends the reconnect loop. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    this.link?.close();
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      this.state = 'connecting';
+      let upSince = 0;
+      try {
+        const link = await this.connect();
+        if (this.stopped) {
+          link.close();
+          break;
+        }
+        upSince = Date.now();
+        this.onlineSinceMs = upSince;
+        this.link = link;
+        this.state = 'online';
+        this.log.info({ relay: this.o.url, machineId: this.machineId }, 'online');
+        this.emit('online');
+        const reason = await new Promise<CmdopError>((resolve) => link.onClose(resolve));
+        this.link = null;
+        if (this.stopped) break;
+        this.noteError(reason, 'link lost');
+        this.emit('offline', reason);
+      } catch (err) {
+        this.noteError(asCmdopError(err, 'connecting to the relay'), 'connect failed');
+      }
+      if (this.stopped) break;
+      if (upSince && Date.now() - upSince >= STABLE_LINK_MS) attempt = 0;
+      const delay = backoffDelay(attempt++, this.o.random);
+      this.reconnects++;
+      this.state = 'backoff';
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+    this.state = 'stopped';
+  }
+
+  private noteError(err: CmdopError, what: string): void {
+    this.lastError = `${err.code}: ${err.message}`;
+    this.lastErrorMs = Date.now();
+    this.log.warn({ code: err.code, reason: err.message }, what);
+    // The relay no longer knows this machine (its state was reset): enrol again if we have a token.
+    if (err.detail === 'not_enrolled' && this.o.joinToken) this.o.identity.clearEnrollment();
+  }
+
+  private async connect(): Promise<Link> {
+    const id = this.o.identity;
+    const enrolled = id.enrollment();
+    let hello: cmdop.v1.IHello;
+    let claim: string;
+    if (enrolled) {
+      hello = { role: cmdop.v1.Role.AGENT, software: `cmdop-agent/${VERSION}`, agent: { machineId: enrolled.machineId } };
+      claim = enrolled.machineId;
+    } else {
+      if (!this.o.joinToken) throw new ValidationError('this host is not enrolled: run with --token <join token> once (cmdop-relay tokens issue)');
+      hello = {
+        role: cmdop.v1.Role.AGENT,
+        software: `cmdop-agent/${VERSION}`,
+        enroll: { joinToken: this.o.joinToken, publicKey: id.publicKeyDer, hostname: this.o.hostname, labels: this.o.labels, os: platform(), arch: arch() },
+      };
+      claim = 'enroll';
+    }
+    const { link, welcome } = await connectLink({
+      dial: { url: this.o.url, fingerprint: this.o.fingerprint, caFile: this.o.caFile, insecure: this.o.insecure, timeoutMs: this.o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS },
+      log: this.log,
+      hello,
+      prove: (nonce) => id.sign(proofMessage(nonce, claim)),
+      onStream: this.o.onStream,
+      pingBody: this.o.pingBody,
+    });
+    if (!enrolled) {
+      id.saveEnrollment({ machineId: welcome.machineId, relayUrl: this.o.url, enrolledMs: Date.now() });
+      this.log.info({ machineId: welcome.machineId }, 'enrolled with the relay');
+    }
+    return link;
+  }
+}

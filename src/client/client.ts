@@ -1,0 +1,101 @@
+/**
+ * The cmdop client: one multiplexed link to a relay (or to the local agent), and typed
+ * namespaces on top of it.
+ *
+ * @example
+ * await using client = await Client.connect({ url: 'wss://relay:8443', token: process.env.CMDOP_TOKEN });
+ * const { items } = await client.machines.list({ presence: 'online' });
+ */
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { OpenOptions } from '../protocol/mux.js';
+import type { Stream } from '../protocol/stream.js';
+import { findLocalAgent } from '../link/discovery.js';
+import { VERSION } from '../version.js';
+import { Connection } from './connection.js';
+import { makeCaller, type Caller } from './caller.js';
+import { Machines } from './machines.js';
+import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
+
+export interface LocalOptions {
+  /** Discovery files to look at (default ~/.cmdop/agent.info, then /var/run/cmdop/agent.info). */
+  infoPaths?: string[];
+  timeoutMs?: number;
+  log?: Logger;
+}
+
+export class Client {
+  readonly machines: Machines;
+  /** Where this client is connected: a relay URL or the local agent's socket. */
+  readonly endpoint: string;
+  private readonly caller: Caller;
+
+  private constructor(private readonly conn: Connection, timeoutMs: number, endpoint: string) {
+    this.caller = makeCaller(conn, timeoutMs);
+    this.machines = new Machines(this.caller);
+    this.endpoint = endpoint;
+  }
+
+  /**
+   * Connects to a relay. Options not given come from CMDOP_BASE_URL, CMDOP_TOKEN,
+   * CMDOP_FINGERPRINT and CMDOP_TIMEOUT_MS, then from the default profile.
+   */
+  static async connect(options: ClientOptions & { log?: Logger } = {}): Promise<Client> {
+    const o = resolveClientOptions(options);
+    const conn = new Connection(
+      () => ({
+        dial: { url: o.url, fingerprint: o.fingerprint, caFile: o.caFile, insecure: o.insecure, timeoutMs: o.timeoutMs },
+        log: options.log ?? silentLogger(),
+        hello: { role: cmdop.v1.Role.CLIENT, software: `cmdop-client/${VERSION}`, apiKey: o.token },
+      }),
+      options.log ?? silentLogger(),
+    );
+    await conn.get();
+    return new Client(conn, o.timeoutMs, o.url);
+  }
+
+  /** Connects using only the environment (and the default profile). */
+  static fromEnv(): Promise<Client> {
+    return Client.connect({});
+  }
+
+  /** Connects to the agent on this host through its local socket, found by its discovery file. */
+  static async local(options: LocalOptions = {}): Promise<Client> {
+    const info = findLocalAgent(options.infoPaths);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const url = `ws+unix://${info.socket}:/`;
+    const conn = new Connection(
+      () => ({ dial: { url, timeoutMs }, log: options.log ?? silentLogger(), hello: { role: cmdop.v1.Role.CLIENT, software: `cmdop-client/${VERSION}` } }),
+      options.log ?? silentLogger(),
+    );
+    await conn.get();
+    return new Client(conn, timeoutMs, info.socket);
+  }
+
+  /**
+   * Opens a raw stream to a service on a machine (advanced; the namespaces wrap this).
+   * `machine` is a machine id or hostname, or '' for the peer itself.
+   */
+  stream(machine: string, o: Omit<OpenOptions, 'target'>): Promise<Stream> {
+    return this.caller.open({ ...o, target: machine });
+  }
+
+  /** A unary call by service and method (advanced). */
+  call(machine: string, service: string, method: string, request: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {
+    return this.caller.unary(machine, service, method, request, timeoutMs);
+  }
+
+  on(event: 'connect' | 'disconnect', listener: (...args: unknown[]) => void): this {
+    this.conn.on(event, listener);
+    return this;
+  }
+
+  close(): Promise<void> {
+    this.conn.close();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

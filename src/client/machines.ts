@@ -1,0 +1,99 @@
+/** `client.machines`: the relay's machines registry. */
+import { cmdop } from '../protocol/gen/cmdop.js';
+import type { Caller } from './caller.js';
+
+export type Presence = 'online' | 'offline';
+
+export interface PresenceSummary {
+  load1: number;
+  memUsed: number;
+  memTotal: number;
+  diskUsed: number;
+  diskTotal: number;
+}
+
+export interface Machine {
+  id: string;
+  hostname: string;
+  name: string;
+  labels: Record<string, string>;
+  presence: Presence;
+  /** Last heartbeat or connect, or null if never seen. */
+  lastSeen: Date | null;
+  agentVersion: string;
+  os: string;
+  arch: string;
+  enrolledAt: Date;
+  /** When the current link came up (online machines only). */
+  connectedAt: Date | null;
+  disabled: boolean;
+  summary: PresenceSummary | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass to the next list() call; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface ListMachinesOptions {
+  presence?: Presence;
+  limit?: number;
+  cursor?: string;
+}
+
+const date = (ms: number) => (ms ? new Date(ms) : null);
+
+export function toMachine(m: cmdop.v1.Machine): Machine {
+  return {
+    id: m.id,
+    hostname: m.hostname,
+    name: m.name,
+    labels: { ...m.labels },
+    presence: m.presence === cmdop.v1.Presence.ONLINE ? 'online' : 'offline',
+    lastSeen: date(m.lastSeenMs),
+    agentVersion: m.agentVersion,
+    os: m.os,
+    arch: m.arch,
+    enrolledAt: new Date(m.enrolledMs),
+    connectedAt: date(m.connectedMs),
+    disabled: m.disabled,
+    summary: m.summary ? { load1: m.summary.load1 ?? 0, memUsed: m.summary.memUsed ?? 0, memTotal: m.summary.memTotal ?? 0, diskUsed: m.summary.diskUsed ?? 0, diskTotal: m.summary.diskTotal ?? 0 } : null,
+  };
+}
+
+export class Machines {
+  constructor(private readonly caller: Caller) {}
+
+  /**
+   * One page of machines.
+   * @example
+   * const page = await client.machines.list({ presence: 'online' });
+   * for (const m of page.items) console.log(m.hostname, m.presence);
+   */
+  async list(o: ListMachinesOptions = {}): Promise<Page<Machine>> {
+    const req = cmdop.v1.ListMachinesRequest.encode({
+      presence: o.presence === 'online' ? cmdop.v1.Presence.ONLINE : o.presence === 'offline' ? cmdop.v1.Presence.OFFLINE : 0,
+      limit: o.limit ?? 0,
+      cursor: o.cursor ?? '',
+    }).finish();
+    const res = cmdop.v1.ListMachinesResponse.decode(await this.caller.unary('', 'machines', 'list', req));
+    return { items: res.machines.map(toMachine), nextCursor: res.nextCursor || null };
+  }
+
+  /** Every machine, following cursors page by page. */
+  async *iter(o: Omit<ListMachinesOptions, 'cursor'> = {}): AsyncGenerator<Machine> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list({ ...o, ...(cursor ? { cursor } : {}) });
+      yield* page.items;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** A machine by id or hostname. Throws NotFoundError, or ConflictError if a hostname is ambiguous. */
+  async get(machine: string): Promise<Machine> {
+    const req = cmdop.v1.GetMachineRequest.encode({ machine }).finish();
+    return toMachine(cmdop.v1.Machine.decode(await this.caller.unary('', 'machines', 'get', req)));
+  }
+}

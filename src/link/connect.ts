@@ -1,0 +1,70 @@
+/**
+ * The dialing side of a link: open the WebSocket, say Hello, answer the relay's challenge if it
+ * sends one, and wait for Welcome. Used by the agent (to its relay) and the client (to a relay or
+ * the local agent).
+ */
+import type { cmdop } from '../protocol/gen/cmdop.js';
+import type { Logger } from '../log.js';
+import { ConnectionError, ProtocolError, TimeoutError, type CmdopError } from '../errors.js';
+import { fromWireError } from '../protocol/codes.js';
+import { CAPABILITIES, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../protocol/limits.js';
+import { dialWebSocket, type DialOptions } from './dial.js';
+import { Link, type LinkOptions } from './link.js';
+
+export interface ConnectOptions {
+  dial: DialOptions;
+  log: Logger;
+  /** Hello fields beyond version and capabilities (role and credentials). */
+  hello: Omit<cmdop.v1.IHello, 'major' | 'minor' | 'capabilities'>;
+  /** Signs the relay's challenge nonce (agents). */
+  prove?: (nonce: Uint8Array) => Uint8Array;
+  onStream?: LinkOptions['onStream'];
+  pingBody?: LinkOptions['pingBody'];
+}
+
+export interface Connected {
+  link: Link;
+  welcome: cmdop.v1.Welcome;
+}
+
+export async function connectLink(o: ConnectOptions): Promise<Connected> {
+  const ws = await dialWebSocket(o.dial);
+  const link = new Link(ws, { dialer: true, log: o.log, heartbeatMs: 0, onStream: o.onStream, pingBody: o.pingBody });
+  return new Promise<Connected>((resolve, reject) => {
+    let done = false;
+    const finish = (err: CmdopError | null, welcome?: cmdop.v1.Welcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        link.close();
+        reject(err);
+      } else {
+        link.onControl = (f) => link.close(new ProtocolError(`unexpected ${f.kind} frame after the handshake`));
+        link.startHeartbeat(welcome!.heartbeatMs);
+        resolve({ link, welcome: welcome! });
+      }
+    };
+    const timer = setTimeout(() => finish(new TimeoutError(`no handshake answer from ${o.dial.url} within ${o.dial.timeoutMs} ms`)), o.dial.timeoutMs);
+    link.onClose((err) => finish(err instanceof ConnectionError ? new ConnectionError(`link closed during the handshake: ${err.message}`, { cause: err }) : err));
+    link.onControl = (f) => {
+      switch (f.kind) {
+        case 'challenge': {
+          if (!o.prove) return finish(new ProtocolError('relay sent a challenge to a client'));
+          link.sendControl({ proof: { signature: o.prove(f.frame!.challenge!.nonce) } });
+          return;
+        }
+        case 'welcome': {
+          const w = f.frame!.welcome!;
+          if (w.major !== PROTOCOL_MAJOR) return finish(new ProtocolError(`peer speaks protocol ${w.major}.${w.minor}; this build speaks ${PROTOCOL_MAJOR}.x`));
+          return finish(null, w);
+        }
+        case 'error':
+          return finish(fromWireError(f.frame!.error!));
+        default:
+          return finish(new ProtocolError(`unexpected ${f.kind} frame during the handshake`));
+      }
+    };
+    link.sendControl({ hello: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR, capabilities: [...CAPABILITIES], ...o.hello } });
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Opens the WebSocket under a link: URL checks, TLS trust (system CAs, a CA file, or a pinned
+ * SHA-256 fingerprint), HTTPS_PROXY / NO_PROXY via CONNECT, and a bounded time to connect.
+ * DNS is resolved afresh by every call (Node keeps no DNS cache), so a relay that moved is found.
+ */
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import { WebSocket, type ClientOptions } from 'ws';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
+import { AuthError, ConnectionError, ValidationError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../protocol/limits.js';
+import { fingerprintOfDer, normalizeFingerprint } from './fingerprint.js';
+
+export interface DialOptions {
+  /** wss://host:port, ws://host:port (only with insecure), or ws+unix:///path/to.sock for the local agent. */
+  url: string;
+  /** Pin the relay's certificate by SHA-256 fingerprint instead of checking it against CAs. */
+  fingerprint?: string | undefined;
+  /** PEM file of CA certificates to trust instead of the system's. */
+  caFile?: string | undefined;
+  /** Allow plain ws:// (development only). */
+  insecure?: boolean | undefined;
+  timeoutMs: number;
+}
+
+/** The path every link uses on the relay. */
+export const LINK_PATH = '/v1/link';
+
+export function linkUrl(base: string): string {
+  const u = new URL(base);
+  if (u.protocol === 'https:') u.protocol = 'wss:';
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  if (u.pathname === '/' || u.pathname === '') u.pathname = LINK_PATH;
+  return u.toString();
+}
+
+export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
+  let url: URL;
+  try {
+    url = new URL(opts.url.startsWith('ws+unix:') ? opts.url : linkUrl(opts.url));
+  } catch {
+    return Promise.reject(new ValidationError(`not a valid relay URL: ${opts.url}`));
+  }
+  const wsOpts: ClientOptions = {
+    perMessageDeflate: false,
+    maxPayload: MAX_FRAME_BYTES,
+    handshakeTimeout: opts.timeoutMs,
+    followRedirects: false,
+  };
+  let pin: string | undefined;
+  if (url.protocol === 'wss:') {
+    if (opts.fingerprint) {
+      pin = normalizeFingerprint(opts.fingerprint);
+      // Chain checks are replaced by the pin, which is checked before any credential is sent.
+      wsOpts.rejectUnauthorized = false;
+    } else if (opts.caFile) {
+      try {
+        wsOpts.ca = readFileSync(opts.caFile);
+      } catch (err) {
+        return Promise.reject(new ValidationError(`cannot read CA file ${opts.caFile}: ${(err as Error).message}`));
+      }
+    }
+    const proxy = getProxyForUrl(url.toString().replace(/^wss:/, 'https:'));
+    if (proxy) wsOpts.agent = new HttpsProxyAgent(proxy);
+  } else if (url.protocol === 'ws:') {
+    if (!opts.insecure) return Promise.reject(new ValidationError('refusing plain ws:// without --insecure; use wss://'));
+  } else if (url.protocol !== 'ws+unix:') {
+    return Promise.reject(new ValidationError(`unsupported URL scheme ${url.protocol} (use wss://)`));
+  }
+
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, wsOpts);
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      ws.terminate();
+      reject(err);
+    };
+    ws.on('upgrade', (res) => {
+      if (!pin) return;
+      const cert = (res.socket as TLSSocket).getPeerCertificate?.();
+      const got = cert?.raw ? fingerprintOfDer(cert.raw) : 'none';
+      if (got !== pin) fail(new AuthError(`relay certificate fingerprint ${got} does not match the pinned ${pin}`));
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      const retryAfter = Number(res.headers['retry-after'] ?? 0) * 1000;
+      fail(new ConnectionError(`relay answered HTTP ${res.statusCode} to the link upgrade`, retryAfter ? { retryAfterMs: retryAfter } : {}));
+    });
+    ws.on('error', (err) => fail(new ConnectionError(`cannot connect to ${opts.url}: ${err.message}`, { cause: err })));
+    ws.on('open', () => {
+      if (settled) return;
+      settled = true;
+      ws.removeAllListeners('error');
+      ws.removeAllListeners('upgrade');
+      ws.removeAllListeners('unexpected-response');
+      const socket = (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket;
+      socket?.setNoDelay?.(true);
+      resolve(ws);
+    });
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * A Link is one WebSocket carrying the multiplexed protocol: it decodes frames, feeds the Mux,
+ * answers pings, and declares the link dead when nothing has arrived for two heartbeats.
+ * Used by the agent, the client and the relay alike.
+ */
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import { CmdopError, ConnectionError, ProtocolError, UnavailableError, asCmdopError } from '../errors.js';
+import { decodeFrame, type DecodedFrame, type FrameBody } from '../protocol/codec.js';
+import { fromWireError, toWireError } from '../protocol/codes.js';
+import { Mux, type MuxOptions } from '../protocol/mux.js';
+import type { Stream } from '../protocol/stream.js';
+
+/** WebSocket close codes we use. */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_PROTOCOL = 1002;
+export const CLOSE_POLICY = 1008;
+
+export interface LinkOptions extends MuxOptions {
+  log: Logger;
+  /** Ping interval; the link is dead after 2x this with nothing received. 0 disables. */
+  heartbeatMs: number;
+  /** Frames on stream 0 other than ping/pong/error (handshake). */
+  onControl?: (f: DecodedFrame) => void;
+  /**
+   * Sees every frame on a non-zero stream before the Mux. Returns true if it took the frame
+   * (the relay's router forwards streams it does not terminate).
+   */
+  intercept?: (bytes: Uint8Array, streamId: number) => boolean;
+  /** A heartbeat arrived (the relay reads agents' presence summaries from it). */
+  onPing?: (ping: import('../protocol/gen/cmdop.js').cmdop.v1.Ping) => void;
+  /** Builds the ping body (the agent adds its presence summary). */
+  pingBody?: () => FrameBody;
+}
+
+export type LinkCloseListener = (err: CmdopError) => void;
+
+export class Link {
+  readonly mux: Mux;
+  /** Time (ms since epoch) of the last frame received. */
+  lastReceived = Date.now();
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private closed: CmdopError | null = null;
+  private readonly closeListeners: LinkCloseListener[] = [];
+  /** Frames on stream 0 other than ping/pong/error: the handshake. */
+  onControl: ((f: DecodedFrame) => void) | undefined;
+
+  constructor(readonly ws: WebSocket, private readonly opts: LinkOptions) {
+    this.log = opts.log;
+    this.onControl = opts.onControl;
+    this.mux = new Mux(
+      {
+        send: (frame) => {
+          if (ws.readyState === ws.OPEN) ws.send(frame);
+        },
+        bufferedAmount: () => ws.bufferedAmount,
+      },
+      opts,
+    );
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.lost(new ConnectionError(`link closed (${code}${reason.length ? ': ' + reason.toString() : ''})`)));
+    ws.on('error', (err) => this.lost(new ConnectionError(`link error: ${err.message}`, { cause: err })));
+    // ws has no drain event of its own; its socket's drain is when queued frames have gone out.
+    const socket = (ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    socket?.on('drain', () => this.mux.drained());
+    if (opts.heartbeatMs > 0) this.startHeartbeat(opts.heartbeatMs);
+  }
+
+  get isOpen(): boolean {
+    return this.closed === null;
+  }
+
+  /** Opens a stream to the peer. */
+  open(o: Parameters<Mux['open']>[0]): Stream {
+    return this.mux.open(o);
+  }
+
+  sendControl(body: FrameBody): void {
+    this.mux.sendControl(body);
+  }
+
+  onClose(listener: LinkCloseListener): void {
+    if (this.closed) listener(this.closed);
+    else this.closeListeners.push(listener);
+  }
+
+  /** Closes the link, telling the peer why with a link-level Error frame when there is one. */
+  close(err?: CmdopError, code = CLOSE_NORMAL): void {
+    if (this.closed) return;
+    if (err && this.ws.readyState === this.ws.OPEN) this.sendControl({ error: toWireError(err) });
+    this.ws.close(code, err ? err.code : 'bye');
+    // A peer that does not complete the closing handshake is not waited for.
+    const force = setTimeout(() => this.ws.terminate(), 1000);
+    force.unref();
+    this.lost(err ?? new ConnectionError('link closed'));
+  }
+
+  /** Drops the link at once, without a closing handshake (dead peer). */
+  terminate(err: CmdopError): void {
+    this.ws.terminate();
+    this.lost(err);
+  }
+
+  /** Starts pinging every `ms`; the link dies after 2x `ms` of silence. */
+  startHeartbeat(ms: number): void {
+    clearInterval(this.timer);
+    if (ms <= 0 || this.closed) return;
+    this.timer = setInterval(() => {
+      const silent = Date.now() - this.lastReceived;
+      if (silent >= 2 * ms) {
+        this.log.warn({ silentMs: silent }, 'link silent for two heartbeats; dropping it');
+        this.terminate(new UnavailableError(`link silent for ${silent} ms`));
+        return;
+      }
+      this.sendControl(this.opts.pingBody?.() ?? { ping: { timeMs: Date.now() } });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastReceived = Date.now();
+    try {
+      if (!isBinary) throw new ProtocolError('text message on a binary link');
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      if (this.opts.intercept && bytes.length >= 5 && bytes[0] === 0x0d) {
+        const id = (bytes[1]! | (bytes[2]! << 8) | (bytes[3]! << 16) | (bytes[4]! << 24)) >>> 0;
+        if (id !== 0 && this.opts.intercept(bytes, id)) return;
+      }
+      const f = decodeFrame(bytes);
+      if (f.streamId !== 0) return this.mux.receive(f);
+      switch (f.kind) {
+        case 'ping':
+          this.opts.onPing?.(f.frame!.ping!);
+          return this.sendControl({ pong: { timeMs: f.frame!.ping!.timeMs } });
+        case 'pong':
+          return;
+        case 'error': {
+          // The peer ends the link and says why (auth revoked, protocol error, going away).
+          this.lost(fromWireError(f.frame!.error!));
+          this.ws.close(CLOSE_NORMAL);
+          return;
+        }
+        default:
+          if (!this.onControl) throw new ProtocolError(`unexpected ${f.kind} frame on stream 0`);
+          this.onControl(f);
+      }
+    } catch (e) {
+      const err = asCmdopError(e, 'handling a frame');
+      if (err instanceof ProtocolError) this.log.warn({ err: err.message }, 'protocol error; closing link');
+      else this.log.error({ err: e }, 'error handling a frame; closing link');
+      this.close(err, CLOSE_PROTOCOL);
+    }
+  }
+
+  private lost(err: CmdopError): void {
+    if (this.closed) return;
+    this.closed = err;
+    clearInterval(this.timer);
+    this.mux.closeAll(err instanceof ConnectionError || err.code === 'unavailable' ? new UnavailableError(`link lost: ${err.message}`, { cause: err }) : err);
+    for (const l of this.closeListeners.splice(0)) l(err);
+  }
+}

@@ -1,0 +1,28 @@
+/** Protocol constants. Every bound on the wire is named here, with the reason for its value. */
+
+export const PROTOCOL_MAJOR = 1;
+export const PROTOCOL_MINOR = 0;
+
+/** Largest data payload in one frame. Bulk data is chunked below this. */
+export const MAX_FRAME_PAYLOAD = 1024 * 1024;
+/** Largest whole frame (payload + envelope). Larger WebSocket messages are a protocol error. */
+export const MAX_FRAME_BYTES = MAX_FRAME_PAYLOAD + 16 * 1024;
+/** Writers cut data into chunks this size so frames of other streams can interleave. */
+export const DATA_CHUNK = 64 * 1024;
+/** Receive window a stream starts with when the opener gives none (and for the acceptor's side). */
+export const DEFAULT_WINDOW = 1024 * 1024;
+/** Largest window a receiver may grant: bounds what any hop can hold per stream. */
+export const MAX_WINDOW = 16 * 1024 * 1024;
+/** Concurrent streams per link; one more is refused with rate_limit. */
+export const MAX_STREAMS_PER_LINK = 4096;
+/** A peer that has not finished the handshake in this time is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default heartbeat; a link silent for twice this is dead. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Above this many bytes queued on the socket, data frames wait and streams take turns. */
+export const LINK_HIGH_WATER = 1024 * 1024;
+/** Cap on a unary response collected in memory by the client. */
+export const MAX_UNARY_RESPONSE = 16 * 1024 * 1024;
+
+/** Capabilities this build speaks; newer features are gated on the peer announcing them. */
+export const CAPABILITIES = ['streams.v1', 'flow.v1', 'tunnel.v1'] as const;

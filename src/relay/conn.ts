@@ -1,0 +1,181 @@
+/**
+ * One connection to the relay: its handshake (API key for clients; challenge-response with the
+ * agent's Ed25519 key for agents; enrolment with a join token), then its role.
+ */
+import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { AuthError, PermissionError, ProtocolError, TimeoutError, ValidationError, asCmdopError, type CmdopError } from '../errors.js';
+import { CAPABILITIES, HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_STREAMS_PER_LINK, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../protocol/limits.js';
+import type { DecodedFrame } from '../protocol/codec.js';
+import { Link, CLOSE_POLICY } from '../link/link.js';
+import { proofMessage } from '../link/proof.js';
+import type { Stream } from '../protocol/stream.js';
+import type { RouteEnd } from './router.js';
+import type { RelayState } from './state.js';
+import type { TokenRecord } from './store.js';
+
+export type Role = 'pending' | 'client' | 'agent' | 'admin';
+
+export interface ConnHooks {
+  state: RelayState;
+  log: Logger;
+  heartbeatMs: number;
+  software: string;
+  /** Connections on the admin socket are trusted by file permissions and get the admin role. */
+  admin: boolean;
+  intercept(conn: Conn, bytes: Uint8Array, id: number): boolean;
+  onStream(conn: Conn, stream: Stream): void;
+  onAuthenticated(conn: Conn): void;
+  onPing(conn: Conn, ping: cmdop.v1.Ping): void;
+  onClosed(conn: Conn, err: CmdopError): void;
+}
+
+interface PendingProof {
+  key: KeyObject;
+  nonce: Uint8Array;
+  claim: string;
+  token: TokenRecord | null;
+  hello: cmdop.v1.Hello;
+}
+
+export class Conn {
+  role: Role = 'pending';
+  keyId = '';
+  machineId = '';
+  readonly link: Link;
+  readonly routes = new Map<number, RouteEnd>();
+  readonly log: Logger;
+  readonly sessionId = randomBytes(6).toString('hex');
+  private proof: PendingProof | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ws: WebSocket, private readonly h: ConnHooks) {
+    this.log = h.log.child({ link: this.sessionId });
+    this.link = new Link(ws, {
+      dialer: false,
+      log: this.log,
+      heartbeatMs: h.heartbeatMs,
+      maxStreams: MAX_STREAMS_PER_LINK,
+      intercept: (bytes, id) => {
+        if (this.role === 'pending') throw new ProtocolError('stream frame before the handshake');
+        return h.intercept(this, bytes, id);
+      },
+      onStream: (s) => h.onStream(this, s),
+      onControl: (f) => this.onControl(f),
+      onPing: (p) => h.onPing(this, p),
+    });
+    this.timer = setTimeout(() => this.link.close(new TimeoutError(`handshake not finished within ${HANDSHAKE_TIMEOUT_MS} ms`), CLOSE_POLICY), HANDSHAKE_TIMEOUT_MS);
+    this.timer.unref();
+    this.link.onClose((err) => {
+      clearTimeout(this.timer);
+      h.onClosed(this, err);
+    });
+  }
+
+  get handshaking(): boolean {
+    return this.role === 'pending';
+  }
+
+  private onControl(f: DecodedFrame): void {
+    if (this.role !== 'pending') throw new ProtocolError(`unexpected ${f.kind} frame after the handshake`);
+    try {
+      if (f.kind === 'hello' && !this.proof) return this.onHello(f.frame!.hello!);
+      if (f.kind === 'proof' && this.proof) return this.onProof(f.frame!.proof!.signature);
+      throw new ProtocolError(`unexpected ${f.kind} frame during the handshake`);
+    } catch (err) {
+      const e = asCmdopError(err, 'the handshake');
+      if (e.code === 'internal') this.log.error({ err }, 'handshake failed');
+      else this.log.info({ code: e.code, reason: e.message }, 'handshake refused');
+      this.link.close(e, CLOSE_POLICY);
+    }
+  }
+
+  private onHello(hello: cmdop.v1.Hello): void {
+    if (hello.major !== PROTOCOL_MAJOR) {
+      throw new ValidationError(`unsupported protocol version ${hello.major}.${hello.minor}: this relay speaks ${PROTOCOL_MAJOR}.x; upgrade the ${hello.major > PROTOCOL_MAJOR ? 'relay' : 'peer'}`, { detail: 'unsupported_version' });
+    }
+    if (hello.role === cmdop.v1.Role.CLIENT) {
+      if (this.h.admin) return this.accept('admin', hello, {});
+      if (!hello.apiKey) throw new AuthError('an API key is required');
+      const key = this.h.state.verifyKey(hello.apiKey);
+      this.keyId = key.id;
+      return this.accept('client', hello, {});
+    }
+    if (hello.role !== cmdop.v1.Role.AGENT) throw new ValidationError('hello without a role');
+    if (hello.agent) {
+      const m = this.h.state.machine(hello.agent.machineId);
+      if (!m) throw new AuthError('this machine is not enrolled on the relay; enroll it again with a join token', { detail: 'not_enrolled' });
+      if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled on the relay`, { detail: 'machine_disabled' });
+      this.challenge({ key: createPublicKey({ key: Buffer.from(m.publicKey, 'base64'), format: 'der', type: 'spki' }), claim: m.id, token: null, hello });
+      return;
+    }
+    if (hello.enroll) {
+      const token = this.h.state.checkToken(hello.enroll.joinToken);
+      let key: KeyObject;
+      try {
+        key = createPublicKey({ key: Buffer.from(hello.enroll.publicKey), format: 'der', type: 'spki' });
+      } catch {
+        throw new ValidationError('enrolment public key is not an SPKI DER key');
+      }
+      if (key.asymmetricKeyType !== 'ed25519') throw new ValidationError('enrolment key must be Ed25519');
+      if (!hello.enroll.hostname) throw new ValidationError('enrolment needs a hostname');
+      this.challenge({ key, claim: 'enroll', token, hello });
+      return;
+    }
+    throw new AuthError('agent hello without credentials');
+  }
+
+  private challenge(p: Omit<PendingProof, 'nonce'>): void {
+    const nonce = randomBytes(32);
+    this.proof = { ...p, nonce };
+    this.link.sendControl({ challenge: { nonce } });
+  }
+
+  private onProof(signature: Uint8Array): void {
+    const p = this.proof!;
+    if (!verify(null, proofMessage(p.nonce, p.claim), p.key, signature)) throw new AuthError('agent identity proof failed');
+    let machineId = p.claim;
+    const info = p.hello.enroll;
+    if (p.token && info) {
+      const spki = p.key.export({ format: 'der', type: 'spki' }).toString('base64');
+      const rec = this.h.state.enroll(this.h.state.checkToken(info.joinToken), {
+        hostname: info.hostname,
+        labels: info.labels,
+        publicKey: spki,
+        agentVersion: p.hello.software,
+        os: info.os,
+        arch: info.arch,
+      });
+      machineId = rec.id;
+      this.log.info({ machineId, hostname: info.hostname }, 'agent enrolled');
+    } else {
+      const m = this.h.state.machine(machineId)!;
+      m.agentVersion = p.hello.software;
+    }
+    this.machineId = machineId;
+    this.accept('agent', p.hello, { machineId });
+  }
+
+  private accept(role: Role, hello: cmdop.v1.Hello, extra: { machineId?: string }): void {
+    this.role = role;
+    clearTimeout(this.timer);
+    this.proof = null;
+    this.link.sendControl({
+      welcome: {
+        major: PROTOCOL_MAJOR,
+        minor: PROTOCOL_MINOR,
+        software: this.h.software,
+        capabilities: [...CAPABILITIES],
+        machineId: extra.machineId ?? '',
+        heartbeatMs: this.h.heartbeatMs,
+        maxFrame: MAX_FRAME_BYTES,
+        maxStreams: MAX_STREAMS_PER_LINK,
+        sessionId: this.sessionId,
+      },
+    });
+    this.log.info({ role, software: hello.software, machineId: extra.machineId, keyId: this.keyId || undefined }, 'link authenticated');
+    this.h.onAuthenticated(this);
+  }
+}

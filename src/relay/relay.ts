@@ -1,0 +1,220 @@
+/**
+ * cmdop-relay: an HTTPS + WebSocket server that authenticates both ends, keeps the machines
+ * registry and presence, and routes client streams to agents without reading their payload.
+ * A second listener on a 0600 Unix socket in the data dir serves the admin calls used by
+ * `cmdop-relay keys|tokens` while the relay runs.
+ */
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import { AuthError, UnavailableError } from '../errors.js';
+import { DEFAULT_HEARTBEAT_MS, MAX_FRAME_BYTES } from '../protocol/limits.js';
+import { CLOSE_GOING_AWAY, CLOSE_POLICY } from '../link/link.js';
+import { LINK_PATH } from '../link/dial.js';
+import { VERSION } from '../version.js';
+import { Conn } from './conn.js';
+import { Registry } from './registry.js';
+import { Router, AGENT_GONE, CLIENT_GONE } from './router.js';
+import { relayServices, type RelayCtx } from './services.js';
+import { RelayState } from './state.js';
+import { JsonFileStore } from './store.js';
+import { loadOrCreateTls } from './tls.js';
+import type { ServiceRegistry } from '../link/services.js';
+
+/** Links allowed in the handshake at once; more get HTTP 503 and retry with jitter. */
+export const DEFAULT_MAX_HANDSHAKES = 256;
+/** Retry-After (seconds) sent with a 503 when the handshake cap is reached. */
+const RETRY_AFTER_S = 1;
+
+export interface RelayOptions {
+  dataDir: string;
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  /** Plain ws:// with no TLS. Development only. */
+  insecure?: boolean;
+  heartbeatMs?: number;
+  maxHandshakes?: number;
+  /** Listen on <dataDir>/admin.sock for key and token administration (default true). */
+  adminSocket?: boolean;
+  log: Logger;
+}
+
+export function adminSocketPath(dataDir: string): string {
+  return join(dataDir, 'admin.sock');
+}
+
+export class Relay {
+  readonly state: RelayState;
+  readonly registry: Registry;
+  readonly router: Router;
+  /** SHA-256 fingerprint of the TLS certificate ('' with --insecure). */
+  fingerprint = '';
+  certPem = '';
+  private server!: Server;
+  private adminServer: Server | undefined;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  private readonly conns = new Set<Conn>();
+  private readonly services: ServiceRegistry<RelayCtx>;
+  private handshaking = 0;
+  private readonly heartbeatMs: number;
+  private readonly log: Logger;
+
+  private constructor(private readonly opts: RelayOptions) {
+    this.log = opts.log;
+    this.state = new RelayState(new JsonFileStore(opts.dataDir));
+    this.registry = new Registry(this.state);
+    this.router = new Router(this.registry);
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.services = relayServices(this.registry, this.state, { closeKeyLinks: (id) => this.closeKeyLinks(id) });
+  }
+
+  static async start(opts: RelayOptions): Promise<Relay> {
+    const relay = new Relay(opts);
+    await relay.listen();
+    return relay;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    const host = this.opts.host && this.opts.host !== '0.0.0.0' && this.opts.host !== '::' ? this.opts.host : '127.0.0.1';
+    return `${this.opts.insecure ? 'ws' : 'wss'}://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  private async listen(): Promise<void> {
+    const handler = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, version: VERSION, online: this.registry.onlineCount }));
+        return;
+      }
+      res.writeHead(404).end();
+    };
+    if (this.opts.insecure) {
+      this.server = createHttpServer(handler);
+    } else {
+      const tls = await loadOrCreateTls(this.opts.dataDir, this.opts.certFile, this.opts.keyFile);
+      this.fingerprint = tls.fingerprint;
+      this.certPem = tls.cert;
+      this.server = createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+    }
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head, false));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.opts.adminSocket !== false && process.platform !== 'win32') await this.listenAdmin();
+    this.log.info({ url: this.url, fingerprint: this.fingerprint || undefined, insecure: !!this.opts.insecure }, 'relay listening');
+  }
+
+  private async listenAdmin(): Promise<void> {
+    const path = adminSocketPath(this.opts.dataDir);
+    if (existsSync(path)) unlinkSync(path); // left by a relay that was killed
+    const srv = createHttpServer((_req, res) => res.writeHead(404).end());
+    srv.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head, true));
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(path, () => resolve());
+    });
+    chmodSync(path, 0o600);
+    this.adminServer = srv;
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admin: boolean): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== LINK_PATH && !(admin && path === '/')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const max = this.opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES;
+    if (this.handshaking >= max) {
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    this.handshaking++;
+    let counted = true;
+    const done = () => {
+      if (counted) this.handshaking--;
+      counted = false;
+    };
+    socket.once('close', done);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done));
+  }
+
+  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void): void {
+    const conn: Conn = new Conn(ws, {
+      state: this.state,
+      log: this.log,
+      heartbeatMs: this.heartbeatMs,
+      software: `cmdop-relay/${VERSION}`,
+      admin,
+      intercept: (c, bytes, id) => this.router.intercept(c, bytes, id),
+      onStream: (c, stream) => {
+        if (stream.info.target) return stream.abort(new AuthError('streams to machines go through the router'));
+        this.services.dispatch(stream, { log: c.log, conn: c });
+      },
+      onAuthenticated: (c) => {
+        handshakeDone();
+        if (c.role !== 'agent') return;
+        const old = this.registry.setOnline(c.machineId, c);
+        if (old && old !== c) {
+          old.log.info('replaced by a newer link from the same machine');
+          old.link.close(new UnavailableError('replaced by a newer link from the same machine'), CLOSE_POLICY);
+        }
+      },
+      onPing: (c, ping) => {
+        if (c.role === 'agent') this.registry.seen(c.machineId, ping.summary);
+      },
+      onClosed: (c, err) => {
+        handshakeDone();
+        this.conns.delete(c);
+        this.router.dropAll(c, c.role === 'agent' ? AGENT_GONE() : CLIENT_GONE());
+        if (c.role === 'agent') this.registry.setOffline(c.machineId, c);
+        c.log.debug({ reason: err.message }, 'link closed');
+      },
+    });
+    this.conns.add(conn);
+  }
+
+  /** Closes every live link that authenticated with `keyId`. */
+  closeKeyLinks(keyId: string): number {
+    let n = 0;
+    for (const c of this.conns) {
+      if (c.role === 'client' && c.keyId === keyId) {
+        c.link.close(new AuthError('API key revoked'), CLOSE_POLICY);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stops listening and closes every link (agents see "going away" and reconnect). */
+  async stop(): Promise<void> {
+    for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
+    this.conns.clear();
+    this.state.dispose();
+    await Promise.all([
+      new Promise<void>((r) => this.server.close(() => r())),
+      this.adminServer ? new Promise<void>((r) => this.adminServer!.close(() => r())) : Promise.resolve(),
+    ]);
+    this.server.closeAllConnections?.();
+  }
+}
