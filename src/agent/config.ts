@@ -1,7 +1,7 @@
 /** The agent's settings, where they live, and how they are resolved. */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname as osHostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { resolveConfig, type Resolved, type Setting } from '../config/resolve.js';
 
@@ -71,5 +71,9 @@ export function loadAgentConfig(flags: Record<string, string | boolean | undefin
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ValidationError(`${file} must hold a JSON object`);
   }
-  return { ...resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, data, file), file };
+  const r = resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, data, file);
+  // Relative paths are relative to where the agent was started; the service runs elsewhere.
+  r.values.stateDir = resolve(r.values.stateDir);
+  if (process.platform !== 'win32') r.values.socket = resolve(r.values.socket);
+  return { ...r, file };
 }

@@ -24,6 +24,9 @@ export interface DialOptions {
   timeoutMs: number;
 }
 
+/** TLS verification failures: the relay is reachable but not trusted. */
+const TLS_TRUST_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED']);
+
 /** The path every link uses on the relay. */
 export const LINK_PATH = '/v1/link';
 
@@ -88,7 +91,13 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
       const retryAfter = Number(res.headers['retry-after'] ?? 0) * 1000;
       fail(new ConnectionError(`relay answered HTTP ${res.statusCode} to the link upgrade`, retryAfter ? { retryAfterMs: retryAfter } : {}));
     });
-    ws.on('error', (err) => fail(new ConnectionError(`cannot connect to ${opts.url}: ${err.message}`, { cause: err })));
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code && TLS_TRUST_ERRORS.has(err.code)) {
+        fail(new ConnectionError(`relay certificate not trusted (${err.message}): pin it with --fingerprint or trust its CA with --ca`, { cause: err, retryable: false, detail: 'tls_untrusted' }));
+      } else {
+        fail(new ConnectionError(`cannot connect to ${opts.url}: ${err.message}`, { cause: err }));
+      }
+    });
     ws.on('open', () => {
       if (settled) return;
       settled = true;

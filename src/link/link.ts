@@ -108,6 +108,8 @@ export class Link {
   startHeartbeat(ms: number): void {
     clearInterval(this.timer);
     if (ms <= 0 || this.closed) return;
+    const beat = () => this.sendControl(this.opts.pingBody?.() ?? { ping: { timeMs: Date.now() } });
+    beat(); // at once, so presence summaries are there from the start
     this.timer = setInterval(() => {
       const silent = Date.now() - this.lastReceived;
       if (silent >= 2 * ms) {
@@ -115,7 +117,7 @@ export class Link {
         this.terminate(new UnavailableError(`link silent for ${silent} ms`));
         return;
       }
-      this.sendControl(this.opts.pingBody?.() ?? { ping: { timeMs: Date.now() } });
+      beat();
     }, ms);
     this.timer.unref();
   }

@@ -24,7 +24,7 @@ export interface AdminHooks {
 }
 
 const keyView = (k: KeyRecord): cmdop.v1.IApiKey => ({ id: k.id, name: k.name, createdMs: k.createdMs, revoked: k.revoked, lastUsedMs: k.lastUsedMs });
-const tokenView = (t: TokenRecord): cmdop.v1.IJoinToken => ({ id: t.id, createdMs: t.createdMs, expiresMs: t.expiresMs, usesLeft: t.usesLeft ?? 0, labels: t.labels, revoked: t.revoked, uses: t.uses });
+const tokenView = (t: TokenRecord): cmdop.v1.IJoinToken => ({ id: t.id, createdMs: t.createdMs, expiresMs: t.expiresMs, usesLeft: t.usesLeft ?? 0, unlimited: t.usesLeft === null, labels: t.labels, revoked: t.revoked, uses: t.uses });
 
 function requireRole(ctx: RelayCtx, ...roles: string[]): void {
   if (!roles.includes(ctx.conn.role)) throw new PermissionError(`this call needs the ${roles.join(' or ')} role`);

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/** `cmdop-agent`: run the agent daemon, and ask a running one how it is. */
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { createLogger } from '../log.js';
+import { Agent } from '../agent/agent.js';
+import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
+import { Client } from '../client/client.js';
+import { VERSION } from '../version.js';
+import { ago, printJson, runProgram, type Command, type Options } from './args.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Every agent setting is also a flag (see the configuration table in the README). */
+const SETTING_FLAGS: Options = Object.fromEntries(AGENT_SETTINGS.map((s) => [s.flag.slice(2), { type: s.type === 'boolean' ? 'boolean' : 'string' }])) as Options;
+
+function flagsOf(v: Values): Record<string, string | boolean | undefined> {
+  const out: Record<string, string | boolean | undefined> = {};
+  for (const s of AGENT_SETTINGS) out[s.key] = v[s.flag.slice(2)] as string | boolean | undefined;
+  return out;
+}
+
+const commands: Command[] = [
+  {
+    name: 'run',
+    summary: 'run the agent in the foreground (what the service runs)',
+    usage: 'cmdop-agent run [--relay wss://HOST:PORT] [--token JOIN_TOKEN] [--fingerprint SHA256] [--config FILE] ...',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg, file } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const log = createLogger(cfg.logLevel, 'cmdop-agent');
+      const agent = await Agent.start({ config: cfg, log });
+      log.info({ version: VERSION, config: file, relay: cfg.relay ?? null, socket: cfg.socket }, 'agent started');
+      if (!cfg.relay) log.warn('no relay configured: serving the local socket only');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      log.info('stopping');
+      await agent.stop();
+    },
+  },
+  {
+    name: 'status',
+    summary: "the running agent's link state, relay, last error and heartbeat",
+    usage: 'cmdop-agent status [--json]',
+    options: { json: { type: 'boolean' }, info: { type: 'string' } },
+    async run(v) {
+      const client = await Client.local(v.info ? { infoPaths: [v.info as string] } : {});
+      try {
+        const s = cmdop.v1.AgentStatus.decode(await client.call('', 'agent', 'status', cmdop.v1.Empty.encode({}).finish()));
+        if (v.json) return printJson(cmdop.v1.AgentStatus.toObject(s, { defaults: true }));
+        const since = (ms: number) => (ms ? ago(new Date(ms)) : 'never');
+        const lines = [
+          ['version', s.version],
+          ['hostname', s.hostname],
+          ['machine id', s.machineId || '(not enrolled)'],
+          ['link', s.linkState + (s.linkState === 'online' ? ` since ${since(s.onlineSinceMs)}` : '')],
+          ['relay', s.relayUrl || '(none configured)'],
+          ['last heartbeat', since(s.lastHeartbeatMs)],
+          ['last error', s.lastError ? `${s.lastError} (${since(s.lastErrorMs)})` : 'none'],
+          ['reconnects', String(s.reconnects)],
+          ['streams', String(s.activeStreams)],
+          ['pid / rss', `${s.pid} / ${(s.rssBytes / 1048576).toFixed(1)} MiB`],
+        ];
+        process.stdout.write(lines.map(([k, val]) => `${k!.padEnd(15)} ${val}`).join('\n') + '\n');
+        return s.linkState === 'online' || !s.relayUrl ? 0 : 1;
+      } finally {
+        await client.close();
+      }
+    },
+  },
+];
+
+await runProgram('cmdop-agent', commands, process.argv.slice(2), VERSION);

@@ -1,0 +1,89 @@
+/**
+ * Key and token administration for `cmdop-relay keys|tokens`. With the relay running, calls go
+ * through its admin socket (so a revoke closes live links at once); with it stopped, the state
+ * file is edited directly. Both paths run the same RelayState methods.
+ */
+import { existsSync } from 'node:fs';
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { silentLogger } from '../log.js';
+import { connectLink } from '../link/connect.js';
+import { callUnary } from '../link/call.js';
+import { ConnectionError } from '../errors.js';
+import { adminSocketPath } from '../relay/relay.js';
+import { RelayState } from '../relay/state.js';
+import { JsonFileStore } from '../relay/store.js';
+import { keyView, tokenView } from '../relay/services.js';
+import { VERSION } from '../version.js';
+
+const v1 = cmdop.v1;
+const ADMIN_TIMEOUT_MS = 10_000;
+
+export interface Admin {
+  issueKey(name: string): Promise<{ key: cmdop.v1.IApiKey; secret: string }>;
+  listKeys(): Promise<cmdop.v1.IApiKey[]>;
+  revokeKey(id: string): Promise<number>;
+  issueToken(req: cmdop.v1.IIssueTokenRequest): Promise<{ token: cmdop.v1.IJoinToken; secret: string }>;
+  listTokens(): Promise<cmdop.v1.IJoinToken[]>;
+  revokeToken(id: string): Promise<void>;
+  close(): void;
+}
+
+export async function openAdmin(dataDir: string): Promise<Admin> {
+  const sock = adminSocketPath(dataDir);
+  if (existsSync(sock)) {
+    try {
+      return await socketAdmin(sock);
+    } catch (err) {
+      // A socket file with nobody listening was left by a relay that was killed.
+      if (!(err instanceof ConnectionError)) throw err;
+    }
+  }
+  return directAdmin(dataDir);
+}
+
+async function socketAdmin(sock: string): Promise<Admin> {
+  const { link } = await connectLink({
+    dial: { url: `ws+unix://${sock}:/`, timeoutMs: ADMIN_TIMEOUT_MS },
+    log: silentLogger(),
+    hello: { role: v1.Role.CLIENT, software: `cmdop-relay-cli/${VERSION}` },
+  });
+  const call = (method: string, req: Uint8Array) => callUnary(link, 'admin', method, req, { timeoutMs: ADMIN_TIMEOUT_MS });
+  const empty = v1.Empty.encode({}).finish();
+  return {
+    issueKey: async (name) => {
+      const r = v1.IssueKeyResponse.decode(await call('keys.issue', v1.IssueKeyRequest.encode({ name }).finish()));
+      return { key: r.key!, secret: r.secret };
+    },
+    listKeys: async () => v1.ListKeysResponse.decode(await call('keys.list', empty)).keys,
+    revokeKey: async (id) => v1.RevokeResponse.decode(await call('keys.revoke', v1.RevokeRequest.encode({ id }).finish())).closedLinks,
+    issueToken: async (req) => {
+      const r = v1.IssueTokenResponse.decode(await call('tokens.issue', v1.IssueTokenRequest.encode(req).finish()));
+      return { token: r.token!, secret: r.secret };
+    },
+    listTokens: async () => v1.ListTokensResponse.decode(await call('tokens.list', empty)).tokens,
+    revokeToken: async (id) => void (await call('tokens.revoke', v1.RevokeRequest.encode({ id }).finish())),
+    close: () => link.close(),
+  };
+}
+
+function directAdmin(dataDir: string): Admin {
+  const state = new RelayState(new JsonFileStore(dataDir));
+  return {
+    issueKey: async (name) => {
+      const { key, secret } = state.issueKey(name);
+      return { key: keyView(key), secret };
+    },
+    listKeys: async () => state.listKeys().map(keyView),
+    revokeKey: async (id) => {
+      state.revokeKey(id);
+      return 0;
+    },
+    issueToken: async (req) => {
+      const { token, secret } = state.issueToken({ ttlMs: req.ttlMs || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels ?? {} });
+      return { token: tokenView(token), secret };
+    },
+    listTokens: async () => state.listTokens().map(tokenView),
+    revokeToken: async (id) => void state.revokeToken(id),
+    close: () => state.dispose(),
+  };
+}
