@@ -91,7 +91,7 @@ export class Mux implements StreamHost {
     const stream = new Stream(this, id, info, DEFAULT_WINDOW, window, false);
     this.streams.set(id, stream);
     this.sink.send(encodeFrame(id, { open: { target: info.target, service: o.service, method: o.method, request: info.request, window, end: o.end ?? false } }));
-    if (o.end) stream.end();
+    if (o.end) stream.endedInOpen();
     return stream;
   }
 

@@ -108,6 +108,12 @@ export class Stream {
     this.maybeSendClose();
   }
 
+  /** The Open frame already said the opener sends nothing more (Open.end). */
+  endedInOpen(): void {
+    this.localEnded = true;
+    this.closeSent = true;
+  }
+
   /** Aborts the stream both ways with a typed error the peer receives. */
   abort(err: CmdopError): void {
     if (this.done) return;
