@@ -7,6 +7,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests spawn processes and ptys; two workers match the two cores CI has.
     maxWorkers: 2,
-    minWorkers: 1,
   },
 });

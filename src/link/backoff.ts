@@ -1,15 +1,22 @@
 /**
- * Reconnect delays: exponential backoff with full jitter (a uniformly random delay in
- * [0, min(cap, base * 2^attempt))), so that a fleet reconnecting after a relay restart spreads
- * out instead of arriving at once. Pure; the random source is injected for tests.
+ * Reconnect delays: full jitter (a uniformly random delay below a bound) so that a fleet
+ * reconnecting after a relay restart spreads out instead of arriving at once, with a bound that
+ * stays at FAST_BOUND_MS for the first FAST_RETRIES attempts (a relay restart is over in a second
+ * or two, and agents must be back within two seconds of it) and then doubles up to the cap.
+ * Pure; the random source is injected for tests.
  */
 
-/** First delay bound: the first retry comes within this many ms. */
-export const BACKOFF_BASE_MS = 250;
+/** Bound of the first FAST_RETRIES delays: every early retry comes within a second. */
+export const FAST_BOUND_MS = 1000;
+/** Attempts that keep the fast bound before it starts doubling. */
+export const FAST_RETRIES = 5;
 /** No delay is ever longer than this. */
 export const BACKOFF_CAP_MS = 30_000;
 
-export function backoffDelay(attempt: number, random: () => number = Math.random, base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_MS): number {
-  const bound = Math.min(cap, base * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * bound);
+export function backoffBound(attempt: number): number {
+  return Math.min(BACKOFF_CAP_MS, FAST_BOUND_MS * 2 ** Math.min(30, Math.max(0, attempt - FAST_RETRIES)));
+}
+
+export function backoffDelay(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * backoffBound(attempt));
 }

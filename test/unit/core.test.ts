@@ -9,9 +9,9 @@ import { fromWireError, toWireError } from '../../src/protocol/codes.js';
 import { AuthError, TimeoutError, InternalError } from '../../src/errors.js';
 
 describe('backoff', () => {
-  it('first retry is under a second, later ones grow and are capped at 30 s', () => {
-    expect(backoffDelay(0, () => 0.999999)).toBeLessThan(1000);
-    expect(backoffDelay(3, () => 0.999999)).toBeGreaterThan(backoffDelay(1, () => 0.999999));
+  it('first retries are under a second, later ones grow and are capped at 30 s', () => {
+    for (let a = 0; a <= 5; a++) expect(backoffDelay(a, () => 0.999999)).toBeLessThan(1000);
+    expect(backoffDelay(8, () => 0.999999)).toBeGreaterThan(backoffDelay(6, () => 0.999999));
     expect(backoffDelay(50, () => 0.999999)).toBeLessThan(BACKOFF_CAP_MS);
     expect(backoffDelay(50, () => 0.999999)).toBeGreaterThan(BACKOFF_CAP_MS - 10);
     expect(backoffDelay(5, () => 0)).toBe(0); // full jitter reaches down to zero

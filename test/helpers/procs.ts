@@ -1,0 +1,73 @@
+/** Real processes for tests: the built CLIs, started and stopped with bounded waits. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(fileURLToPath(import.meta.url), '../../..');
+export const CLI = (name: 'cmdop' | 'cmdop-agent' | 'cmdop-relay') => join(ROOT, 'dist/src/cli', `${name}.js`);
+
+export interface Proc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the first match of `re` in stderr+stdout. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const listeners: Array<() => void> = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    listeners.forEach((l) => l());
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    listeners.forEach((l) => l());
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(re, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in output:\n${err}\n${out}`)), timeoutMs);
+        const check = () => {
+          const m = (err + out).match(re);
+          if (m) {
+            clearTimeout(t);
+            resolve(m);
+            return true;
+          }
+          return false;
+        };
+        if (!check()) listeners.push(() => void check());
+      });
+    },
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs a CLI to completion. */
+export async function run(name: Parameters<typeof CLI>[0], args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = start(process.execPath, [CLI(name), ...args], env);
+  const code = await p.exited;
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/** A relay process on 127.0.0.1 (port 0 unless given), with its URL and fingerprint. */
+export async function relayProcess(dataDir: string, port = 0, extra: string[] = []): Promise<Proc & { url: string; fingerprint: string; port: number }> {
+  const p = start(process.execPath, [CLI('cmdop-relay'), 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extra]);
+  const [, url, portStr] = await p.waitFor(/listening on (wss:\/\/127\.0\.0\.1:(\d+))/);
+  const [, fingerprint] = await p.waitFor(/fingerprint SHA256 (\S+)/);
+  return Object.assign(p, { url: url!, fingerprint: fingerprint!, port: Number(portStr) });
+}

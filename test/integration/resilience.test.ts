@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Agent } from '../../src/agent/agent.js';
+import { Relay } from '../../src/relay/relay.js';
+import { RelayState } from '../../src/relay/state.js';
+import { JsonFileStore } from '../../src/relay/store.js';
+import { silentLogger } from '../../src/log.js';
+import { Client } from '../../src/client/client.js';
+import { AGENT_SETTINGS, type AgentConfig } from '../../src/agent/config.js';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { tempDir } from '../helpers/tmp.js';
+import { relayProcess, run } from '../helpers/procs.js';
+import { waitFor } from '../helpers/wait.js';
+import { startCluster } from '../helpers/cluster.js';
+
+function config(dir: string, name: string, url: string, fingerprint: string, token: string, extra: Partial<AgentConfig> = {}): AgentConfig {
+  const { values } = resolveConfig<AgentConfig>(AGENT_SETTINGS, {}, {}, {});
+  return { ...values, relay: url, fingerprint, token, stateDir: join(dir, name), socket: join(dir, name, 'agent.sock'), hostname: name, ...extra };
+}
+
+/** Counts of the kinds of live handles, to check nothing leaks across reconnects. */
+function resources(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
+  return out;
+}
+
+describe('relay killed and restarted', () => {
+  const { dir, cleanup } = tempDir();
+  afterAll(cleanup);
+
+  it('agents are online again within 2 s of the relay coming back, and nothing leaks', async () => {
+    const relayDir = join(dir, 'relay');
+    let relay = await relayProcess(relayDir);
+    const token = (await run('cmdop-relay', ['tokens', 'issue', '--unlimited', '--data-dir', relayDir])).stdout.trim();
+    const agents: Agent[] = [];
+    for (let i = 0; i < 5; i++) agents.push(await Agent.start({ config: config(dir, `a${i}`, relay.url, relay.fingerprint, token), log: silentLogger(), local: false }));
+    await Promise.all(agents.map((a) => a.online(10_000)));
+    const before = resources();
+    const figures: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const offline = agents.map((a) => new Promise((r) => a.relay!.once('offline', r)));
+      await relay.kill('SIGKILL');
+      await Promise.all(offline);
+      relay = await relayProcess(relayDir, relay.port);
+      const back = Date.now();
+      await Promise.all(agents.map((a) => a.online(5000).then(() => figures.push(Date.now() - back))));
+    }
+    const worst = Math.max(...figures);
+    console.log(`reconnect after relay restart: median ${figures.sort((a, b) => a - b)[Math.floor(figures.length / 2)]} ms, worst ${worst} ms over ${figures.length}`);
+    expect(worst).toBeLessThan(2000);
+    const after = resources();
+    for (const kind of ['TCPSocketWrap', 'TLSWrap', 'Timeout']) expect(after[kind] ?? 0).toBeLessThanOrEqual(before[kind] ?? 0);
+    await Promise.all(agents.map((a) => a.stop()));
+    await relay.kill();
+  });
+});
+
+/** A TCP forwarder that can freeze: the link stays "connected" but nothing moves (a half-dead path). */
+function freezer(targetPort: number): Promise<{ port: number; freeze(): void; server: Server }> {
+  const pairs: Array<[Socket, Socket]> = [];
+  let frozen = false;
+  const server = createServer((a) => {
+    const b = connect(targetPort, '127.0.0.1');
+    pairs.push([a, b]);
+    a.on('data', (d) => !frozen && b.write(d));
+    b.on('data', (d) => !frozen && a.write(d));
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as { port: number }).port,
+        server,
+        freeze: () => {
+          frozen = true;
+        },
+      }),
+    ),
+  );
+}
+
+describe('half-dead links', () => {
+  it('an agent on a silent link notices within two heartbeats and reconnects', async () => {
+    const c = await startCluster({ heartbeatMs: 300 });
+    const fwd = await freezer(c.relay.port);
+    const agent = await c.startAgent('frozen', { relay: `wss://127.0.0.1:${fwd.port}` });
+    await agent.online();
+    const t0 = Date.now();
+    const offline = new Promise((r) => agent.relay!.once('offline', r));
+    fwd.freeze();
+    await offline;
+    const detected = Date.now() - t0;
+    console.log(`silent link detected after ${detected} ms (heartbeat 300 ms)`);
+    expect(detected).toBeLessThanOrEqual(2 * 300 + 300 + 200); // 2 intervals, plus one tick of the checking timer, plus slack
+    expect(agent.relay!.status().lastError).toMatch(/silent/);
+    fwd.server.close();
+    await c.close();
+  });
+});
+
+describe('reconnect stampede', () => {
+  it('the relay caps concurrent handshakes with HTTP 503 + Retry-After, and agents get in anyway', async () => {
+    const { dir, cleanup } = tempDir();
+    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 2 });
+    const token = relay.state.issueToken({ uses: null }).secret;
+    // Two peers that connect and never say hello hold both handshake slots.
+    const { WebSocket } = await import('ws');
+    const squatters = [0, 1].map(() => new WebSocket(`${relay.url}/v1/link`, { rejectUnauthorized: false }));
+    await Promise.all(squatters.map((s) => new Promise((r) => s.once('open', r))));
+    const refused = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve) => {
+      const w = new WebSocket(`${relay.url}/v1/link`, { rejectUnauthorized: false });
+      w.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
+      w.on('error', () => undefined);
+    });
+    expect(refused).toEqual({ status: 503, retryAfter: '1' });
+    const agent = await Agent.start({ config: config(dir, 'patient', relay.url, relay.fingerprint, token), log: silentLogger(), local: false });
+    await waitFor('a refused attempt', () => /503/.test(agent.relay!.status().lastError), 5000);
+    squatters.forEach((s) => s.close());
+    await agent.online(10_000);
+    await agent.stop();
+    await relay.stop();
+    cleanup();
+  });
+});
+
+describe('relay state', () => {
+  it('survives a restart: keys, tokens and machines persist, secrets are stored only as hashes', async () => {
+    const c = await startCluster();
+    const agent = await c.startAgent('persist');
+    await agent.online();
+    await c.restartRelay();
+    await agent.online(5000);
+    const client = await Client.connect({ url: c.relay.url, token: c.apiKey, fingerprint: c.relay.fingerprint, timeoutMs: 5000 });
+    expect((await client.machines.get('persist')).presence).toBe('online');
+    await client.close();
+    const raw = new JsonFileStore(join(c.dir, 'relay'));
+    const text = JSON.stringify(raw.load());
+    expect(text).not.toContain(c.apiKey.split('_')[2]!);
+    expect(new RelayState(raw).listKeys().length).toBeGreaterThan(0);
+    await c.close();
+  });
+});
