@@ -1,0 +1,122 @@
+/**
+ * Foundation figures: agent start -> online, reconnect after a relay restart, agent idle RSS,
+ * relay RSS per connected agent with N simulated agents, and the time for all N to be online
+ * again after the relay is killed and restarted. All real processes on loopback over TLS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, ROOT, rssOf } from './procs.js';
+import { figure, median, type Figure } from './figures.js';
+
+interface Watched {
+  child: ChildProcess;
+  out: () => string;
+  wait(re: RegExp, from?: number, timeoutMs?: number): Promise<{ match: RegExpMatchArray; at: number }>;
+}
+
+function watch(args: string[]): Watched {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const waiters: Array<() => void> = [];
+  const on = (d: Buffer) => {
+    text += d.toString();
+    waiters.splice(0).forEach((w) => w());
+  };
+  child.stdout!.on('data', on);
+  child.stderr!.on('data', on);
+  return {
+    child,
+    out: () => text,
+    wait(re, from = 0, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`bench: timed out waiting for ${re}`)), timeoutMs);
+        const check = () => {
+          const m = text.slice(from).match(re);
+          if (m) {
+            clearTimeout(t);
+            resolve({ match: m, at: performance.now() });
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+  };
+}
+
+const kill9 = (p: Watched) => new Promise<void>((r) => (p.child.exitCode !== null ? r() : (p.child.once('exit', () => r()), p.child.kill('SIGKILL'))));
+
+async function startRelay(dataDir: string, port = 0) {
+  const r = watch([CLI('cmdop-relay'), 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--max-handshakes', '256']);
+  const { match, at } = await r.wait(/listening on (wss:\/\/127\.0\.0\.1:(\d+))\nfingerprint SHA256 (\S+)/);
+  return { r, url: match[1]!, port: Number(match[2]), fingerprint: match[3]!, readyAt: at };
+}
+
+async function cli(args: string[]): Promise<string> {
+  const p = watch([CLI('cmdop-relay'), ...args]);
+  await new Promise((r) => p.child.once('exit', r));
+  return p.out().split('\n')[0]!.trim();
+}
+
+export async function foundationBench(swarmSize: number): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cmdop-bench-'));
+  const figs: Figure[] = [];
+  try {
+    const relayDir = join(dir, 'relay');
+    let relay = await startRelay(relayDir);
+    const token = await cli(['tokens', 'issue', '--unlimited', '--data-dir', relayDir]);
+    const agentArgs = (i: number) => [CLI('cmdop-agent'), 'run', '--relay', relay.url, '--fingerprint', relay.fingerprint, '--token', token, '--state-dir', join(dir, `agent${i}`), '--socket', join(dir, `agent${i}`, 'agent.sock'), '--hostname', `bench-${i}`, '--log-level', 'info'];
+
+    // Agent process start -> online (Node start-up included), five runs.
+    const starts: number[] = [];
+    let agent: Watched | null = null;
+    for (let i = 0; i < 5; i++) {
+      if (agent) await kill9(agent);
+      const t0 = performance.now();
+      agent = watch(agentArgs(i));
+      const { at } = await agent.wait(/"msg":"online"/);
+      starts.push(at - t0);
+    }
+    figs.push(figure('agent start -> online', 'ms', median(starts), 'lower is better'));
+
+    // Idle RSS after the agent has settled.
+    await new Promise((r) => setTimeout(r, 3000));
+    figs.push(figure('agent idle RSS', 'MB', rssOf(agent!.child.pid!) / 1048576, 'lower is better'));
+
+    // Reconnect after the relay is killed and restarted on the same port.
+    const reconnects: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const seen = agent!.out().length;
+      await kill9(relay.r);
+      relay = await startRelay(relayDir, relay.port);
+      const { at } = await agent!.wait(/"msg":"online"/, seen);
+      reconnects.push(at - relay.readyAt);
+    }
+    figs.push(figure('agent reconnect after relay restart', 'ms', median(reconnects), '< 2000 ms'));
+    await kill9(agent!);
+
+    // A swarm of simulated agents: relay memory per agent, and all back online after a restart.
+    await new Promise((r) => setTimeout(r, 1000));
+    const relayBase = rssOf(relay.r.child.pid!);
+    const swarm = watch([join(ROOT, 'dist/test/bench/swarm.js'), relay.url, relay.fingerprint, token, join(dir, 'swarm'), String(swarmSize)]);
+    const t0 = performance.now();
+    const all = new RegExp(`\\{"online":${swarmSize}\\}`);
+    const first = await swarm.wait(all, 0, 300_000);
+    figs.push(figure(`${swarmSize} agents enrol + online from cold`, 'ms', first.at - t0, 'lower is better'));
+    await new Promise((r) => setTimeout(r, 2000));
+    const relayLoaded = rssOf(relay.r.child.pid!);
+    figs.push(figure(`relay RSS per connected agent (${swarmSize} agents)`, 'KB', (relayLoaded - relayBase) / 1024 / swarmSize, 'lower is better'));
+    const seen = swarm.out().length;
+    await kill9(relay.r);
+    relay = await startRelay(relayDir, relay.port);
+    const back = await swarm.wait(all, seen, 300_000);
+    figs.push(figure(`all ${swarmSize} agents online after relay restart`, 'ms', back.at - relay.readyAt, 'lower is better'));
+    swarm.child.kill('SIGTERM');
+    await new Promise((r) => swarm.child.once('exit', r));
+    await kill9(relay.r);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return figs;
+}

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench`: every figure side by side with its peer in the same run where there is one.
+ * Ratios are what count; these machines are noisy. Writes bench-results/latest.json.
+ * BENCH_SWARM sets the number of simulated agents (default 1000); BENCH_ONLY=name runs one group.
+ */
+import { join } from 'node:path';
+import { report, type Figure } from './figures.js';
+import { ROOT } from './procs.js';
+import { foundationBench } from './foundation.js';
+
+const groups: Record<string, () => Promise<Figure[]>> = {
+  foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
+};
+
+const only = process.env.BENCH_ONLY?.split(',');
+const figures: Figure[] = [];
+for (const [name, run] of Object.entries(groups)) {
+  if (only && !only.includes(name)) continue;
+  process.stderr.write(`bench: ${name}...\n`);
+  figures.push(...(await run()));
+}
+report(figures, join(ROOT, 'bench-results'));

@@ -1,0 +1,41 @@
+/**
+ * Many simulated agents in one process: each is the real RelayLink (dial, TLS pin, Ed25519 proof,
+ * heartbeat, backoff) with its own identity, only without a local socket or capabilities.
+ * Prints JSON lines: {"online": n} as agents come online, so the parent can time them.
+ */
+import { join } from 'node:path';
+import { RelayLink } from '../../src/agent/link/relay-link.js';
+import { Identity } from '../../src/agent/identity.js';
+import { silentLogger } from '../../src/log.js';
+import { UnavailableError } from '../../src/errors.js';
+
+const [url, fingerprint, token, stateRoot, countStr] = process.argv.slice(2);
+const count = Number(countStr);
+const log = silentLogger();
+let online = 0;
+const links: RelayLink[] = [];
+for (let i = 0; i < count; i++) {
+  const link = new RelayLink({
+    url: url!,
+    fingerprint,
+    identity: Identity.loadOrCreate(join(stateRoot!, `a${i}`)),
+    joinToken: token,
+    hostname: `sim-${i}`,
+    labels: {},
+    log,
+    onStream: (s) => s.abort(new UnavailableError('simulated agents serve nothing')),
+  });
+  link.on('online', () => {
+    online++;
+    process.stdout.write(JSON.stringify({ online }) + '\n');
+  });
+  link.on('offline', () => {
+    online--;
+    process.stdout.write(JSON.stringify({ online }) + '\n');
+  });
+  links.push(link);
+  link.start();
+}
+process.on('SIGTERM', () => {
+  void Promise.all(links.map((l) => l.stop())).then(() => process.exit(0));
+});
