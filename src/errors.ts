@@ -55,6 +55,12 @@ export class PermissionError extends CmdopError {
 export class NotFoundError extends CmdopError {
   constructor(message: string, options?: CmdopErrorOptions) { super('not_found', message, options); }
 }
+/** A terminal session id the agent does not know (detail `session_not_found`). */
+export class SessionNotFoundError extends NotFoundError {
+  constructor(message: string, options?: CmdopErrorOptions) {
+    super(message, { detail: 'session_not_found', ...options });
+  }
+}
 export class ConflictError extends CmdopError {
   constructor(message: string, options?: CmdopErrorOptions) { super('conflict', message, options); }
 }
@@ -103,6 +109,7 @@ const BY_CODE: Record<ErrorCode, new (message: string, options?: CmdopErrorOptio
 
 /** Builds the error class for a code (used when an error arrives from the wire). */
 export function errorFromCode(code: ErrorCode, message: string, options?: CmdopErrorOptions): CmdopError {
+  if (code === 'not_found' && options?.detail === 'session_not_found') return new SessionNotFoundError(message, options);
   return new BY_CODE[code](message, options);
 }
 

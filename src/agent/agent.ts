@@ -14,8 +14,10 @@ import { agentStatus } from './status.js';
 import { presenceSummary } from './presence.js';
 import { Allowlist } from './tunnel/allowlist.js';
 import { handleTunnelConnect } from './tunnel/connect.js';
+import { Sessions } from './terminal/sessions.js';
+import { registerTerminal, type TerminalCtx } from './terminal/service.js';
 
-export interface AgentCtx {
+export interface AgentCtx extends TerminalCtx {
   log: Logger;
   allow: Allowlist;
 }
@@ -32,6 +34,7 @@ export interface AgentOptions {
 export class Agent {
   readonly identity: Identity;
   readonly relay: RelayLink | null;
+  readonly sessions: Sessions;
   private local: LocalServer | null = null;
   private readonly services: ServiceRegistry<AgentCtx>;
   private readonly ctx: AgentCtx;
@@ -40,12 +43,17 @@ export class Agent {
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
     this.identity = Identity.loadOrCreate(c.stateDir);
-    this.ctx = { log: o.log, allow: new Allowlist(c.tunnelAllow) };
+    this.sessions = new Sessions(
+      { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
+      o.log.child({ component: 'terminal' }),
+    );
+    this.ctx = { log: o.log, allow: new Allowlist(c.tunnelAllow), sessions: this.sessions, execMaxOutput: c.execMaxOutput };
     this.services = new ServiceRegistry<AgentCtx>()
       .unary('agent', 'status', cmdop.v1.Empty, () =>
         cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0 })).finish(),
       )
       .stream('tunnel', 'connect', handleTunnelConnect);
+    registerTerminal(this.services);
     this.relay = c.relay
       ? new RelayLink({
           url: c.relay,
@@ -94,6 +102,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.sessions.closeAll();
     await Promise.all([this.relay?.stop(), this.local?.stop()]);
   }
 

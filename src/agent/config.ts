@@ -17,6 +17,10 @@ export interface AgentConfig {
   labels: Record<string, string>;
   logLevel: string;
   tunnelAllow: string[];
+  terminalScrollback: number;
+  terminalGraceSec: number;
+  terminalIdleTimeoutSec: number;
+  execMaxOutput: number;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -56,6 +60,10 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'hostname', flag: '--hostname', env: 'CMDOP_HOSTNAME', type: 'string', default: osHostname(), help: 'name shown in machine lists' },
   { key: 'labels', flag: '--labels', env: 'CMDOP_LABELS', type: 'map', default: {}, help: 'k=v,k2=v2 labels sent at enrolment' },
   { key: 'logLevel', flag: '--log-level', env: 'CMDOP_LOG_LEVEL', type: 'string', default: 'info', help: 'trace, debug, info, warn, error, silent' },
+  { key: 'terminalScrollback', flag: '--terminal-scrollback', env: 'CMDOP_TERMINAL_SCROLLBACK', type: 'number', default: 1048576, help: 'bytes of output kept per terminal session for resume' },
+  { key: 'terminalGraceSec', flag: '--terminal-grace', env: 'CMDOP_TERMINAL_GRACE', type: 'number', default: 60, help: 'seconds a session with no clients shows as grace_period' },
+  { key: 'terminalIdleTimeoutSec', flag: '--terminal-idle-timeout', env: 'CMDOP_TERMINAL_IDLE_TIMEOUT', type: 'number', default: 0, help: 'close sessions with no clients and no output for this long (0 = never)' },
+  { key: 'execMaxOutput', flag: '--exec-max-output', env: 'CMDOP_EXEC_MAX_OUTPUT', type: 'number', default: 8388608, help: 'bytes of output kept by execute (then truncated)' },
   { key: 'tunnelAllow', flag: '--tunnel-allow', env: 'CMDOP_TUNNEL_ALLOW', type: 'list', default: ['127.0.0.0/8:*', '[::1]:*', 'localhost:*'], help: 'host:port patterns tunnels may reach' },
 ];
 

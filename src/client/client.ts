@@ -15,6 +15,7 @@ import { VERSION } from '../version.js';
 import { Connection } from './connection.js';
 import { makeCaller, type Caller } from './caller.js';
 import { Machines } from './machines.js';
+import { Terminal } from './terminal.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
 
 export interface LocalOptions {
@@ -26,13 +27,15 @@ export interface LocalOptions {
 
 export class Client {
   readonly machines: Machines;
+  readonly terminal: Terminal;
   /** Where this client is connected: a relay URL or the local agent's socket. */
   readonly endpoint: string;
   private readonly caller: Caller;
 
-  private constructor(private readonly conn: Connection, timeoutMs: number, endpoint: string) {
+  private constructor(private readonly conn: Connection, timeoutMs: number, endpoint: string, local = false) {
     this.caller = makeCaller(conn, timeoutMs);
     this.machines = new Machines(this.caller);
+    this.terminal = new Terminal(this.caller, local);
     this.endpoint = endpoint;
   }
 
@@ -69,7 +72,7 @@ export class Client {
       options.log ?? silentLogger(),
     );
     await conn.get();
-    return new Client(conn, timeoutMs, info.socket);
+    return new Client(conn, timeoutMs, info.socket, true);
   }
 
   /**

@@ -16,6 +16,10 @@ export {
   InternalError,
   ProtocolError,
   ConnectionError,
+  SessionNotFoundError,
   type ErrorCode,
 } from '../errors.js';
 export type { Stream } from '../protocol/stream.js';
+export { Terminal } from './terminal.js';
+export { TerminalStream, type TerminalStreamOptions, type Snapshot } from './terminal-stream.js';
+export type { TerminalSessionInfo, AttachedClient, ExecuteOptions, ExecuteResult, CreateSessionOptions } from './terminal-types.js';

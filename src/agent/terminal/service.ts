@@ -1,0 +1,76 @@
+/** The terminal service's methods, registered on the agent's service registry. */
+import { cmdop } from '../../protocol/gen/cmdop.js';
+import { asCmdopError } from '../../errors.js';
+import { frameMessage, MSG_OUTPUT, MSG_RESULT } from '../../protocol/messages.js';
+import type { Logger } from '../../log.js';
+import type { ServiceRegistry } from '../../link/services.js';
+import { handleAttach } from './attach.js';
+import { execute } from './execute.js';
+import type { Sessions } from './sessions.js';
+
+const v1 = cmdop.v1;
+const EMPTY = v1.Empty.encode({}).finish();
+
+export interface TerminalCtx {
+  log: Logger;
+  sessions: Sessions;
+  execMaxOutput: number;
+}
+
+export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): ServiceRegistry<C> {
+  const info = (s: { info(): cmdop.v1.ISessionInfo }) => v1.SessionInfo.encode(s.info()).finish();
+  return r
+    .unary('terminal', 'create', v1.CreateSessionRequest, (req, ctx) => info(ctx.sessions.create(req)))
+    .unary('terminal', 'list', v1.Empty, (_req, ctx) => v1.ListSessionsResponse.encode({ sessions: ctx.sessions.list().map((s) => s.info()) }).finish())
+    .unary('terminal', 'get', v1.SessionRef, (req, ctx) => info(ctx.sessions.get(req.sessionId)))
+    .unary('terminal', 'active', v1.Empty, (_req, ctx) => info(ctx.sessions.active()))
+    .unary('terminal', 'close', v1.SessionRef, (req, ctx) => {
+      ctx.sessions.close(req.sessionId);
+      return EMPTY;
+    })
+    .unary('terminal', 'input', v1.InputRequest, (req, ctx) => {
+      ctx.sessions.get(req.sessionId).write(req.data);
+      return EMPTY;
+    })
+    .unary('terminal', 'resize', v1.ResizeRequest, (req, ctx) => {
+      ctx.sessions.get(req.sessionId).resize(req.cols, req.rows);
+      return EMPTY;
+    })
+    .unary('terminal', 'signal', v1.SignalRequest, (req, ctx) => {
+      ctx.sessions.get(req.sessionId).signal(req.signal);
+      return EMPTY;
+    })
+    .unary('terminal', 'history', v1.HistoryRequest, (req, ctx) => {
+      const ring = ctx.sessions.get(req.sessionId).ring;
+      const max = Number(req.maxBytes) || ring.capacity;
+      const from = Math.max(ring.start, ring.end - max);
+      return v1.HistoryResponse.encode({ data: ring.since(from)!, startOffset: from, endOffset: ring.end, truncated: from > 0 }).finish();
+    })
+    .stream('terminal', 'attach', (stream, ctx) => handleAttach(stream, ctx))
+    .unary('terminal', 'execute', v1.ExecuteRequest, async (req, ctx) => {
+      const chunks: Uint8Array[] = [];
+      const ex = execute(req, (c) => chunks.push(c), Number(req.maxOutput) || ctx.execMaxOutput);
+      const result = await ex.done;
+      return v1.ExecuteResponse.encode({ output: Buffer.concat(chunks), result }).finish();
+    })
+    .stream('terminal', 'execute.stream', (stream, ctx) => {
+      const req = v1.ExecuteRequest.decode(stream.info.request);
+      // Streaming output is flow-controlled, not capped.
+      const ex = execute(req, (c) => {
+        if (!stream.write(frameMessage(MSG_OUTPUT, c))) ex.pause();
+      }, Number.MAX_SAFE_INTEGER);
+      stream.handle({
+        onDrain: () => ex.resume(),
+        onClose: (err) => {
+          if (err) ex.kill();
+        },
+      });
+      ex.done.then(
+        (result) => {
+          stream.write(frameMessage(MSG_RESULT, v1.ExecuteResult.encode(result).finish()));
+          stream.end();
+        },
+        (err) => stream.abort(asCmdopError(err, 'terminal.execute.stream')),
+      );
+    });
+}

@@ -1,0 +1,204 @@
+/**
+ * One terminal session: a real pseudo-terminal (node-pty, bytes only, no string decoding), its
+ * scrollback ring, its screen, and the clients attached to it. Sessions outlive their clients:
+ * having nobody attached is a normal state.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
+import pty from '@lydell/node-pty';
+import type { Logger } from '../../log.js';
+import type { cmdop } from '../../protocol/gen/cmdop.js';
+import { ValidationError } from '../../errors.js';
+import { ScrollbackRing } from './ring.js';
+import { Screen, SCREEN_HIGH_WATER } from './screen.js';
+import { foregroundGroup, parseSignal } from './signals.js';
+
+/** Sizes a session accepts. */
+export const MAX_COLS = 2000;
+export const MAX_ROWS = 1000;
+/** After SIGHUP on close, the pty gets this long before SIGKILL. */
+const CLOSE_GRACE_MS = 2000;
+
+export type Role = 'operator' | 'observer';
+
+/** An attached client, as the session sees it. */
+export interface SessionClient {
+  readonly id: string;
+  readonly role: Role;
+  readonly sinceMs: number;
+  /** Live output, in order, as the pty produced it. */
+  output(chunk: Uint8Array): void;
+  event(ev: cmdop.v1.ITerminalEvent): void;
+}
+
+export interface SessionOptions {
+  shell: string;
+  args: string[];
+  cols: number;
+  rows: number;
+  cwd: string;
+  env: Record<string, string>;
+  scrollbackBytes: number;
+  hostname: string;
+  /** How long a session with no clients counts as in its grace period. */
+  graceMs: number;
+}
+
+export function checkSize(cols: number, rows: number): void {
+  if (!(Number.isInteger(cols) && Number.isInteger(rows) && cols >= 1 && rows >= 1 && cols <= MAX_COLS && rows <= MAX_ROWS)) {
+    throw new ValidationError(`terminal size must be 1..${MAX_COLS} columns by 1..${MAX_ROWS} rows, got ${cols}x${rows}`, { detail: 'bad_size' });
+  }
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([k, v]) => [v, k]));
+
+export class TerminalSession {
+  readonly id = randomUUID();
+  readonly createdMs = Date.now();
+  connectedMs = 0;
+  lastActivityMs = Date.now();
+  private lastDetachMs = 0;
+  readonly ring: ScrollbackRing;
+  readonly screen: Screen;
+  private readonly pty: pty.IPty;
+  private readonly clients = new Map<string, SessionClient>();
+  private readonly pauses = new Set<string>();
+  exit: { code: number; signal: string } | null = null;
+  private readonly exitListeners: Array<() => void> = [];
+  cols: number;
+  rows: number;
+
+  constructor(readonly opts: SessionOptions, private readonly log: Logger) {
+    checkSize(opts.cols, opts.rows);
+    this.cols = opts.cols;
+    this.rows = opts.rows;
+    this.ring = new ScrollbackRing(opts.scrollbackBytes);
+    this.screen = new Screen(opts.cols, opts.rows);
+    this.pty = pty.spawn(opts.shell, opts.args, { name: 'xterm-256color', cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env, encoding: null });
+    this.pty.onData((d) => this.onData(d as unknown as Uint8Array));
+    this.pty.onExit(({ exitCode, signal }) => this.handleExit(exitCode, signal ?? 0));
+  }
+
+  get pid(): number {
+    return this.pty.pid;
+  }
+
+  get status(): string {
+    if (this.exit) return 'exited';
+    if (this.clients.size > 0) return 'connected';
+    if (!this.connectedMs) return 'pending';
+    return Date.now() - this.lastDetachMs < this.opts.graceMs ? 'grace_period' : 'disconnected';
+  }
+
+  attach(c: SessionClient): void {
+    this.clients.set(c.id, c);
+    this.connectedMs ||= Date.now();
+    this.connectedMs = Date.now();
+  }
+
+  detach(c: SessionClient): void {
+    if (this.clients.get(c.id) !== c) return;
+    this.clients.delete(c.id);
+    this.resume(c.id);
+    if (this.clients.size === 0) this.lastDetachMs = Date.now();
+  }
+
+  /** Input from an operator (the role is checked by the caller). */
+  write(data: Uint8Array): void {
+    if (this.exit) return;
+    this.lastActivityMs = Date.now();
+    // node-pty writes Buffers as bytes; its typings only say string.
+    this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
+  }
+
+  /** The last operator resize wins; every client hears of it. */
+  resize(cols: number, rows: number): void {
+    checkSize(cols, rows);
+    if (this.exit || (cols === this.cols && rows === this.rows)) return;
+    this.cols = cols;
+    this.rows = rows;
+    this.pty.resize(cols, rows);
+    this.screen.resize(cols, rows);
+    for (const c of this.clients.values()) c.event({ resized: { cols, rows } });
+  }
+
+  /** Sends a signal to the foreground process group (what Ctrl-C would reach). */
+  signal(name: string): void {
+    const sig = parseSignal(name);
+    if (this.exit) return;
+    const group = foregroundGroup(this.pty.pid);
+    try {
+      if (group) process.kill(-group, sig);
+      else this.pty.kill(sig);
+    } catch (err) {
+      // ESRCH: the group ended between the lookup and the kill; nothing is left to signal.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+
+  /** Output pauses while any reason holds (a full operator window, a lagging screen). */
+  pause(reason: string): void {
+    if (this.pauses.size === 0 && !this.exit) this.pty.pause();
+    this.pauses.add(reason);
+  }
+
+  resume(reason: string): void {
+    if (this.pauses.delete(reason) && this.pauses.size === 0 && !this.exit) this.pty.resume();
+  }
+
+  onExit(listener: () => void): void {
+    if (this.exit) listener();
+    else this.exitListeners.push(listener);
+  }
+
+  /** Hangs up the pty; kills it if it does not go. */
+  close(): void {
+    if (this.exit) return;
+    try {
+      this.pty.kill('SIGHUP');
+    } catch {
+      // already gone
+    }
+    const t = setTimeout(() => {
+      if (!this.exit) this.pty.kill('SIGKILL');
+    }, CLOSE_GRACE_MS);
+    t.unref();
+  }
+
+  info(): cmdop.v1.ISessionInfo {
+    return {
+      id: this.id,
+      status: this.status,
+      hostname: this.opts.hostname,
+      createdMs: this.createdMs,
+      connectedMs: this.connectedMs,
+      lastActivityMs: this.lastActivityMs,
+      clients: [...this.clients.values()].map((c) => ({ id: c.id, role: c.role, sinceMs: c.sinceMs })),
+      cols: this.cols,
+      rows: this.rows,
+      shell: this.opts.shell,
+      pid: this.pty.pid,
+      exited: !!this.exit,
+      exitCode: this.exit?.code ?? 0,
+      exitSignal: this.exit?.signal ?? '',
+      outputOffset: this.ring.end,
+    };
+  }
+
+  private onData(chunk: Uint8Array): void {
+    this.lastActivityMs = Date.now();
+    this.ring.append(chunk);
+    this.screen.write(chunk);
+    if (this.screen.backlog > SCREEN_HIGH_WATER && !this.pauses.has('screen')) {
+      this.pause('screen');
+      this.screen.onDrained = () => this.resume('screen');
+    }
+    for (const c of this.clients.values()) c.output(chunk);
+  }
+
+  private handleExit(code: number, signal: number): void {
+    this.exit = { code, signal: signal ? SIGNAL_NAMES.get(signal) ?? String(signal) : '' };
+    this.log.info({ session: this.id, code, signal: this.exit.signal || undefined }, 'terminal session ended');
+    for (const l of this.exitListeners.splice(0)) l();
+  }
+}

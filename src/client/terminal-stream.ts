@@ -1,0 +1,202 @@
+/**
+ * `terminal.stream()`: an attached terminal client. It gets the screen, then live output, and
+ * survives drops: on a lost link it reconnects with backoff and resumes from its byte offset
+ * (or gets a gap marker and a fresh screen if the agent no longer holds those bytes).
+ */
+import { randomUUID } from 'node:crypto';
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { CmdopError, PermissionError, ValidationError } from '../errors.js';
+import { fromWireError } from '../protocol/codes.js';
+import { frameMessage, MessageReader, MSG_CONTROL, MSG_EVENT, MSG_INPUT, MSG_OUTPUT } from '../protocol/messages.js';
+import type { Stream } from '../protocol/stream.js';
+import { backoffDelay } from '../link/backoff.js';
+import type { Caller } from './caller.js';
+import { toSessionInfo, type TerminalSessionInfo } from './terminal-types.js';
+
+/** Written before a snapshot so it draws on a clean screen (reset attributes, home, clear). */
+const CLEAR = new TextEncoder().encode('\x1b[0m\x1b[H\x1b[2J');
+/** Input chunks sent per message (pastes of any size are split). */
+const INPUT_CHUNK = 256 * 1024;
+
+export interface TerminalStreamOptions {
+  mode?: 'operator' | 'observer';
+  /** Reconnect and resume after a drop (default true). */
+  autoReconnect?: boolean;
+  /** Operator's initial size, applied on attach. */
+  cols?: number;
+  rows?: number;
+}
+
+export interface Snapshot {
+  data: Uint8Array;
+  offset: number;
+  cols: number;
+  rows: number;
+}
+
+type Listener<T extends unknown[]> = (...args: T) => void;
+
+export class TerminalStream {
+  readonly mode: 'operator' | 'observer';
+  readonly clientId = randomUUID();
+  sessionId = '';
+  /** Offset of the next output byte: everything before it has been delivered. */
+  offset = 0;
+  private stream: Stream | null = null;
+  private closed = false;
+  private exited = false;
+  private readonly out: Listener<[Uint8Array]>[] = [];
+  private readonly snaps: Listener<[Snapshot]>[] = [];
+  private readonly gaps: Listener<[number, number]>[] = [];
+  private readonly disconnects: Listener<[CmdopError]>[] = [];
+  private readonly reconnects: Listener<[]>[] = [];
+  private readonly errors: Listener<[CmdopError]>[] = [];
+  private readonly exits: Listener<[number, string]>[] = [];
+  private readonly resizes: Listener<[number, number]>[] = [];
+  private attachedWaiter: ((info: TerminalSessionInfo) => void) | null = null;
+
+  constructor(private readonly caller: Caller, private readonly machine: string, private readonly o: TerminalStreamOptions = {}) {
+    this.mode = o.mode ?? 'operator';
+  }
+
+  /** Output bytes (snapshots included, preceded by a clear-screen), in order. */
+  onOutput(l: Listener<[Uint8Array]>): this { this.out.push(l); return this; }
+  onSnapshot(l: Listener<[Snapshot]>): this { this.snaps.push(l); return this; }
+  /** Output [from, to) was lost (the client was away longer than the scrollback holds). */
+  onGap(l: Listener<[number, number]>): this { this.gaps.push(l); return this; }
+  onDisconnect(l: Listener<[CmdopError]>): this { this.disconnects.push(l); return this; }
+  onReconnect(l: Listener<[]>): this { this.reconnects.push(l); return this; }
+  onError(l: Listener<[CmdopError]>): this { this.errors.push(l); return this; }
+  onExit(l: Listener<[number, string]>): this { this.exits.push(l); return this; }
+  onResize(l: Listener<[number, number]>): this { this.resizes.push(l); return this; }
+
+  /** Attaches to a session: resolves once the agent has accepted, before the screen arrives. */
+  async attach(sessionId: string): Promise<TerminalSessionInfo> {
+    if (this.stream) throw new ValidationError('this stream is already attached; create another');
+    this.sessionId = sessionId;
+    return this.open(false);
+  }
+
+  sendInput(data: string | Uint8Array): void {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    this.requireOperator('send input');
+    for (let i = 0; i < bytes.length; i += INPUT_CHUNK) this.send(MSG_INPUT, bytes.subarray(i, i + INPUT_CHUNK));
+  }
+
+  resize(cols: number, rows: number): void {
+    this.requireOperator('resize');
+    this.send(MSG_CONTROL, cmdop.v1.TerminalControl.encode({ resize: { cols, rows } }).finish());
+  }
+
+  sendSignal(signal: string): void {
+    this.requireOperator('send signals');
+    this.send(MSG_CONTROL, cmdop.v1.TerminalControl.encode({ signal }).finish());
+  }
+
+  /** Detaches (the session lives on). */
+  close(): void {
+    this.closed = true;
+    this.stream?.end();
+  }
+
+  private requireOperator(what: string): void {
+    if (this.mode !== 'operator') throw new PermissionError(`observers cannot ${what}`, { detail: 'observer' });
+  }
+
+  private send(type: number, body: Uint8Array): void {
+    if (!this.stream || this.stream.finished) throw new CmdopError('unavailable', 'terminal stream is not connected', { retryable: true });
+    this.stream.write(frameMessage(type, body));
+  }
+
+  private async open(resume: boolean): Promise<TerminalSessionInfo> {
+    const req = cmdop.v1.AttachRequest.encode({
+      sessionId: this.sessionId,
+      mode: this.mode === 'observer' ? cmdop.v1.AttachMode.OBSERVER : cmdop.v1.AttachMode.OPERATOR,
+      resume,
+      offset: this.offset,
+      cols: resume ? 0 : this.o.cols ?? 0,
+      rows: resume ? 0 : this.o.rows ?? 0,
+      clientId: this.clientId,
+    }).finish();
+    const stream = await this.caller.open({ target: this.machine, service: 'terminal', method: 'attach', request: req });
+    this.stream = stream;
+    return new Promise<TerminalSessionInfo>((resolve, reject) => {
+      let attached = false;
+      this.attachedWaiter = (info) => {
+        attached = true;
+        resolve(info);
+      };
+      const reader = new MessageReader((type, body) => this.onMessage(type, body));
+      stream.handle({
+        onData: (chunk) => reader.push(chunk),
+        onEnd: () => stream.end(),
+        onClose: (err) => {
+          if (!attached) return reject(err ?? new CmdopError('unavailable', 'terminal stream closed before attaching'));
+          this.stream = null;
+          if (err && !this.closed && !this.exited && err.retryable && this.o.autoReconnect !== false) {
+            this.disconnects.forEach((l) => l(err));
+            void this.reconnect();
+          } else if (err && !this.closed) {
+            this.disconnects.forEach((l) => l(err));
+          }
+        },
+      });
+    });
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
+      try {
+        await this.open(true);
+        this.reconnects.forEach((l) => l());
+        return;
+      } catch (err) {
+        if (!(err instanceof CmdopError) || !err.retryable) {
+          this.errors.forEach((l) => l(err instanceof CmdopError ? err : new CmdopError('internal', String(err))));
+          return;
+        }
+      }
+    }
+  }
+
+  private onMessage(type: number, body: Uint8Array): void {
+    if (type === MSG_OUTPUT) {
+      this.offset += body.length;
+      for (const l of this.out) l(body);
+      return;
+    }
+    if (type !== MSG_EVENT) return;
+    const ev = cmdop.v1.TerminalEvent.decode(body);
+    switch (ev.kind) {
+      case 'attached':
+        this.attachedWaiter?.(toSessionInfo(ev.attached!.session!));
+        this.attachedWaiter = null;
+        return;
+      case 'snapshot': {
+        const s = ev.snapshot!;
+        const snap = { data: s.data, offset: Number(s.offset), cols: s.cols, rows: s.rows };
+        this.offset = snap.offset;
+        this.snaps.forEach((l) => l(snap));
+        for (const l of this.out) {
+          l(CLEAR);
+          l(snap.data);
+        }
+        return;
+      }
+      case 'gap':
+        this.gaps.forEach((l) => l(Number(ev.gap!.from), Number(ev.gap!.to)));
+        return;
+      case 'resized':
+        this.resizes.forEach((l) => l(ev.resized!.cols, ev.resized!.rows));
+        return;
+      case 'exited':
+        this.exited = true;
+        this.exits.forEach((l) => l(ev.exited!.exitCode, ev.exited!.signal));
+        return;
+      case 'error':
+        this.errors.forEach((l) => l(fromWireError(ev.error!)));
+        return;
+    }
+  }
+}
