@@ -46,6 +46,7 @@ export class TerminalStream {
   private closed = false;
   private exited = false;
   private readonly out: Listener<[Uint8Array]>[] = [];
+  private readonly live: Listener<[Uint8Array, number]>[] = [];
   private readonly snaps: Listener<[Snapshot]>[] = [];
   private readonly gaps: Listener<[number, number]>[] = [];
   private readonly disconnects: Listener<[CmdopError]>[] = [];
@@ -61,6 +62,8 @@ export class TerminalStream {
 
   /** Output bytes (snapshots included, preceded by a clear-screen), in order. */
   onOutput(l: Listener<[Uint8Array]>): this { this.out.push(l); return this; }
+  /** Live output only (no snapshots), with the offset of its first byte: for recorders and checksums. */
+  onLiveOutput(l: Listener<[Uint8Array, number]>): this { this.live.push(l); return this; }
   onSnapshot(l: Listener<[Snapshot]>): this { this.snaps.push(l); return this; }
   /** Output [from, to) was lost (the client was away longer than the scrollback holds). */
   onGap(l: Listener<[number, number]>): this { this.gaps.push(l); return this; }
@@ -162,7 +165,9 @@ export class TerminalStream {
 
   private onMessage(type: number, body: Uint8Array): void {
     if (type === MSG_OUTPUT) {
+      const at = this.offset;
       this.offset += body.length;
+      for (const l of this.live) l(body, at);
       for (const l of this.out) l(body);
       return;
     }
