@@ -15,6 +15,11 @@ import { toSessionInfo, type TerminalSessionInfo } from './terminal-types.js';
 
 /** Written before a snapshot so it draws on a clean screen (reset attributes, home, clear). */
 const CLEAR = new TextEncoder().encode('\x1b[0m\x1b[H\x1b[2J');
+/**
+ * Receive window of an attach stream: large enough to keep a pty at full speed across two hops
+ * (window / round trip), and what the relay may hold for this stream at most.
+ */
+const ATTACH_WINDOW = 4 * 1024 * 1024;
 /** Input chunks sent per message (pastes of any size are split). */
 const INPUT_CHUNK = 256 * 1024;
 
@@ -121,7 +126,7 @@ export class TerminalStream {
       rows: resume ? 0 : this.o.rows ?? 0,
       clientId: this.clientId,
     }).finish();
-    const stream = await this.caller.open({ target: this.machine, service: 'terminal', method: 'attach', request: req });
+    const stream = await this.caller.open({ target: this.machine, service: 'terminal', method: 'attach', request: req, window: ATTACH_WINDOW });
     this.stream = stream;
     return new Promise<TerminalSessionInfo>((resolve, reject) => {
       let attached = false;

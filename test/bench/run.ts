@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { report, type Figure } from './figures.js';
 import { ROOT } from './procs.js';
 import { foundationBench } from './foundation.js';
+import { terminalBench } from './terminal.js';
 
 const groups: Record<string, () => Promise<Figure[]>> = {
   foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
+  terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
 };
 
 const only = process.env.BENCH_ONLY?.split(',');

@@ -18,6 +18,11 @@ import type { Logger } from '../../log.js';
 import type { Role, SessionClient, TerminalSession } from './session.js';
 import type { Sessions } from './sessions.js';
 
+/**
+ * An operator with more than this queued beyond its window pauses the pty until its queue drains
+ * (VS Code-style watermark: some slack keeps the pty busy while credit is in flight).
+ */
+export const OPERATOR_HIGH_WATER = 256 * 1024;
 /** An observer this far behind is skipped ahead to a fresh snapshot. */
 export const OBSERVER_MAX_LAG = 1024 * 1024;
 /**
@@ -39,12 +44,18 @@ class Attachment implements SessionClient {
 
   constructor(readonly id: string, readonly role: Role, private readonly session: TerminalSession, private readonly stream: Stream, private readonly log: Logger) {}
 
-  output(chunk: Uint8Array): void {
+  output(chunk: Uint8Array, at: number): void {
     if (this.state !== 'live') return;
+    // Bytes this client already got (its catch-up came from the ring) are skipped.
+    const end = at + chunk.length;
+    if (end <= this.offset) return;
+    if (at < this.offset) chunk = chunk.subarray(this.offset - at);
     this.stream.write(frameMessage(MSG_OUTPUT, chunk));
-    this.offset += chunk.length;
+    this.offset = end;
     if (this.stream.writableLength === 0) return;
-    if (this.role === 'operator') this.session.pause(this.id);
+    if (this.role === 'operator') {
+      if (this.stream.writableLength > OPERATOR_HIGH_WATER) this.session.pause(this.id);
+    }
     else if (this.stream.writableLength > OBSERVER_MAX_LAG) this.state = 'lagging';
   }
 
@@ -84,7 +95,7 @@ class Attachment implements SessionClient {
     // Synchronous from here to `live`: no pty output can slip between the catch-up and the stream.
     this.offset = from;
     this.state = 'live';
-    if (missed.length) this.output(missed);
+    if (missed.length) this.output(missed, from);
   }
 }
 

@@ -8,7 +8,10 @@
  */
 import xterm from '@xterm/headless';
 import serialize from '@xterm/addon-serialize';
+import { plainTextCut } from './fast-forward.js';
 
+/** Output is handed to the emulator in batches at most this far apart (nothing waits on it but snapshots). */
+const SCREEN_BATCH_MS = 20;
 /** Scrollback lines kept by the emulator and sent with a snapshot. */
 export const SNAPSHOT_SCROLLBACK_LINES = 1000;
 
@@ -28,6 +31,14 @@ export class Screen {
   private readonly ser: InstanceType<typeof serialize.SerializeAddon>;
   private written = 0;
   private parsed = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Resizes wait behind the output that came before them. */
+  private resizes: Array<{ at: number; cols: number; rows: number }> = [];
+  private busy = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Bytes fast-forwarded over without parsing (plain-text floods). */
+  skipped = 0;
   private readonly lengths: number[] = [];
   private lengthsHead = 0;
   /** Called once the backlog drops below the low watermark after having been high. */
@@ -59,20 +70,83 @@ export class Screen {
 
   write(chunk: Uint8Array): void {
     this.written += chunk.length;
-    this.lengths.push(chunk.length);
-    this.term.write(chunk, this.onParsed);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.timer ??= setTimeout(this.flush, SCREEN_BATCH_MS);
+  }
+
+  /** Hands the pending output to the emulator, one batch at a time (so its state is known). */
+  private readonly flush = (): void => {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.busy) return;
+    this.applyResizes();
+    if (this.pendingBytes === 0) return;
+    // A batch stops at the next resize, which applies once the output before it is parsed.
+    const fed = this.written - this.pendingBytes;
+    const limit = this.resizes.length ? this.resizes[0]!.at - fed : this.pendingBytes;
+    const take: Uint8Array[] = [];
+    let n = 0;
+    while (n < limit) {
+      const head = this.pending[0]!;
+      if (n + head.length <= limit) {
+        take.push(this.pending.shift()!);
+        n += head.length;
+      } else {
+        take.push(head.subarray(0, limit - n));
+        this.pending[0] = head.subarray(limit - n);
+        n = limit;
+      }
+    }
+    this.pendingBytes -= n;
+    let data = take.length === 1 ? take[0]! : Buffer.concat(take, n);
+    this.lengths.push(n);
+    if (this.canFastForward()) {
+      const cut = plainTextCut(data, this.term.rows + SNAPSHOT_SCROLLBACK_LINES + 1);
+      this.skipped += cut;
+      data = data.subarray(cut);
+    }
+    this.busy = true;
+    this.term.write(data, this.afterBatch);
+  };
+
+  private readonly afterBatch = (): void => {
+    this.busy = false;
+    this.onParsed();
+    this.flush();
+  };
+
+  /** Applies the resizes whose preceding output has all been handed over. */
+  private applyResizes(): void {
+    const fed = this.written - this.pendingBytes;
+    while (this.resizes.length && this.resizes[0]!.at <= fed) {
+      const r = this.resizes.shift()!;
+      this.term.resize(r.cols, r.rows);
+    }
+  }
+
+  /** Fast-forward holds only on the normal buffer with a full-screen scroll region and no origin mode. */
+  private canFastForward(): boolean {
+    const core = (this.term as unknown as { _core?: { buffer?: { scrollTop: number; scrollBottom: number }; coreService?: { decPrivateModes?: { origin?: boolean } } } })._core;
+    const b = core?.buffer;
+    if (!b || this.term.buffer.active.type !== 'normal') return false;
+    return b.scrollTop === 0 && b.scrollBottom === this.term.rows - 1 && core.coreService?.decPrivateModes?.origin === false;
   }
 
   resize(cols: number, rows: number): void {
-    this.term.resize(cols, rows);
+    // Output from before the resize is parsed at the old size.
+    this.resizes.push({ at: this.written, cols, rows });
+    this.flush();
   }
 
   /** The screen once everything written so far is parsed. */
   snapshot(): Promise<ScreenSnapshot> {
+    this.flush();
     return new Promise((resolve) => {
       this.lengths.push(0);
       this.term.write(new Uint8Array(0), () => {
         this.onParsed();
+        // Exactly the output handed over before this write is parsed; later output is in the ring.
         resolve({ data: encoder.encode(this.ser.serialize({ scrollback: SNAPSHOT_SCROLLBACK_LINES })), offset: this.parsed, cols: this.term.cols, rows: this.term.rows });
       });
     });
@@ -87,6 +161,7 @@ export class Screen {
   }
 
   dispose(): void {
+    clearTimeout(this.timer);
     this.term.dispose();
   }
 }

@@ -16,6 +16,12 @@ import { foregroundGroup, parseSignal } from './signals.js';
 /** Sizes a session accepts. */
 export const MAX_COLS = 2000;
 export const MAX_ROWS = 1000;
+/**
+ * Output read in one turn of the event loop goes to clients as one message, up to this size: the
+ * kernel hands a pty's output over in 4 KiB reads, and a frame per read would cost every hop a
+ * message each.
+ */
+const OUTPUT_BATCH_MAX = 256 * 1024;
 /** After SIGHUP on close, the pty gets this long before SIGKILL. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -26,8 +32,8 @@ export interface SessionClient {
   readonly id: string;
   readonly role: Role;
   readonly sinceMs: number;
-  /** Live output, in order, as the pty produced it. */
-  output(chunk: Uint8Array): void;
+  /** Live output, in order; `at` is the offset of its first byte. */
+  output(chunk: Uint8Array, at: number): void;
   event(ev: cmdop.v1.ITerminalEvent): void;
 }
 
@@ -64,6 +70,10 @@ export class TerminalSession {
   private readonly clients = new Map<string, SessionClient>();
   private readonly pauses = new Set<string>();
   exit: { code: number; signal: string } | null = null;
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+  private batchAt = 0;
+  private batchTimer: NodeJS.Immediate | undefined;
   private readonly exitListeners: Array<() => void> = [];
   cols: number;
   rows: number;
@@ -115,6 +125,7 @@ export class TerminalSession {
   resize(cols: number, rows: number): void {
     checkSize(cols, rows);
     if (this.exit || (cols === this.cols && rows === this.rows)) return;
+    this.flushOutput(); // clients get output and events in the order they happened
     this.cols = cols;
     this.rows = rows;
     this.pty.resize(cols, rows);
@@ -188,15 +199,32 @@ export class TerminalSession {
   private onData(chunk: Uint8Array): void {
     this.lastActivityMs = Date.now();
     this.ring.append(chunk);
-    this.screen.write(chunk);
+    if (!process.env.CMDOP_EXPERIMENT_NO_SCREEN) this.screen.write(chunk);
     if (this.screen.backlog > SCREEN_HIGH_WATER && !this.pauses.has('screen')) {
       this.pause('screen');
       this.screen.onDrained = () => this.resume('screen');
     }
-    for (const c of this.clients.values()) c.output(chunk);
+    if (this.batchBytes === 0) this.batchAt = this.ring.end - chunk.length;
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (this.batchBytes >= OUTPUT_BATCH_MAX) this.flushOutput();
+    else this.batchTimer ??= setImmediate(this.flushOutput);
   }
 
+  /** Sends the output batched so far to every client. */
+  readonly flushOutput = (): void => {
+    if (this.batchTimer) clearImmediate(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.batchBytes === 0) return;
+    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
+    const at = this.batchAt;
+    this.batch = [];
+    this.batchBytes = 0;
+    for (const c of this.clients.values()) c.output(data, at);
+  };
+
   private handleExit(code: number, signal: number): void {
+    this.flushOutput();
     this.exit = { code, signal: signal ? SIGNAL_NAMES.get(signal) ?? String(signal) : '' };
     this.log.info({ session: this.id, code, signal: this.exit.signal || undefined }, 'terminal session ended');
     for (const l of this.exitListeners.splice(0)) l();

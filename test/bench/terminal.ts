@@ -1,0 +1,163 @@
+/**
+ * Terminal figures, side by side in one run: (a) output throughput of `cat` of a large file
+ * through agent -> relay -> client, vs `ssh -tt` and raw local node-pty; (b) keystroke echo round
+ * trip p50/p99 vs ssh; (c) warm execute('true') p50 vs ssh through a ControlMaster.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pty from '@lydell/node-pty';
+import { benchCluster } from './cluster.js';
+import { controlMaster, startSshd } from './sshd.js';
+import { figure, median, percentile, type Figure } from './figures.js';
+
+const LINE = 'cmdop terminal throughput bench: the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ\n';
+
+function makeFile(path: string, bytes: number): { size: number; lines: number } {
+  const block = LINE.repeat(Math.floor((1024 * 1024) / LINE.length));
+  const fd = openSync(path, 'w');
+  let size = 0;
+  while (size < bytes) {
+    writeSync(fd, block);
+    size += block.length;
+  }
+  closeSync(fd);
+  return { size, lines: size / LINE.length };
+}
+
+/** Bytes/s of a child's stdout until it exits. */
+function pipeThroughput(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let n = 0;
+    child.stdout!.on('data', (d: Buffer) => (n += d.length));
+    child.on('error', reject);
+    child.on('close', () => resolve(n / ((performance.now() - t0) / 1000)));
+  });
+}
+
+function ptyThroughput(file: string): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const p = pty.spawn('/bin/cat', [file], { cols: 120, rows: 40, encoding: null });
+    let n = 0;
+    p.onData((d) => (n += (d as unknown as Buffer).length));
+    p.onExit(() => resolve(n / ((performance.now() - t0) / 1000)));
+  });
+}
+
+/** Echo RTTs (ms) through ssh -tt running `cat` in raw mode. */
+function sshEcho(args: string[], count: number): Promise<number[]> {
+  return new Promise((resolve) => {
+    const child = spawn('ssh', [...args, 'stty raw -echo; cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const rtts: number[] = [];
+    let t0 = 0;
+    let started = false;
+    const ping = () => {
+      t0 = performance.now();
+      child.stdin!.write('x');
+    };
+    child.stdout!.on('data', () => {
+      if (!started) return;
+      rtts.push(performance.now() - t0);
+      if (rtts.length >= count) {
+        child.kill();
+        resolve(rtts);
+      } else ping();
+    });
+    // Give the remote stty a moment by probing until the first echo comes back.
+    const probe = setInterval(() => child.stdin!.write('p'), 50);
+    child.stdout!.once('data', () => {
+      clearInterval(probe);
+      setTimeout(() => {
+        started = true;
+        ping();
+      }, 200);
+    });
+  });
+}
+
+export async function terminalBench(fileMiB: number, keystrokes: number): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cmdop-tbench-'));
+  const figs: Figure[] = [];
+  const sshd = await startSshd(join(dir, 'ssh'));
+  const cm = await controlMaster(sshd, dir);
+  const bc = await benchCluster(join(dir, 'c'));
+  const t = bc.client.terminal;
+  try {
+    // (a) throughput
+    const file = join(dir, 'big.txt');
+    const { size, lines } = makeFile(file, fileMiB * 1024 * 1024);
+    const expected = size + lines; // the tty turns \n into \r\n
+    const rawPty = await ptyThroughput(file);
+    const ssh = await pipeThroughput('ssh', [...sshd.args(['-tt', '-S', cm.socket]), `cat ${file}`]);
+    const s = await t.create({ shell: '/bin/sh', args: ['-c', `stty -echo; read x; cat ${file}; read y`], cols: 120, rows: 40 });
+    const stream = t.stream();
+    let got = 0;
+    let done: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    stream.onLiveOutput((b) => {
+      got += b.length;
+      if (got >= expected) done();
+    });
+    await stream.attach(s.id);
+    const t0 = performance.now();
+    stream.sendInput('\n');
+    await finished;
+    const ours = expected / ((performance.now() - t0) / 1000);
+    stream.close();
+    await t.close(s.id);
+    const mb = (x: number) => x / 1e6;
+    figs.push(figure(`terminal cat ${fileMiB} MiB throughput`, 'MB/s', mb(ours), '>= 1.0x ssh -tt', { name: 'ssh -tt', value: mb(ssh) }));
+    figs.push(figure(`terminal cat ${fileMiB} MiB throughput vs raw node-pty`, 'MB/s', mb(ours), '>= 0.9x raw node-pty', { name: 'raw node-pty (local)', value: mb(rawPty) }));
+
+    // (b) keystroke echo
+    const e = await t.create({ shell: '/bin/sh', args: ['-c', 'stty raw -echo; cat'] });
+    const es = t.stream();
+    let resolveEcho: (() => void) | null = null;
+    es.onLiveOutput(() => resolveEcho?.());
+    await es.attach(e.id);
+    const key = new Uint8Array([120]);
+    const oursRtt: number[] = [];
+    // Warm up and wait for stty to be in effect.
+    for (let i = 0; i < 50; i++) await new Promise<void>((r) => ((resolveEcho = r), es.sendInput(key)));
+    for (let i = 0; i < keystrokes; i++) {
+      const t1 = performance.now();
+      await new Promise<void>((r) => {
+        resolveEcho = r;
+        es.sendInput(key);
+      });
+      oursRtt.push(performance.now() - t1);
+    }
+    es.close();
+    await t.close(e.id);
+    const sshRtt = await sshEcho(sshd.args(['-tt', '-S', cm.socket]), keystrokes);
+    figs.push(figure(`keystroke echo RTT p50 (${keystrokes} keys)`, 'ms', median(oursRtt), 'informational', { name: 'ssh -tt', value: median(sshRtt) }));
+    figs.push(figure(`keystroke echo RTT p99 (${keystrokes} keys)`, 'ms', percentile(oursRtt, 99), '<= 1.0x ssh p99', { name: 'ssh -tt', value: percentile(sshRtt, 99) }));
+
+    // (c) warm execute('true')
+    for (let i = 0; i < 20; i++) await t.execute('true');
+    const execs: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t1 = performance.now();
+      await t.execute('true');
+      execs.push(performance.now() - t1);
+    }
+    const sshExecs: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t1 = performance.now();
+      await new Promise((r) => spawn('ssh', [...sshd.args(['-S', cm.socket]), 'true'], { stdio: 'ignore' }).once('close', r));
+      sshExecs.push(performance.now() - t1);
+    }
+    figs.push(figure("warm execute('true') p50", 'ms', median(execs), '<= 0.1x ssh ControlMaster', { name: 'ssh ControlMaster', value: median(sshExecs) }));
+  } finally {
+    await bc.stop();
+    cm.stop();
+    sshd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return figs;
+}
+
