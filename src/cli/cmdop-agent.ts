@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `cmdop-agent`: run the agent daemon, and ask a running one how it is. */
+import './threadpool.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { createLogger } from '../log.js';
 import { Agent } from '../agent/agent.js';

@@ -6,6 +6,7 @@
  * (CMDOP_DEV_DIR, default ~/.cmdop/dev), so the next start reuses the certificate, key and
  * enrolment.
  */
+import './threadpool.js';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../log.js';

@@ -103,7 +103,7 @@ const commands: Command[] = [
     options: { ...DATA, json: { type: 'boolean' } },
     async run(v) {
       const keys = await withAdmin(v, (a) => a.listKeys());
-      if (v.json) return printJson(keys);
+      if (v.json) return printJson(keys.map((k) => ({ id: k.id, name: k.name, created: date(k.createdMs), lastUsed: k.lastUsedMs ? date(k.lastUsedMs) : null, revoked: !!k.revoked })));
       process.stdout.write(table([['ID', 'NAME', 'CREATED', 'LAST USED', 'STATE'], ...keys.map((k) => [k.id!, k.name!, date(k.createdMs), date(k.lastUsedMs), k.revoked ? 'revoked' : 'active'])]));
     },
   },
@@ -146,7 +146,7 @@ const commands: Command[] = [
     options: { ...DATA, json: { type: 'boolean' } },
     async run(v) {
       const tokens = await withAdmin(v, (a) => a.listTokens());
-      if (v.json) return printJson(tokens);
+      if (v.json) return printJson(tokens.map((t) => ({ id: t.id, created: date(t.createdMs), expires: date(t.expiresMs), uses: t.uses ?? 0, usesLeft: t.unlimited ? null : t.usesLeft ?? 0, labels: t.labels ?? {}, revoked: !!t.revoked })));
       const state = (t: (typeof tokens)[number]) => (t.revoked ? 'revoked' : (t.expiresMs ?? 0) < Date.now() ? 'expired' : !t.unlimited && !t.usesLeft ? 'used up' : 'active');
       process.stdout.write(table([['ID', 'EXPIRES', 'USES', 'LEFT', 'STATE'], ...tokens.map((t) => [t.id!, date(t.expiresMs), String(t.uses ?? 0), t.unlimited ? 'unlimited' : String(t.usesLeft ?? 0), state(t)])]));
     },

@@ -45,7 +45,7 @@ describe('cmdop-relay and cmdop CLIs against a relay process', () => {
     expect((await run('cmdop', ['machines'], { ...env(), CMDOP_TOKEN: secret })).code).toBe(0);
     const list = JSON.parse((await run('cmdop-relay', ['keys', 'list', '--json', '--data-dir', relayDir])).stdout) as Array<{ id: string }>;
     expect(list.map((k) => k.id)).toContain(id);
-    expect(JSON.stringify(list)).not.toContain(secret.split('_')[2]!);
+    expect(JSON.stringify(list)).not.toContain(secret.slice(22));
     const revoked = await run('cmdop-relay', ['keys', 'revoke', id, '--data-dir', relayDir]);
     expect(revoked.stdout).toMatch(/revoked/);
     const denied = await run('cmdop', ['machines'], { ...env(), CMDOP_TOKEN: secret });

@@ -106,10 +106,23 @@ export function handleAttach(stream: Stream, ctx: { log: Logger; sessions: Sessi
   const a = new Attachment(req.clientId || randomUUID(), role, session, stream, ctx.log);
   if (role === 'operator' && req.cols && req.rows) session.resize(req.cols, req.rows);
 
+  // Credit for input is granted once the pty has taken it, so a program that does not read its
+  // input stalls only this stream (see TerminalSession.write).
+  let writes = 0;
+  let owed = 0;
+  const settle = () => {
+    if (--writes === 0 && owed > 0) {
+      stream.consume(owed);
+      owed = 0;
+    }
+  };
   const reader = new MessageReader((type, body) => {
     try {
       if (role !== 'operator') throw new PermissionError('observers cannot send input, resize or signal', { detail: 'observer' });
-      if (type === MSG_INPUT) return session.write(body);
+      if (type === MSG_INPUT) {
+        writes++;
+        return session.write(body, settle);
+      }
       if (type !== MSG_CONTROL) throw new ValidationError(`unknown message type ${type}`);
       const c = cmdop.v1.TerminalControl.decode(body);
       if (c.kind === 'resize') session.resize(c.resize!.cols, c.resize!.rows);
@@ -129,13 +142,17 @@ export function handleAttach(stream: Stream, ctx: { log: Logger; sessions: Sessi
       setTimeout(() => session.resume(hold), RESUME_HOLD_MS).unref();
     }
   };
+  stream.autoConsume = false;
   stream.handle({
     onData: (chunk) => {
+      writes++;
       try {
         reader.push(chunk);
       } catch (err) {
         stream.abort(asCmdopError(err, 'reading terminal input'));
       }
+      owed += chunk.length;
+      settle();
     },
     onDrain: () => a.drained(),
     onEnd: () => {

@@ -28,8 +28,9 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
       ctx.sessions.close(req.sessionId);
       return EMPTY;
     })
-    .unary('terminal', 'input', v1.InputRequest, (req, ctx) => {
-      ctx.sessions.get(req.sessionId).write(req.data);
+    .unary('terminal', 'input', v1.InputRequest, async (req, ctx) => {
+      const session = ctx.sessions.get(req.sessionId);
+      await new Promise<void>((resolve) => session.write(req.data, resolve));
       return EMPTY;
     })
     .unary('terminal', 'resize', v1.ResizeRequest, (req, ctx) => {

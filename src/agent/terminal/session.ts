@@ -4,6 +4,7 @@
  * having nobody attached is a normal state.
  */
 import { randomUUID } from 'node:crypto';
+import { write as fsWrite } from 'node:fs';
 import { constants } from 'node:os';
 import pty from '@lydell/node-pty';
 import type { Logger } from '../../log.js';
@@ -22,6 +23,8 @@ export const MAX_ROWS = 1000;
  * message each.
  */
 const OUTPUT_BATCH_MAX = 256 * 1024;
+/** A pty that answered EAGAIN is tried again after this long. */
+const INPUT_RETRY_MS = 5;
 /** After SIGHUP on close, the pty gets this long before SIGKILL. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -113,12 +116,52 @@ export class TerminalSession {
     if (this.clients.size === 0) this.lastDetachMs = Date.now();
   }
 
-  /** Input from an operator (the role is checked by the caller). */
-  write(data: Uint8Array): void {
-    if (this.exit) return;
+  /**
+   * Input from an operator (the role is checked by the caller); `done` runs once the pty has taken
+   * it. libuv writes to a pty master in blocking mode, so a program that stops reading its input
+   * would freeze the whole agent. Input therefore goes through the thread pool, one write per
+   * session at a time, and callers grant credit only in `done`: a stuck program stalls its own
+   * input and nothing else.
+   */
+  write(data: Uint8Array, done?: () => void): void {
+    if (this.exit) return done?.();
     this.lastActivityMs = Date.now();
-    // node-pty writes Buffers as bytes; its typings only say string.
-    this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
+    const fd = (this.pty as unknown as { fd?: number }).fd;
+    if (typeof fd !== 'number' || process.platform === 'win32') {
+      // node-pty writes Buffers as bytes; its typings only say string.
+      this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
+      return done?.();
+    }
+    this.input.push({ data, done });
+    this.pumpInput(fd);
+  }
+
+  private readonly input: Array<{ data: Uint8Array; done: (() => void) | undefined }> = [];
+  private writing = false;
+
+  private pumpInput(fd: number): void {
+    if (this.writing || this.input.length === 0) return;
+    if (this.exit) {
+      for (const w of this.input.splice(0)) w.done?.();
+      return;
+    }
+    const w = this.input[0]!;
+    this.writing = true;
+    fsWrite(fd, w.data, 0, w.data.length, null, (err, n) => {
+      this.writing = false;
+      if (err && err.code === 'EAGAIN') {
+        setTimeout(() => this.pumpInput(fd), INPUT_RETRY_MS).unref();
+        return;
+      }
+      if (!err && n < w.data.length) {
+        w.data = w.data.subarray(n);
+      } else {
+        // EIO and friends: the program has gone; its input goes nowhere.
+        this.input.shift();
+        w.done?.();
+      }
+      this.pumpInput(fd);
+    });
   }
 
   /** The last operator resize wins; every client hears of it. */
