@@ -5,5 +5,6 @@ import { runProgram } from './args.js';
 import { machinesCommand } from './cmdop/machines.js';
 import { execCommand } from './cmdop/exec.js';
 import { shellCommand } from './cmdop/shell.js';
+import { tunnelCommand } from './cmdop/tunnel.js';
 
-await runProgram('cmdop', [machinesCommand, execCommand, shellCommand], process.argv.slice(2), VERSION);
+await runProgram('cmdop', [machinesCommand, execCommand, shellCommand, tunnelCommand], process.argv.slice(2), VERSION);

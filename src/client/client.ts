@@ -16,6 +16,7 @@ import { Connection } from './connection.js';
 import { makeCaller, type Caller } from './caller.js';
 import { Machines } from './machines.js';
 import { Terminal } from './terminal.js';
+import { Tunnels } from './tunnels.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
 
 export interface LocalOptions {
@@ -28,6 +29,7 @@ export interface LocalOptions {
 export class Client {
   readonly machines: Machines;
   readonly terminal: Terminal;
+  readonly tunnels: Tunnels;
   /** Where this client is connected: a relay URL or the local agent's socket. */
   readonly endpoint: string;
   private readonly caller: Caller;
@@ -36,6 +38,7 @@ export class Client {
     this.caller = makeCaller(conn, timeoutMs);
     this.machines = new Machines(this.caller);
     this.terminal = new Terminal(this.caller, local);
+    this.tunnels = new Tunnels(this.caller);
     this.endpoint = endpoint;
   }
 
@@ -93,9 +96,9 @@ export class Client {
     return this;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.tunnels.closeAll();
     this.conn.close();
-    return Promise.resolve();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -23,3 +23,4 @@ export type { Stream } from '../protocol/stream.js';
 export { Terminal } from './terminal.js';
 export { TerminalStream, type TerminalStreamOptions, type Snapshot } from './terminal-stream.js';
 export type { TerminalSessionInfo, AttachedClient, ExecuteOptions, ExecuteResult, CreateSessionOptions } from './terminal-types.js';
+export { Tunnels, Tunnel, type TunnelOptions, type TunnelConnection } from './tunnels.js';

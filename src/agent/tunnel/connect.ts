@@ -4,14 +4,15 @@
  * credit; credit is granted only once the socket has taken the bytes), half-close carries over,
  * and a reset on either side aborts the other.
  */
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { cmdop } from '../../protocol/gen/cmdop.js';
-import { PermissionError, UnavailableError, ValidationError, type CmdopError } from '../../errors.js';
+import { PermissionError, ValidationError } from '../../errors.js';
 import type { Stream } from '../../protocol/stream.js';
 import type { Logger } from '../../log.js';
 import { abortWith } from '../../link/services.js';
 import type { Allowlist } from './allowlist.js';
+import { pipe } from '../../link/pipe.js';
 
 /** Picks the address to dial, or throws PermissionError. Names are resolved here and the checked address is what gets dialled. */
 export async function resolveAllowed(allow: Allowlist, host: string, port: number): Promise<string> {
@@ -24,11 +25,6 @@ export async function resolveAllowed(allow: Allowlist, host: string, port: numbe
     if (ok) return ok.address;
   }
   throw new PermissionError(`tunnel target ${host}:${port} is not allowed by this agent's tunnel allowlist`);
-}
-
-function socketError(err: NodeJS.ErrnoException, target: string): CmdopError {
-  const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ECONNRESET' ? 'connection reset' : err.code ?? err.message;
-  return new UnavailableError(`${target}: ${what}`, { detail: err.code === 'ECONNRESET' ? 'reset' : 'connect_failed', retryable: err.code !== 'ECONNRESET' });
 }
 
 export function handleTunnelConnect(stream: Stream, ctx: { log: Logger; allow: Allowlist }): void {
@@ -48,36 +44,4 @@ export function handleTunnelConnect(stream: Stream, ctx: { log: Logger; allow: A
     if (stream.finished) return;
     pipe(stream, netConnect({ host: address, port: req.port, allowHalfOpen: true, noDelay: true }), target);
   })().catch((err) => abortWith(stream, ctx.log, err, 'tunnel.connect'));
-}
-
-/** Joins a stream and a socket, both directions, with backpressure. Shared with the client side of tunnels. */
-export function pipe(stream: Stream, sock: Socket, target: string): void {
-  stream.autoConsume = false;
-  let failed = false;
-  stream.handle({
-    onData: (chunk) => {
-      sock.write(chunk, () => stream.consume(chunk.length));
-    },
-    onEnd: () => sock.end(),
-    onDrain: () => sock.resume(),
-    onClose: (err) => {
-      if (err && !failed) sock.resetAndDestroy();
-    },
-  });
-  sock.on('data', (chunk: Buffer) => {
-    if (!stream.write(chunk)) sock.pause();
-  });
-  let sawEnd = false;
-  sock.on('end', () => {
-    sawEnd = true;
-    stream.end();
-  });
-  sock.on('error', (err: NodeJS.ErrnoException) => {
-    failed = true;
-    stream.abort(socketError(err, target));
-  });
-  sock.on('close', () => {
-    // After a clean end the stream finishes by itself once its queue is flushed.
-    if (!stream.finished && !failed && !sawEnd) stream.abort(new UnavailableError(`${target}: connection closed`));
-  });
 }

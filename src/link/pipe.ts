@@ -1,0 +1,56 @@
+/**
+ * Joins a stream and a TCP socket, both directions, with backpressure end to end: the socket
+ * pauses while the stream has no credit, and credit is granted only once the socket has taken the
+ * bytes. Half-close carries over; a reset on either side aborts the other. Used by the agent
+ * (tunnel.connect) and by the client (tunnels.open).
+ */
+import type { Socket } from 'node:net';
+import { UnavailableError, type CmdopError } from '../errors.js';
+import type { Stream } from '../protocol/stream.js';
+
+export interface PipeCounters {
+  /** Bytes from the socket into the stream. */
+  bytesIn: number;
+  /** Bytes from the stream out to the socket. */
+  bytesOut: number;
+}
+
+export function socketError(err: NodeJS.ErrnoException, target: string): CmdopError {
+  const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ECONNRESET' ? 'connection reset' : err.code ?? err.message;
+  return new UnavailableError(`${target}: ${what}`, { detail: err.code === 'ECONNRESET' ? 'reset' : 'connect_failed', retryable: err.code !== 'ECONNRESET' });
+}
+
+/** Joins `stream` and `sock`; returns the live byte counters. */
+export function pipe(stream: Stream, sock: Socket, target: string, counters: PipeCounters = { bytesIn: 0, bytesOut: 0 }): PipeCounters {
+  stream.autoConsume = false;
+  let failed = false;
+  stream.handle({
+    onData: (chunk) => {
+      counters.bytesOut += chunk.length;
+      sock.write(chunk, () => stream.consume(chunk.length));
+    },
+    onEnd: () => sock.end(),
+    onDrain: () => sock.resume(),
+    onClose: (err) => {
+      if (err && !failed) sock.resetAndDestroy();
+    },
+  });
+  sock.on('data', (chunk: Buffer) => {
+    counters.bytesIn += chunk.length;
+    if (!stream.write(chunk)) sock.pause();
+  });
+  let sawEnd = false;
+  sock.on('end', () => {
+    sawEnd = true;
+    stream.end();
+  });
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    failed = true;
+    stream.abort(socketError(err, target));
+  });
+  sock.on('close', () => {
+    // After a clean end the stream finishes by itself once its queue is flushed.
+    if (!stream.finished && !failed && !sawEnd) stream.abort(new UnavailableError(`${target}: connection closed`));
+  });
+  return counters;
+}
