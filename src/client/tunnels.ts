@@ -10,6 +10,9 @@ import { NotFoundError, ValidationError, asCmdopError } from '../errors.js';
 import { pipe, type PipeCounters } from '../link/pipe.js';
 import type { Caller } from './caller.js';
 
+/** Receive window of each tunnel connection: bulk transfers need more than the default in flight. */
+const TUNNEL_WINDOW = 4 * 1024 * 1024;
+
 export interface TunnelOptions {
   remotePort: number;
   /** Default 127.0.0.1, as seen from the machine. */
@@ -89,7 +92,7 @@ export class Tunnels {
       sock.pause();
       sock.on('error', () => undefined); // reported through the stream
       this.caller
-        .open({ target: machine, service: 'tunnel', method: 'connect', request })
+        .open({ target: machine, service: 'tunnel', method: 'connect', request, window: TUNNEL_WINDOW })
         .then((stream) => {
           const counters = pipe(stream, sock, `${machine}:${remoteHost}:${o.remotePort}`);
           tunnel?.track(sock, counters);
