@@ -15,6 +15,7 @@ import { presenceSummary } from './presence.js';
 import { Allowlist } from './tunnel/allowlist.js';
 import { handleTunnelConnect } from './tunnel/connect.js';
 import { Sessions } from './terminal/sessions.js';
+import { InfoCache } from './system/info.js';
 import { registerTerminal, type TerminalCtx } from './terminal/service.js';
 
 export interface AgentCtx extends TerminalCtx {
@@ -39,9 +40,11 @@ export class Agent {
   private readonly services: ServiceRegistry<AgentCtx>;
   private readonly ctx: AgentCtx;
   private readonly startedMs = Date.now();
+  private readonly info: InfoCache;
 
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
+    this.info = new InfoCache(c.hostname);
     this.identity = Identity.loadOrCreate(c.stateDir);
     this.sessions = new Sessions(
       { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
@@ -52,6 +55,7 @@ export class Agent {
       .unary('agent', 'status', cmdop.v1.Empty, () =>
         cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0 })).finish(),
       )
+      .unary('system', 'info', cmdop.v1.Empty, async () => cmdop.v1.SystemInfo.encode(await this.info.get()).finish())
       .stream('tunnel', 'connect', handleTunnelConnect);
     registerTerminal(this.services);
     this.relay = c.relay

@@ -6,5 +6,6 @@ import { machinesCommand } from './cmdop/machines.js';
 import { execCommand } from './cmdop/exec.js';
 import { shellCommand } from './cmdop/shell.js';
 import { tunnelCommand } from './cmdop/tunnel.js';
+import { infoCommand } from './cmdop/info.js';
 
-await runProgram('cmdop', [machinesCommand, execCommand, shellCommand, tunnelCommand], process.argv.slice(2), VERSION);
+await runProgram('cmdop', [machinesCommand, infoCommand, execCommand, shellCommand, tunnelCommand], process.argv.slice(2), VERSION);

@@ -91,6 +91,26 @@ export class Machines {
     } while (cursor);
   }
 
+  /** Renames a machine and/or replaces its labels. */
+  async update(machine: string, o: { name?: string; labels?: Record<string, string> }): Promise<Machine> {
+    const req = cmdop.v1.UpdateMachineRequest.encode({ machine, name: o.name ?? '', labels: o.labels ?? {}, setLabels: o.labels !== undefined }).finish();
+    return toMachine(cmdop.v1.Machine.decode(await this.caller.unary('', 'machines', 'update', req)));
+  }
+
+  /** Disables a machine: the relay closes its link and refuses it until enabled again. */
+  async disable(machine: string): Promise<Machine> {
+    return toMachine(cmdop.v1.Machine.decode(await this.caller.unary('', 'machines', 'disable', cmdop.v1.SetDisabledRequest.encode({ machine, disabled: true }).finish())));
+  }
+
+  async enable(machine: string): Promise<Machine> {
+    return toMachine(cmdop.v1.Machine.decode(await this.caller.unary('', 'machines', 'disable', cmdop.v1.SetDisabledRequest.encode({ machine, disabled: false }).finish())));
+  }
+
+  /** The machine's system information, from its agent (cached there for a few seconds). */
+  async info(machine: string): Promise<cmdop.v1.ISystemInfo> {
+    return cmdop.v1.SystemInfo.toObject(cmdop.v1.SystemInfo.decode(await this.caller.unary(machine, 'system', 'info', cmdop.v1.Empty.encode({}).finish())), { defaults: true, arrays: true });
+  }
+
   /** A machine by id or hostname. Throws NotFoundError, or ConflictError if a hostname is ambiguous. */
   async get(machine: string): Promise<Machine> {
     const req = cmdop.v1.GetMachineRequest.encode({ machine }).finish();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import { AuthError, UnavailableError } from '../errors.js';
+import { AuthError, PermissionError, UnavailableError } from '../errors.js';
 import { DEFAULT_HEARTBEAT_MS, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY } from '../link/link.js';
 import { LINK_PATH } from '../link/dial.js';
@@ -73,7 +73,10 @@ export class Relay {
     this.registry = new Registry(this.state);
     this.router = new Router(this.registry);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    this.services = relayServices(this.registry, this.state, { closeKeyLinks: (id) => this.closeKeyLinks(id) });
+    this.services = relayServices(this.registry, this.state, {
+      closeKeyLinks: (id) => this.closeKeyLinks(id),
+      closeMachineLink: (id) => this.registry.agentConn(id)?.link.close(new PermissionError('this machine was disabled on the relay', { detail: 'machine_disabled' }), CLOSE_POLICY),
+    });
   }
 
   static async start(opts: RelayOptions): Promise<Relay> {

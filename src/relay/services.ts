@@ -21,6 +21,8 @@ export interface RelayCtx {
 export interface AdminHooks {
   /** Closes the live links that authenticated with this key; returns how many. */
   closeKeyLinks(keyId: string): number;
+  /** Closes a machine's live agent link (it was disabled). */
+  closeMachineLink(machineId: string): void;
 }
 
 const keyView = (k: KeyRecord): cmdop.v1.IApiKey => ({ id: k.id, name: k.name, createdMs: k.createdMs, revoked: k.revoked, lastUsedMs: k.lastUsedMs });
@@ -40,6 +42,19 @@ export function relayServices(registry: Registry, state: RelayState, hooks: Admi
     .unary('machines', 'get', v1.GetMachineRequest, (req, ctx) => {
       requireRole(ctx, 'client', 'admin');
       return enc(v1.Machine, registry.view(registry.find(req.machine)));
+    })
+    .unary('machines', 'update', v1.UpdateMachineRequest, (req, ctx) => {
+      requireRole(ctx, 'client', 'admin');
+      const m = registry.find(req.machine);
+      state.updateMachine(m.id, { name: req.name || undefined, labels: req.setLabels ? req.labels : undefined });
+      return enc(v1.Machine, registry.view(m));
+    })
+    .unary('machines', 'disable', v1.SetDisabledRequest, (req, ctx) => {
+      requireRole(ctx, 'client', 'admin');
+      const m = registry.find(req.machine);
+      state.setDisabled(m.id, req.disabled);
+      if (req.disabled) hooks.closeMachineLink(m.id);
+      return enc(v1.Machine, registry.view(m));
     })
     .unary('admin', 'keys.issue', v1.IssueKeyRequest, (req, ctx) => {
       requireRole(ctx, 'admin');

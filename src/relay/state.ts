@@ -124,6 +124,27 @@ export class RelayState {
     return this.data.machines.find((m) => m.id === id);
   }
 
+  /** Renames a machine or replaces its labels. */
+  updateMachine(id: string, o: { name?: string; labels?: Record<string, string> }): MachineRecord {
+    const m = this.machine(id);
+    if (!m) throw new NotFoundError(`no machine ${id}`);
+    if (o.name !== undefined) {
+      if (!/^[\w.@:-]{1,128}$/.test(o.name)) throw new ValidationError('a machine name is 1-128 letters, digits and . _ - @ :');
+      m.name = o.name;
+    }
+    if (o.labels !== undefined) m.labels = o.labels;
+    this.save();
+    return m;
+  }
+
+  setDisabled(id: string, disabled: boolean): MachineRecord {
+    const m = this.machine(id);
+    if (!m) throw new NotFoundError(`no machine ${id}`);
+    m.disabled = disabled;
+    this.save();
+    return m;
+  }
+
   /**
    * Enrols a machine with a checked token and a proven public key. A host that enrols again with
    * the same key (it lost its machine id) gets its old record back.
