@@ -3,6 +3,7 @@
  * from either, goes through one service registry.
  */
 import type { Logger } from '../log.js';
+import { ValidationError } from '../errors.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { ServiceRegistry } from '../link/services.js';
 import type { Stream } from '../protocol/stream.js';
@@ -16,6 +17,7 @@ import { Allowlist } from './tunnel/allowlist.js';
 import { handleTunnelConnect } from './tunnel/connect.js';
 import { Sessions } from './terminal/sessions.js';
 import { InfoCache } from './system/info.js';
+import { Ledger, type GroupBy } from './system/ledger.js';
 import { registerTerminal, type TerminalCtx } from './terminal/service.js';
 
 export interface AgentCtx extends TerminalCtx {
@@ -41,11 +43,14 @@ export class Agent {
   private readonly ctx: AgentCtx;
   private readonly startedMs = Date.now();
   private readonly info: InfoCache;
+  /** AI spend ledger (the AI loop records into it and checks the budget). */
+  readonly ledger: Ledger;
 
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
     this.info = new InfoCache(c.hostname);
     this.identity = Identity.loadOrCreate(c.stateDir);
+    this.ledger = new Ledger(c.stateDir, c.aiPrices, c.aiDailyBudget);
     this.sessions = new Sessions(
       { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
       o.log.child({ component: 'terminal' }),
@@ -56,6 +61,12 @@ export class Agent {
         cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0 })).finish(),
       )
       .unary('system', 'info', cmdop.v1.Empty, async () => cmdop.v1.SystemInfo.encode(await this.info.get()).finish())
+      .unary('system', 'spend', cmdop.v1.SpendRequest, (req) => {
+        const by = (req.groupBy || 'day') as GroupBy;
+        if (!['day', 'model', 'session'].includes(by)) throw new ValidationError('groupBy is day, model or session');
+        const { groups, total } = this.ledger.query(by, Number(req.sinceMs) || 0, Number(req.untilMs) || Infinity);
+        return cmdop.v1.SpendResponse.encode({ groups, total, budgetDaily: this.ledger.budget, spentToday: this.ledger.spentToday() }).finish();
+      })
       .stream('tunnel', 'connect', handleTunnelConnect);
     registerTerminal(this.services);
     this.relay = c.relay

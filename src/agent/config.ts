@@ -21,6 +21,8 @@ export interface AgentConfig {
   terminalGraceSec: number;
   terminalIdleTimeoutSec: number;
   execMaxOutput: number;
+  aiPrices: Record<string, { prompt: number; completion: number }>;
+  aiDailyBudget: number;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -64,6 +66,8 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'terminalGraceSec', flag: '--terminal-grace', env: 'CMDOP_TERMINAL_GRACE', type: 'number', default: 60, help: 'seconds a session with no clients shows as grace_period' },
   { key: 'terminalIdleTimeoutSec', flag: '--terminal-idle-timeout', env: 'CMDOP_TERMINAL_IDLE_TIMEOUT', type: 'number', default: 0, help: 'close sessions with no clients and no output for this long (0 = never)' },
   { key: 'execMaxOutput', flag: '--exec-max-output', env: 'CMDOP_EXEC_MAX_OUTPUT', type: 'number', default: 8388608, help: 'bytes of output kept by execute (then truncated)' },
+  { key: 'aiPrices', flag: '--ai-prices', env: 'CMDOP_AI_PRICES', type: 'json', default: {}, help: 'price per million tokens by model: {"model": {"prompt": 0.5, "completion": 1.5}}' },
+  { key: 'aiDailyBudget', flag: '--ai-daily-budget', env: 'CMDOP_AI_DAILY_BUDGET', type: 'number', default: 0, help: 'AI spend per UTC day after which asks are refused (0 = no limit)' },
   { key: 'tunnelAllow', flag: '--tunnel-allow', env: 'CMDOP_TUNNEL_ALLOW', type: 'list', default: ['127.0.0.0/8:*', '[::1]:*', 'localhost:*'], help: 'host:port patterns tunnels may reach' },
 ];
 

@@ -7,5 +7,6 @@ import { execCommand } from './cmdop/exec.js';
 import { shellCommand } from './cmdop/shell.js';
 import { tunnelCommand } from './cmdop/tunnel.js';
 import { infoCommand } from './cmdop/info.js';
+import { spendCommand } from './cmdop/spend.js';
 
-await runProgram('cmdop', [machinesCommand, infoCommand, execCommand, shellCommand, tunnelCommand], process.argv.slice(2), VERSION);
+await runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand], process.argv.slice(2), VERSION);

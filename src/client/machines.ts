@@ -111,6 +111,16 @@ export class Machines {
     return cmdop.v1.SystemInfo.toObject(cmdop.v1.SystemInfo.decode(await this.caller.unary(machine, 'system', 'info', cmdop.v1.Empty.encode({}).finish())), { defaults: true, arrays: true });
   }
 
+  /**
+   * AI spend recorded by the machine's agent, grouped by day, model or session.
+   * @example
+   * const { total, groups } = await client.machines.spend('web-1', { groupBy: 'model', since: new Date('2026-11-01') });
+   */
+  async spend(machine: string, o: { since?: Date; until?: Date; groupBy?: 'day' | 'model' | 'session' } = {}): Promise<cmdop.v1.ISpendResponse> {
+    const req = cmdop.v1.SpendRequest.encode({ sinceMs: o.since?.getTime() ?? 0, untilMs: o.until?.getTime() ?? 0, groupBy: o.groupBy ?? 'day' }).finish();
+    return cmdop.v1.SpendResponse.toObject(cmdop.v1.SpendResponse.decode(await this.caller.unary(machine, 'system', 'spend', req)), { defaults: true, arrays: true });
+  }
+
   /** A machine by id or hostname. Throws NotFoundError, or ConflictError if a hostname is ambiguous. */
   async get(machine: string): Promise<Machine> {
     const req = cmdop.v1.GetMachineRequest.encode({ machine }).finish();

@@ -5,7 +5,7 @@
  */
 import { ValidationError } from '../errors.js';
 
-export type SettingType = 'string' | 'number' | 'boolean' | 'map' | 'list';
+export type SettingType = 'string' | 'number' | 'boolean' | 'map' | 'list' | 'json';
 export type Source = 'flag' | 'env' | 'file' | 'default';
 
 export interface Setting {
@@ -36,6 +36,12 @@ export function parseValue(s: Setting, raw: string): unknown {
       if (/^(1|true|yes|on)$/i.test(raw)) return true;
       if (/^(0|false|no|off|)$/i.test(raw)) return false;
       throw new ValidationError(`${s.flag} must be true or false, got "${raw}"`);
+    case 'json':
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        throw new ValidationError(`${s.flag} must be JSON`);
+      }
     case 'list':
       return raw.split(',').map((x) => x.trim()).filter(Boolean);
     case 'map': {
@@ -55,6 +61,7 @@ function checkFileValue(s: Setting, v: unknown, file: string): unknown {
     (s.type === 'string' && typeof v === 'string') ||
     (s.type === 'number' && typeof v === 'number') ||
     (s.type === 'boolean' && typeof v === 'boolean') ||
+    (s.type === 'json' && typeof v === 'object' && v !== null) ||
     (s.type === 'list' && Array.isArray(v) && v.every((x) => typeof x === 'string')) ||
     (s.type === 'map' && typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'));
   if (!ok) throw new ValidationError(`${file}: "${s.key}" must be a ${s.type}`);

@@ -63,6 +63,18 @@ describe('machine info and management', () => {
     expect((await client.machines.get('infohost')).presence).toBe('online');
   });
 
+  it('machines.spend and cmdop spend report what the ledger holds', async () => {
+    agent.ledger.record({ session: 'chat-1', model: 'local-llama', promptTokens: 1200, completionTokens: 300 });
+    agent.ledger.record({ session: 'chat-2', model: 'local-llama', promptTokens: 800, completionTokens: 100, estimated: true });
+    const r = await client.machines.spend('infohost', { groupBy: 'session' });
+    expect(r.groups!.map((g) => [g.key, g.calls, g.promptTokens])).toEqual([['chat-1', 1, 1200], ['chat-2', 1, 800]]);
+    expect(r.total).toMatchObject({ calls: 2, promptTokens: 2000, completionTokens: 400, unpriced: true, estimated: true });
+    const env = { CMDOP_BASE_URL: c.relay.url, CMDOP_TOKEN: c.apiKey, CMDOP_FINGERPRINT: c.relay.fingerprint, CMDOP_PROFILE: '/nonexistent' };
+    const text = await run('cmdop', ['spend', 'infohost', '--by', 'model'], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^local-llama\s+2\s+2000\s+400\s+0\.0000 \* ~$/m);
+  });
+
   it('cmdop info prints the machine, as text and JSON', async () => {
     const env = { CMDOP_BASE_URL: c.relay.url, CMDOP_TOKEN: c.apiKey, CMDOP_FINGERPRINT: c.relay.fingerprint, CMDOP_PROFILE: '/nonexistent' };
     const text = await run('cmdop', ['info', 'infohost'], env);
