@@ -28,7 +28,7 @@ function launch(args: string[], ready: RegExp): Promise<{ child: ChildProcess; m
     };
     child.stdout!.on('data', on);
     child.stderr!.on('data', on);
-    if (process.env.BENCH_DEBUG) child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+    if (process.env.BENCH_DEBUG) for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => process.stderr.write(d));
   });
 }
 
