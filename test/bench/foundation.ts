@@ -59,6 +59,12 @@ async function cli(args: string[]): Promise<string> {
   return p.out().split('\n')[0]!.trim();
 }
 
+/** The agent settles (JIT, first GCs) this long before its idle RSS is read. */
+const IDLE_SETTLE_MS = 3000;
+/** The relay settles this long before its base RSS is read, and again once the swarm is online. */
+const RELAY_SETTLE_MS = 1000;
+const SWARM_SETTLE_MS = 2000;
+
 export async function foundationBench(swarmSize: number): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cmdop-bench-'));
   const figs: Figure[] = [];
@@ -81,7 +87,7 @@ export async function foundationBench(swarmSize: number): Promise<Figure[]> {
     figs.push(figure('agent start -> online', 'ms', median(starts), 'lower is better'));
 
     // Idle RSS after the agent has settled.
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
     figs.push(figure('agent idle RSS', 'MB', rssOf(agent!.child.pid!) / 1048576, 'lower is better'));
 
     // Reconnect after the relay is killed and restarted on the same port.
@@ -97,14 +103,14 @@ export async function foundationBench(swarmSize: number): Promise<Figure[]> {
     await kill9(agent!);
 
     // A swarm of simulated agents: relay memory per agent, and all back online after a restart.
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, RELAY_SETTLE_MS));
     const relayBase = rssOf(relay.r.child.pid!);
     const swarm = watch([join(ROOT, 'dist/test/bench/swarm.js'), relay.url, relay.fingerprint, token, join(dir, 'swarm'), String(swarmSize)]);
     const t0 = performance.now();
     const all = new RegExp(`\\{"online":${swarmSize}\\}`);
     const first = await swarm.wait(all, 0, 300_000);
     figs.push(figure(`${swarmSize} agents enrol + online from cold`, 'ms', first.at - t0, 'lower is better'));
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, SWARM_SETTLE_MS));
     const relayLoaded = rssOf(relay.r.child.pid!);
     figs.push(figure(`relay RSS per connected agent (${swarmSize} agents)`, 'KB', (relayLoaded - relayBase) / 1024 / swarmSize, 'lower is better'));
     const seen = swarm.out().length;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { tcpServer } from '../helpers/net.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { cmdop } from '../../src/protocol/gen/cmdop.js';
 import { PermissionError, UnavailableError } from '../../src/errors.js';
@@ -8,15 +9,6 @@ import { DEFAULT_WINDOW } from '../../src/protocol/limits.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import type { Client } from '../../src/client/client.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
-
-/** A real TCP server on port 0. */
-function tcpServer(onConn: (s: Socket) => void): Promise<{ server: Server; port: number }> {
-  const server = createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined); // resets are part of these tests
-    onConn(s);
-  });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, port: (server.address() as { port: number }).port })));
-}
 
 async function tunnel(client: Client, machine: string, port: number, host = '127.0.0.1'): Promise<Stream> {
   return client.stream(machine, { service: 'tunnel', method: 'connect', request: cmdop.v1.TunnelConnectRequest.encode({ host, port }).finish() });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, connect, type Server } from 'node:net';
+import { listen } from '../helpers/net.js';
 import { createServer as createHttpServer, get, Agent as HttpAgent } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from '../../src/client/client.js';
@@ -7,10 +8,6 @@ import { parseSpec } from '../../src/cli/cmdop/tunnel.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { CLI, start } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
-
-function listen(server: Server): Promise<number> {
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
-}
 
 describe('tunnels', () => {
   let c: Cluster;
