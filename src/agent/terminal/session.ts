@@ -105,7 +105,6 @@ export class TerminalSession {
 
   attach(c: SessionClient): void {
     this.clients.set(c.id, c);
-    this.connectedMs ||= Date.now();
     this.connectedMs = Date.now();
   }
 
