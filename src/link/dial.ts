@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import { AuthError, ConnectionError, ValidationError } from '../errors.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
@@ -65,13 +64,18 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
       }
     }
     const proxy = getProxyForUrl(url.toString().replace(/^wss:/, 'https:'));
-    if (proxy) wsOpts.agent = new HttpsProxyAgent(proxy);
+    // Loaded only when a proxy is in use.
+    if (proxy) return import('https-proxy-agent').then(({ HttpsProxyAgent }) => open(url, { ...wsOpts, agent: new HttpsProxyAgent(proxy) }, pin, opts));
   } else if (url.protocol === 'ws:') {
     if (!opts.insecure) return Promise.reject(new ValidationError('refusing plain ws:// without --insecure; use wss://'));
   } else if (url.protocol !== 'ws+unix:') {
     return Promise.reject(new ValidationError(`unsupported URL scheme ${url.protocol} (use wss://)`));
   }
 
+  return open(url, wsOpts, pin, opts);
+}
+
+function open(url: URL, wsOpts: ClientOptions, pin: string | undefined, opts: DialOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, wsOpts);
     let settled = false;

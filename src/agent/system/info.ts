@@ -4,7 +4,6 @@
  * event loop's critical path (async), concurrent callers share one probe, and results are cached
  * for INFO_TTL_MS.
  */
-import si from 'systeminformation';
 import { hostname, loadavg } from 'node:os';
 import type { cmdop } from '../../protocol/gen/cmdop.js';
 import { VERSION } from '../../version.js';
@@ -33,6 +32,8 @@ export class InfoCache {
 }
 
 async function probe(name: string): Promise<cmdop.v1.ISystemInfo> {
+  // Loaded on first use: it is large, and most agents are asked for info rarely.
+  const si = (await import('systeminformation')).default;
   const [os, cpu, load, mem, disks, nics, time] = await Promise.all([si.osInfo(), si.cpu(), si.currentLoad(), si.mem(), si.fsSize(), si.networkInterfaces(), Promise.resolve(si.time())]);
   const [l1, l5, l15] = loadavg();
   const list = Array.isArray(nics) ? nics : [nics];

@@ -6,8 +6,9 @@
  * twice. The emulator parses asynchronously; `backlog` says how far behind it is, and the session
  * pauses the pty while it is too far behind (xterm drops data past its own limit).
  */
-import xterm from '@xterm/headless';
-import serialize from '@xterm/addon-serialize';
+import { createRequire } from 'node:module';
+import type * as XtermHeadless from '@xterm/headless';
+import type * as XtermSerialize from '@xterm/addon-serialize';
 import { plainTextCut } from './fast-forward.js';
 
 /** Output is handed to the emulator in batches at most this far apart (nothing waits on it but snapshots). */
@@ -26,9 +27,19 @@ export interface ScreenSnapshot {
 
 const encoder = new TextEncoder();
 
+/** The emulator is loaded with the first session: an idle agent does not pay its memory. */
+let xtermModules: { xterm: typeof XtermHeadless; serialize: typeof XtermSerialize } | undefined;
+function loadXterm(): { xterm: typeof XtermHeadless; serialize: typeof XtermSerialize } {
+  if (!xtermModules) {
+    const require = createRequire(import.meta.url);
+    xtermModules = { xterm: require('@xterm/headless') as typeof XtermHeadless, serialize: require('@xterm/addon-serialize') as typeof XtermSerialize };
+  }
+  return xtermModules;
+}
+
 export class Screen {
-  private readonly term: InstanceType<typeof xterm.Terminal>;
-  private readonly ser: InstanceType<typeof serialize.SerializeAddon>;
+  private readonly term: XtermHeadless.Terminal;
+  private readonly ser: XtermSerialize.SerializeAddon;
   private written = 0;
   private parsed = 0;
   private pending: Uint8Array[] = [];
@@ -57,6 +68,7 @@ export class Screen {
   };
 
   constructor(cols: number, rows: number, startOffset = 0) {
+    const { xterm, serialize } = loadXterm();
     this.term = new xterm.Terminal({ cols, rows, allowProposedApi: true, scrollback: SNAPSHOT_SCROLLBACK_LINES });
     this.ser = new serialize.SerializeAddon();
     this.term.loadAddon(this.ser);
