@@ -61,6 +61,8 @@ export class Terminal {
     });
     result.catch(() => undefined);
     stream.autoConsume = false;
+    /** Bytes received but not yet granted back: granted once the consumer has taken them. */
+    let pending = 0;
     const reader = new MessageReader((type, body) => {
       if (type === MSG_OUTPUT) queue.push(body.slice());
       else if (type === MSG_RESULT) {
@@ -83,7 +85,6 @@ export class Terminal {
         wake?.();
       },
     });
-    let pending = 0;
     const iterate = async function* () {
       for (;;) {
         while (queue.length) {
