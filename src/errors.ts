@@ -92,6 +92,47 @@ export class ConnectionError extends CmdopError {
   constructor(message: string, options?: CmdopErrorOptions) { super('connection', message, options); }
 }
 
+// ---- file errors: a stable detail sub-code under a wire code; the message names the path ----
+
+export class FileNotFoundError extends NotFoundError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'file_not_found', ...options }); }
+}
+export class PermissionDeniedError extends PermissionError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'permission_denied', ...options }); }
+}
+export class AlreadyExistsError extends ConflictError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'already_exists', ...options }); }
+}
+export class NotADirectoryError extends ValidationError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'not_a_directory', ...options }); }
+}
+export class IsADirectoryError extends ValidationError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'is_a_directory', ...options }); }
+}
+export class DirectoryNotEmptyError extends ConflictError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'directory_not_empty', ...options }); }
+}
+export class FileTooLargeError extends TooLargeError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'file_too_large', ...options }); }
+}
+/** The disk (or quota) is full. Not retryable until someone frees space. */
+export class NoSpaceError extends UnavailableError {
+  constructor(message: string, options?: CmdopErrorOptions) { super(message, { detail: 'no_space', retryable: false, ...options }); }
+}
+
+/** Classes picked by detail sub-code before falling back to the code's class. */
+const BY_DETAIL: Record<string, new (message: string, options?: CmdopErrorOptions) => CmdopError> = {
+  session_not_found: SessionNotFoundError,
+  file_not_found: FileNotFoundError,
+  permission_denied: PermissionDeniedError,
+  already_exists: AlreadyExistsError,
+  not_a_directory: NotADirectoryError,
+  is_a_directory: IsADirectoryError,
+  directory_not_empty: DirectoryNotEmptyError,
+  file_too_large: FileTooLargeError,
+  no_space: NoSpaceError,
+};
+
 const BY_CODE: Record<ErrorCode, new (message: string, options?: CmdopErrorOptions) => CmdopError> = {
   auth: AuthError,
   permission: PermissionError,
@@ -109,7 +150,11 @@ const BY_CODE: Record<ErrorCode, new (message: string, options?: CmdopErrorOptio
 
 /** Builds the error class for a code (used when an error arrives from the wire). */
 export function errorFromCode(code: ErrorCode, message: string, options?: CmdopErrorOptions): CmdopError {
-  if (code === 'not_found' && options?.detail === 'session_not_found') return new SessionNotFoundError(message, options);
+  const byDetail = options?.detail ? BY_DETAIL[options.detail] : undefined;
+  if (byDetail) {
+    const e = new byDetail(message, options);
+    if (e.code === code) return e;
+  }
   return new BY_CODE[code](message, options);
 }
 

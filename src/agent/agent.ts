@@ -19,8 +19,11 @@ import { Sessions } from './terminal/sessions.js';
 import { InfoCache } from './system/info.js';
 import { Ledger, type GroupBy } from './system/ledger.js';
 import { registerTerminal, type TerminalCtx } from './terminal/service.js';
+import { registerFiles, type FilesCtx } from './files/service.js';
+import { FilesPolicy } from './files/policy.js';
+import { Partials } from './files/partials.js';
 
-export interface AgentCtx extends TerminalCtx {
+export interface AgentCtx extends TerminalCtx, FilesCtx {
   log: Logger;
   allow: Allowlist;
 }
@@ -45,6 +48,7 @@ export class Agent {
   private readonly info: InfoCache;
   /** AI spend ledger (the AI loop records into it and checks the budget). */
   readonly ledger: Ledger;
+  private readonly partials: Partials;
 
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
@@ -55,7 +59,14 @@ export class Agent {
       { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
       o.log.child({ component: 'terminal' }),
     );
-    this.ctx = { log: o.log, allow: new Allowlist(c.tunnelAllow), sessions: this.sessions, execMaxOutput: c.execMaxOutput };
+    this.partials = new Partials(c.stateDir, c.filesResumeTtlSec * 1000, o.log.child({ component: 'files' }));
+    this.ctx = {
+      log: o.log,
+      allow: new Allowlist(c.tunnelAllow),
+      sessions: this.sessions,
+      execMaxOutput: c.execMaxOutput,
+      files: { policy: new FilesPolicy({ roots: c.filesRoots, readOnly: c.filesReadOnly }), partials: this.partials },
+    };
     this.services = new ServiceRegistry<AgentCtx>()
       .unary('agent', 'status', cmdop.v1.Empty, () =>
         cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0 })).finish(),
@@ -69,6 +80,7 @@ export class Agent {
       })
       .stream('tunnel', 'connect', handleTunnelConnect);
     registerTerminal(this.services);
+    registerFiles(this.services);
     this.relay = c.relay
       ? new RelayLink({
           url: c.relay,
@@ -118,6 +130,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.sessions.closeAll();
+    this.partials.stop();
     await Promise.all([this.relay?.stop(), this.local?.stop()]);
   }
 

@@ -23,6 +23,9 @@ export interface AgentConfig {
   execMaxOutput: number;
   aiPrices: Record<string, { prompt: number; completion: number }>;
   aiDailyBudget: number;
+  filesRoots: string[];
+  filesReadOnly: boolean;
+  filesResumeTtlSec: number;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -68,6 +71,9 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'execMaxOutput', flag: '--exec-max-output', env: 'CMDOP_EXEC_MAX_OUTPUT', type: 'number', default: 8388608, help: 'bytes of output kept by execute (then truncated)' },
   { key: 'aiPrices', flag: '--ai-prices', env: 'CMDOP_AI_PRICES', type: 'json', default: {}, help: 'price per million tokens by model: {"model": {"prompt": 0.5, "completion": 1.5}}' },
   { key: 'aiDailyBudget', flag: '--ai-daily-budget', env: 'CMDOP_AI_DAILY_BUDGET', type: 'number', default: 0, help: 'AI spend per UTC day after which asks are refused (0 = no limit)' },
+  { key: 'filesRoots', flag: '--files-root', env: 'CMDOP_FILES_ROOTS', type: 'list', default: [], help: 'directories file operations are jailed to (empty = no jail)' },
+  { key: 'filesReadOnly', flag: '--files-read-only', env: 'CMDOP_FILES_READ_ONLY', type: 'boolean', default: false, help: 'refuse every file operation that changes something' },
+  { key: 'filesResumeTtlSec', flag: '--files-resume-ttl', env: 'CMDOP_FILES_RESUME_TTL', type: 'number', default: 86400, help: 'seconds an interrupted resumable upload is kept for resume' },
   { key: 'tunnelAllow', flag: '--tunnel-allow', env: 'CMDOP_TUNNEL_ALLOW', type: 'list', default: ['127.0.0.0/8:*', '[::1]:*', 'localhost:*'], help: 'host:port patterns tunnels may reach' },
 ];
 

@@ -17,6 +17,8 @@ import { makeCaller, type Caller } from './caller.js';
 import { Machines } from './machines.js';
 import { Terminal } from './terminal.js';
 import { Tunnels } from './tunnels.js';
+import { Files } from './files.js';
+import { MachineTarget } from './target.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
 
 export interface LocalOptions {
@@ -29,6 +31,7 @@ export interface LocalOptions {
 export class Client {
   readonly machines: Machines;
   readonly terminal: Terminal;
+  readonly files: Files;
   readonly tunnels: Tunnels;
   /** Where this client is connected: a relay URL or the local agent's socket. */
   readonly endpoint: string;
@@ -37,7 +40,9 @@ export class Client {
   private constructor(private readonly conn: Connection, timeoutMs: number, endpoint: string, local = false) {
     this.caller = makeCaller(conn, timeoutMs);
     this.machines = new Machines(this.caller);
-    this.terminal = new Terminal(this.caller, local);
+    const target = new MachineTarget(local);
+    this.terminal = new Terminal(this.caller, target);
+    this.files = new Files(this.caller, target);
     this.tunnels = new Tunnels(this.caller);
     this.endpoint = endpoint;
   }

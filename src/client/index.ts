@@ -17,6 +17,14 @@ export {
   ProtocolError,
   ConnectionError,
   SessionNotFoundError,
+  FileNotFoundError,
+  PermissionDeniedError,
+  AlreadyExistsError,
+  NotADirectoryError,
+  IsADirectoryError,
+  DirectoryNotEmptyError,
+  FileTooLargeError,
+  NoSpaceError,
   type ErrorCode,
 } from '../errors.js';
 export type { Stream } from '../protocol/stream.js';
@@ -24,3 +32,7 @@ export { Terminal } from './terminal.js';
 export { TerminalStream, type TerminalStreamOptions, type Snapshot } from './terminal-stream.js';
 export type { TerminalSessionInfo, AttachedClient, ExecuteOptions, ExecuteResult, CreateSessionOptions } from './terminal-types.js';
 export { Tunnels, Tunnel, type TunnelOptions, type TunnelConnection } from './tunnels.js';
+export { Files } from './files.js';
+export { FileWatch } from './files-watch.js';
+export type { FileEntry, FileKind, ListOptions, ListPage, ReadOptions, WriteOptions, WriteResult, SearchOptions, SearchMatch, WatchEvent } from './files-types.js';
+export type { UploadOptions, DownloadOptions, Progress } from './files-transfer.js';

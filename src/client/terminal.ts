@@ -3,6 +3,7 @@ import { cmdop } from '../protocol/gen/cmdop.js';
 import { ValidationError } from '../errors.js';
 import { MessageReader, MSG_OUTPUT, MSG_RESULT } from '../protocol/messages.js';
 import type { Caller } from './caller.js';
+import type { MachineTarget } from './target.js';
 import { TerminalStream, type TerminalStreamOptions } from './terminal-stream.js';
 import { toSessionInfo, type CreateSessionOptions, type ExecuteOptions, type ExecuteResult, type TerminalSessionInfo } from './terminal-types.js';
 
@@ -14,9 +15,7 @@ const EXECUTE_SLACK_MS = 5000;
 const INPUT_CHUNK = 512 * 1024;
 
 export class Terminal {
-  private machine = '';
-
-  constructor(private readonly caller: Caller, private readonly local: boolean) {}
+  constructor(private readonly caller: Caller, private readonly machine: MachineTarget) {}
 
   /**
    * Chooses the machine the calls go to, by hostname or `{ machineId }`.
@@ -25,12 +24,11 @@ export class Terminal {
    * const { output, exitCode } = await client.terminal.execute('uptime');
    */
   setMachine(m: string | { machineId: string }): void {
-    this.machine = typeof m === 'string' ? m : m.machineId;
+    this.machine.set(m);
   }
 
   private target(): string {
-    if (!this.machine && !this.local) throw new ValidationError('call terminal.setMachine(hostname) first');
-    return this.machine;
+    return this.machine.get();
   }
 
   private async unary(method: string, req: Uint8Array, timeoutMs?: number): Promise<Uint8Array> {

@@ -38,16 +38,29 @@ export class ReceiveWindow {
   private remaining: number;
   /** Bytes consumed but not yet granted back. */
   private unacked = 0;
-  readonly size: number;
+  private size_: number;
 
   constructor(size: number) {
-    this.size = size;
+    this.size_ = size;
     this.remaining = size;
+  }
+
+  get size(): number {
+    return this.size_;
+  }
+
+  /** Enlarges the window (never shrinks it); returns the extra credit to grant the peer now. */
+  grow(size: number): number {
+    const extra = Math.min(size, MAX_WINDOW) - this.size_;
+    if (extra <= 0) return 0;
+    this.size_ += extra;
+    this.remaining += extra;
+    return extra;
   }
 
   /** Bytes received but not yet consumed (what the consumer's buffer holds). */
   get buffered(): number {
-    return this.size - this.remaining - this.unacked;
+    return this.size_ - this.remaining - this.unacked;
   }
 
   /** Records received bytes; throws ProtocolError if the peer overran its window. */
@@ -59,7 +72,7 @@ export class ReceiveWindow {
   /** Records consumed bytes; returns the credit to grant now (0 = not yet). */
   consume(n: number): number {
     this.unacked += n;
-    if (this.unacked < this.size / 2) return 0;
+    if (this.unacked < this.size_ / 2) return 0;
     const grant = this.unacked;
     this.unacked = 0;
     this.remaining += grant;

@@ -64,7 +64,10 @@ export class Stream {
     this.inboxEnded = remoteEnded;
   }
 
-  /** Installs handlers; data that arrived before is delivered now. */
+  /**
+   * Installs handlers; data that arrived before is delivered now. Until the first call, incoming
+   * data waits in an inbox (bounded by the receive window), so a handler may set up first.
+   */
   handle(handlers: StreamHandlers): this {
     this.h = handlers;
     const inbox = this.inbox;
@@ -125,6 +128,13 @@ export class Stream {
   consume(n: number): void {
     if (this.done || n <= 0) return;
     const grant = this.window.consume(Math.min(n, this.window.buffered));
+    if (grant > 0) this.host.sendWindow(this, grant);
+  }
+
+  /** Lets the peer send more in flight (bulk uploads); the window only grows, up to MAX_WINDOW. */
+  growWindow(size: number): void {
+    if (this.done) return;
+    const grant = this.window.grow(size);
     if (grant > 0) this.host.sendWindow(this, grant);
   }
 

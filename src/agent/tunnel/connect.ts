@@ -29,7 +29,7 @@ export async function resolveAllowed(allow: Allowlist, host: string, port: numbe
 
 export function handleTunnelConnect(stream: Stream, ctx: { log: Logger; allow: Allowlist }): void {
   stream.autoConsume = false;
-  stream.handle({}); // data may arrive before the socket exists; it waits in the stream's inbox
+  // No handlers yet: data that arrives before the socket exists waits in the stream's inbox.
   void (async () => {
     const req = cmdop.v1.TunnelConnectRequest.decode(stream.info.request);
     if (!req.host || !(req.port >= 1 && req.port <= 65535)) throw new ValidationError('tunnel needs a host and a port between 1 and 65535');

@@ -1,0 +1,188 @@
+/**
+ * files.write: an atomic, resumable upload. Bytes go to a file beside the destination; on a
+ * clean end it is fsynced and renamed over the destination (or linked, when overwriting is not
+ * allowed, so a file created meanwhile is never clobbered). A cut upload leaves the destination
+ * untouched: the partial is deleted at once, or kept for resume when the client asked for that.
+ * To resume, both sides agree on the SHA-256 of the prefix the agent already holds.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, link, lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AlreadyExistsError, ConflictError, FileNotFoundError, IsADirectoryError } from '../../errors.js';
+import { cmdop } from '../../protocol/gen/cmdop.js';
+import type { Stream } from '../../protocol/stream.js';
+import { fsError, onPath } from '../../fs-errors.js';
+import { outside, O_NOFOLLOW, type FilesPolicy, type ResolvedPath } from './policy.js';
+import { partialPath, type Partials } from './partials.js';
+import { tempPath } from './ops.js';
+
+/** Receive window of an upload: enough in flight to keep a long link busy. */
+export const UPLOAD_WINDOW = 8 * 1024 * 1024;
+
+export interface WriteCtx {
+  policy: FilesPolicy;
+  partials: Partials;
+}
+
+export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> {
+  const req = cmdop.v1.WriteFileRequest.decode(stream.info.request);
+  stream.autoConsume = false;
+  // No handlers until the file is open: bytes wait in the stream's inbox (bounded by the window).
+  const r = await ctx.policy.resolveForWrite(req.path, true);
+  const dir = dirname(r.path);
+  if (req.createParents) await onPath(r.user, () => mkdir(dir, { recursive: true }));
+  const dirSt = await stat(dir).catch(() => null);
+  if (!dirSt) throw new FileNotFoundError(`${r.user}: parent directory does not exist`);
+  if (!dirSt.isDirectory()) throw fsError(Object.assign(new Error(), { code: 'ENOTDIR' }), r.user);
+  const existing = await stat(r.path).catch(() => null);
+  if (existing?.isDirectory()) throw new IsADirectoryError(`${r.user}: is a directory`);
+  if (existing && !req.overwrite) throw new AlreadyExistsError(`${r.user}: already exists (pass overwrite to replace it)`);
+
+  const key = partialPath(r.path);
+  if (ctx.partials.active.has(key)) throw new ConflictError(`${r.user}: another upload to this path is in progress`);
+  ctx.partials.active.add(key);
+  const temp = req.resumable || req.offset ? key : tempPath(r.path);
+  let fh: FileHandle | null = null;
+  let committed = false;
+  let cut = false;
+  try {
+    const offset = Number(req.offset) || 0;
+    const hash = req.hash || offset ? createHash('sha256') : null;
+    fh = await openTemp(ctx.policy, { user: r.user, path: temp }, offset, req.prefixSha256, hash);
+    stream.growWindow(UPLOAD_WINDOW);
+    const size = await receive(stream, fh, offset, hash, r.user);
+    if (size === null) {
+      cut = true; // the finally below keeps or deletes the partial
+      return;
+    }
+    await fh.sync();
+    // The temp must still be the file we wrote, in a directory inside the jail.
+    const [a, b] = await Promise.all([fh.stat(), lstat(temp).catch(() => null)]);
+    if (!b || a.ino !== b.ino || a.dev !== b.dev) throw outside(r.user);
+    await ctx.policy.resolve(req.path, true);
+    const mode = req.mode || (existing ? existing.mode & 0o7777 : 0o644);
+    await fh.chmod(mode);
+    await fh.close();
+    fh = null;
+    await commit(temp, r, req.overwrite);
+    committed = true;
+    await syncDir(dir);
+    ctx.partials.forget(key);
+    stream.write(cmdop.v1.WriteFileResult.encode({ size, sha256: hash?.digest('hex') ?? '', path: r.path }).finish());
+    stream.end();
+  } finally {
+    await fh?.close().catch(() => {});
+    ctx.partials.active.delete(key);
+    if (!committed) {
+      if (cut && temp === key) ctx.partials.keep(temp);
+      else {
+        await unlink(temp).catch(() => {});
+        ctx.partials.forget(temp);
+      }
+    }
+  }
+}
+
+/** Opens the temp (fresh) or the partial (resume, after checking the prefix hash). */
+async function openTemp(policy: FilesPolicy, t: ResolvedPath, offset: number, prefixSha256: string, hash: Hash | null): Promise<FileHandle> {
+  if (offset === 0) {
+    const fh = await onPath(t.user, () => open(t.path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | O_NOFOLLOW, 0o600));
+    await policy.verifyOpen(fh.fd, t).catch(async (err) => {
+      await fh.close();
+      throw err;
+    });
+    return fh;
+  }
+  const fh = await open(t.path, constants.O_RDWR | O_NOFOLLOW).catch(() => {
+    throw new ConflictError('no interrupted upload to resume at this path', { detail: 'resume_mismatch' });
+  });
+  try {
+    await policy.verifyOpen(fh.fd, t);
+    const st = await fh.stat();
+    if (st.size < offset) throw new ConflictError(`the agent holds ${st.size} bytes of this upload, not ${offset}`, { detail: 'resume_mismatch' });
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = 0; pos < offset; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, offset - pos), pos);
+      if (bytesRead === 0) break;
+      hash!.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    if (hash!.copy().digest('hex') !== prefixSha256) throw new ConflictError('the first bytes of the upload differ from what the agent holds: start again from 0', { detail: 'resume_mismatch' });
+    await fh.truncate(offset);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * Writes the stream's bytes at `offset` on; resolves with the final size at a clean end, or
+ * null if the stream was cut. Chunks that arrive while a write runs go out in one writev, and
+ * credit is granted only once the disk has them.
+ */
+function receive(stream: Stream, fh: FileHandle, offset: number, hash: Hash | null, user: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    let pos = offset;
+    let queue: Uint8Array[] = [];
+    let writing = false;
+    let ended = false;
+    let failed = false;
+    const pump = () => {
+      if (writing || failed) return;
+      if (queue.length === 0) {
+        if (ended) resolve(pos);
+        return;
+      }
+      const batch = queue;
+      queue = [];
+      writing = true;
+      fh.writev(batch, pos).then(
+        ({ bytesWritten }) => {
+          writing = false;
+          pos += bytesWritten;
+          for (const c of batch) hash?.update(c);
+          stream.consume(bytesWritten);
+          pump();
+        },
+        (err) => {
+          failed = true;
+          reject(fsError(err, user));
+        },
+      );
+    };
+    stream.handle({
+      onData: (chunk) => {
+        queue.push(chunk);
+        pump();
+      },
+      onEnd: () => {
+        ended = true;
+        pump();
+      },
+      onClose: (err) => {
+        if (err && !failed) {
+          failed = true;
+          resolve(null);
+        }
+      },
+    });
+  });
+}
+
+async function commit(temp: string, r: ResolvedPath, overwrite: boolean): Promise<void> {
+  if (overwrite) return onPath(r.user, () => rename(temp, r.path));
+  // link() fails with EEXIST if the destination appeared meanwhile: never clobber it.
+  await onPath(r.user, () => link(temp, r.path));
+  await unlink(temp);
+}
+
+/** fsync the directory so the rename itself survives a crash (not possible on Windows). */
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const d = await open(dir, 'r').catch(() => null);
+  if (!d) return;
+  await d.sync().catch(() => {});
+  await d.close();
+}

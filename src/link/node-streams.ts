@@ -1,0 +1,81 @@
+/**
+ * Node stream adapters for link streams, with flow control carried through: a Readable grants
+ * credit only as its reader drains, and a Writable holds its callback until the link has room.
+ * Used by the client (file transfers) and the agent (archives).
+ */
+import { Readable, Writable } from 'node:stream';
+import { UnavailableError, asCmdopError, type CmdopError } from '../errors.js';
+import type { Stream, StreamHandlers } from '../protocol/stream.js';
+
+const HIGH_WATER = 1024 * 1024;
+
+/** The stream's incoming bytes as a Readable; destroying it aborts the stream. */
+export function readableFrom(stream: Stream): Readable {
+  stream.autoConsume = false;
+  let owed = 0;
+  const r = new Readable({
+    highWaterMark: HIGH_WATER,
+    read() {
+      if (owed > 0) {
+        const n = owed;
+        owed = 0;
+        stream.consume(n);
+      }
+    },
+    destroy(err, cb) {
+      if (!stream.finished) stream.abort(err ? asCmdopError(err) : new UnavailableError('cancelled by the reader'));
+      cb(err);
+    },
+  });
+  stream.handle({
+    onData: (chunk) => {
+      if (r.push(chunk)) stream.consume(chunk.length);
+      else owed += chunk.length;
+    },
+    onEnd: () => r.push(null),
+    onClose: (err) => {
+      if (err) r.destroy(err);
+    },
+  });
+  return r;
+}
+
+/**
+ * A Writable that sends into the stream; `final` half-closes it. `extra` handlers see what the
+ * peer sends back (a result after the upload) and how the stream ends.
+ */
+export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'> = {}): Writable {
+  let waiting: ((err?: Error | null) => void) | null = null;
+  let ended: CmdopError | null = null;
+  const release = (err?: CmdopError | null) => {
+    const cb = waiting;
+    waiting = null;
+    cb?.(err ?? null);
+  };
+  const w = new Writable({
+    highWaterMark: HIGH_WATER,
+    write(chunk: Uint8Array, _enc, cb) {
+      if (stream.finished) return cb(ended ?? new UnavailableError('stream closed'));
+      if (stream.write(chunk)) cb();
+      else waiting = cb;
+    },
+    final(cb) {
+      stream.end();
+      cb();
+    },
+    destroy(err, cb) {
+      if (err && !stream.finished) stream.abort(asCmdopError(err));
+      cb(err);
+    },
+  });
+  stream.handle({
+    ...extra,
+    onDrain: () => release(),
+    onClose: (err) => {
+      ended = err;
+      release(err);
+      extra.onClose?.(err);
+    },
+  });
+  return w;
+}
