@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -74,7 +75,7 @@ describe('files: every operation against real files', () => {
     writeFileSync(p, data);
     const e = await client.files.info(p, { hash: 'sha256' });
     expect(e).toMatchObject({ type: 'file', size: 100_000, sha256: sha(data) });
-    expect((await client.files.info('~')).path).toBe(process.env.HOME ?? require('node:os').homedir());
+    expect((await client.files.info('~')).path).toBe(homedir());
   });
 
   it('read: whole, by offset and length, as a stream; the buffered read has a cap', async () => {

@@ -19,8 +19,8 @@ export class Partials {
   private readonly file: string;
   private readonly entries = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
-  /** Destinations with an upload running now (one at a time per destination). */
-  readonly active = new Set<string>();
+  /** Partials with an upload running now (one at a time per destination), and who waits for them. */
+  private readonly running = new Map<string, Array<() => void>>();
 
   constructor(stateDir: string, private readonly ttlMs: number, private readonly log: Logger) {
     this.file = join(stateDir, 'uploads.json');
@@ -33,6 +33,36 @@ export class Partials {
     this.sweep();
     this.timer = setInterval(() => this.sweep(), Math.min(SWEEP_EVERY_MS, Math.max(1000, ttlMs / 4)));
     this.timer.unref();
+  }
+
+  /** Claims `partial` for an upload; false if another upload to the same destination runs. */
+  claim(partial: string): boolean {
+    if (this.running.has(partial)) return false;
+    this.running.set(partial, []);
+    return true;
+  }
+
+  release(partial: string): void {
+    const waiters = this.running.get(partial) ?? [];
+    this.running.delete(partial);
+    for (const w of waiters) w();
+  }
+
+  isRunning(partial: string): boolean {
+    return this.running.has(partial);
+  }
+
+  /** Resolves true once no upload to `partial` runs (a cut one may still be winding down), false after `timeoutMs`. */
+  whenIdle(partial: string, timeoutMs: number): Promise<boolean> {
+    const waiters = this.running.get(partial);
+    if (!waiters) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      waiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
   }
 
   /** An upload to `partial` was cut and may be resumed until the TTL passes. */
@@ -50,7 +80,7 @@ export class Partials {
     let changed = false;
     for (const [p, t] of this.entries) {
       if (now - t < this.ttlMs && existsSync(p)) continue;
-      if (this.active.has(p)) continue;
+      if (this.running.has(p)) continue;
       try {
         unlinkSync(p);
         this.log.info({ partial: p }, 'removed an upload that was not resumed in time');

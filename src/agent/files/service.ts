@@ -11,7 +11,8 @@ import type { FilesPolicy } from './policy.js';
 import { streamRead } from './read.js';
 import { search } from './search.js';
 import { streamWatch } from './watch.js';
-import { streamWrite } from './write.js';
+import { BUSY_WAIT_MS, streamWrite } from './write.js';
+import { ConflictError } from '../../errors.js';
 
 const v1 = cmdop.v1;
 const EMPTY = v1.Empty.encode({}).finish();
@@ -42,8 +43,9 @@ export function registerFiles<C extends FilesCtx>(r: ServiceRegistry<C>): Servic
     .unary('files', 'upload_status', v1.FilePathRequest, async (req, { files }) => {
       const r = await files.policy.resolveForWrite(req.path, true);
       const partial = { user: req.path, path: partialPath(r.path) };
+      if (!(await files.partials.whenIdle(partial.path, BUSY_WAIT_MS))) throw new ConflictError(`${req.path}: an upload to this path is in progress`);
       const st = await lstat(partial.path).catch(() => null);
-      if (!st?.isFile() || files.partials.active.has(partial.path)) return v1.UploadStatus.encode({ offset: 0, sha256: '' }).finish();
+      if (!st?.isFile()) return v1.UploadStatus.encode({ offset: 0, sha256: '' }).finish();
       return v1.UploadStatus.encode({ offset: st.size, sha256: await hashFile(files.policy, partial) }).finish();
     });
   streaming(r, 'read', (stream, { files }) => streamRead(stream, files.policy));

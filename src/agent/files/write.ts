@@ -19,6 +19,8 @@ import { tempPath } from './ops.js';
 
 /** Receive window of an upload: enough in flight to keep a long link busy. */
 export const UPLOAD_WINDOW = 8 * 1024 * 1024;
+/** How long a new upload (or a status query) waits for a previous, cut upload to the same path to wind down. */
+export const BUSY_WAIT_MS = 5000;
 
 export interface WriteCtx {
   policy: FilesPolicy;
@@ -40,8 +42,10 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
   if (existing && !req.overwrite) throw new AlreadyExistsError(`${r.user}: already exists (pass overwrite to replace it)`);
 
   const key = partialPath(r.path);
-  if (ctx.partials.active.has(key)) throw new ConflictError(`${r.user}: another upload to this path is in progress`);
-  ctx.partials.active.add(key);
+  // A resume may race the agent noticing that the previous attempt was cut: give that a moment.
+  if (!ctx.partials.claim(key) && !((await ctx.partials.whenIdle(key, BUSY_WAIT_MS)) && ctx.partials.claim(key))) {
+    throw new ConflictError(`${r.user}: another upload to this path is in progress`);
+  }
   const temp = req.resumable || req.offset ? key : tempPath(r.path);
   let fh: FileHandle | null = null;
   let committed = false;
@@ -73,7 +77,6 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
     stream.end();
   } finally {
     await fh?.close().catch(() => {});
-    ctx.partials.active.delete(key);
     if (!committed) {
       if (cut && temp === key) ctx.partials.keep(temp);
       else {
@@ -81,6 +84,7 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
         ctx.partials.forget(temp);
       }
     }
+    ctx.partials.release(key);
   }
 }
 

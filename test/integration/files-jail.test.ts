@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { gunzipSync } from 'node:zlib';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+import type { Client } from '../../src/client/client.js';
+
+const outsideJail = { name: 'PermissionError', code: 'permission', detail: 'outside_jail' };
+
+describe('files: a jailed agent refuses every escape', () => {
+  let cluster: Cluster;
+  let client: Client;
+  const { dir, cleanup } = tempDir('cmdop-jail-');
+  const jail = join(dir, 'jail');
+  const outside = join(dir, 'outside');
+
+  beforeAll(async () => {
+    mkdirSync(join(jail, 'dir'), { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'secret'), 'TOP SECRET');
+    writeFileSync(join(jail, 'inside.txt'), 'inside');
+    symlinkSync(join(outside, 'secret'), join(jail, 'link-out'));
+    symlinkSync(outside, join(jail, 'dir-out'));
+    symlinkSync('inside.txt', join(jail, 'link-in'));
+    symlinkSync(join(outside, 'nothing-yet'), join(jail, 'dangling'));
+    cluster = await startCluster();
+    await (await cluster.startAgent('jailed', { filesRoots: [jail] })).online();
+    await (await cluster.startAgent('readonly', { filesReadOnly: true })).online();
+    client = await cluster.client();
+    client.files.setMachine('jailed');
+  });
+  afterAll(async () => {
+    await cluster.close();
+    cleanup();
+  });
+
+  it('relative paths start at the root; .. and absolute paths outside are refused', async () => {
+    expect((await client.files.read('inside.txt')).toString()).toBe('inside');
+    await expect(client.files.read('../outside/secret')).rejects.toMatchObject(outsideJail);
+    await expect(client.files.read(join(outside, 'secret'))).rejects.toMatchObject(outsideJail);
+    await expect(client.files.read(`${jail}/dir/../../outside/secret`)).rejects.toMatchObject(outsideJail);
+    await expect(client.files.list('~')).rejects.toMatchObject(outsideJail); // home is outside the jail
+    await expect(client.files.list('/')).rejects.toMatchObject(outsideJail);
+  });
+
+  it('symlinks that lead out are refused for reading, writing, listing and hashing', async () => {
+    await expect(client.files.read(join(jail, 'link-out'))).rejects.toMatchObject(outsideJail);
+    await expect(client.files.readStream(join(jail, 'link-out')).then(buffer)).rejects.toMatchObject(outsideJail);
+    await expect(client.files.info(join(jail, 'link-out'), { hash: 'sha256' })).rejects.toMatchObject(outsideJail);
+    await expect(client.files.write(join(jail, 'link-out'), 'pwned')).rejects.toMatchObject(outsideJail);
+    await expect(client.files.write(join(jail, 'dir-out/new'), 'pwned')).rejects.toMatchObject(outsideJail);
+    await expect(client.files.list(join(jail, 'dir-out'))).rejects.toMatchObject(outsideJail);
+    await expect(client.files.mkdir(join(jail, 'dir-out/sub'), { parents: true })).rejects.toMatchObject(outsideJail);
+    await expect(client.files.copy(join(jail, 'link-out'), join(jail, 'copied'))).rejects.toMatchObject(outsideJail);
+    await expect(client.files.copy(join(jail, 'inside.txt'), join(jail, 'dir-out/copied'))).rejects.toMatchObject(outsideJail);
+    await expect(client.files.move(join(jail, 'inside.txt'), join(jail, 'dir-out/moved'))).rejects.toMatchObject(outsideJail);
+    await expect(client.files.write(join(jail, 'dangling'), 'x')).rejects.toMatchObject(outsideJail);
+    await expect(client.files.write(join(jail, 'dangling/x'), 'x', { createParents: true })).rejects.toMatchObject(outsideJail);
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('TOP SECRET');
+    expect(readdirSync(outside)).toEqual(['secret']);
+    // Links inside the jail work.
+    expect((await client.files.read(join(jail, 'link-in'))).toString()).toBe('inside');
+  });
+
+  it('walks never pass through a link: list, search and archive stay inside', async () => {
+    const names: string[] = [];
+    for await (const e of client.files.iter(jail, { recursive: true })) names.push(e.name);
+    expect(names).toContain('dir-out');
+    expect(names.some((n) => n.startsWith('dir-out/'))).toBe(false);
+    const found = await client.files.search(jail, { content: 'TOP SECRET' });
+    expect(found.matches).toEqual([]);
+    const tar = await buffer(await client.files.archive(jail));
+    expect(tar.length).toBeGreaterThan(0);
+    expect(gunzipSync(tar).includes(Buffer.from('TOP SECRET'))).toBe(false);
+  });
+
+  it('the roots themselves cannot be deleted or moved', async () => {
+    await expect(client.files.delete(jail, { recursive: true })).rejects.toMatchObject({ code: 'permission' });
+    expect(existsSync(join(jail, 'inside.txt'))).toBe(true);
+  });
+
+  it('a directory swapped for a symlink during an upload: the commit is refused and nothing lands outside', async () => {
+    let push: ((b: Buffer | null) => void) | null = null;
+    const source = new Readable({ read() {} });
+    push = (b) => source.push(b);
+    const upload = client.files.write(join(jail, 'dir/target.bin'), source);
+    push(randomBytes(256 * 1024));
+    await waitFor('the upload temp file', () => readdirSync(join(jail, 'dir')).some((n) => n.includes('cmdop-tmp')));
+    renameSync(join(jail, 'dir'), join(jail, 'dir-moved'));
+    symlinkSync(outside, join(jail, 'dir'));
+    push(randomBytes(1024));
+    push(null);
+    await expect(upload).rejects.toMatchObject(outsideJail);
+    expect(readdirSync(outside)).toEqual(['secret']);
+  });
+
+  it('a directory swapped for a symlink during a download: the open file keeps streaming, nothing outside is read', async () => {
+    mkdirSync(join(jail, 'dl'));
+    const original = randomBytes(12 * 1024 * 1024);
+    writeFileSync(join(jail, 'dl/big.bin'), original);
+    mkdirSync(join(outside, 'dl'));
+    writeFileSync(join(outside, 'dl/big.bin'), Buffer.alloc(original.length, 0x41));
+    const rs = await client.files.readStream(join(jail, 'dl/big.bin'));
+    const chunks: Buffer[] = [];
+    let swapped = false;
+    for await (const c of rs) {
+      chunks.push(c as Buffer);
+      if (!swapped) {
+        swapped = true;
+        renameSync(join(jail, 'dl'), join(jail, 'dl-moved'));
+        symlinkSync(join(outside, 'dl'), join(jail, 'dl'));
+      }
+    }
+    expect(Buffer.concat(chunks).equals(original)).toBe(true);
+    await expect(client.files.read(join(jail, 'dl/big.bin'))).rejects.toMatchObject(outsideJail);
+  });
+
+  it('read-only mode refuses every change and still reads', async () => {
+    client.files.setMachine('readonly');
+    const p = join(dir, 'ro.txt');
+    writeFileSync(p, 'ro');
+    const readOnly = { code: 'permission', detail: 'read_only' };
+    expect((await client.files.read(p)).toString()).toBe('ro');
+    await expect(client.files.write(p, 'x')).rejects.toMatchObject(readOnly);
+    await expect(client.files.delete(p)).rejects.toMatchObject(readOnly);
+    await expect(client.files.mkdir(join(dir, 'ro-dir'))).rejects.toMatchObject(readOnly);
+    await expect(client.files.copy(p, join(dir, 'ro2'))).rejects.toMatchObject(readOnly);
+    await expect(client.files.move(p, join(dir, 'ro2'))).rejects.toMatchObject(readOnly);
+    expect(readFileSync(p, 'utf8')).toBe('ro');
+    client.files.setMachine('jailed');
+  });
+});
