@@ -1,5 +1,6 @@
 /** Real processes for tests: the built CLIs, started and stopped with bounded waits. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -70,4 +71,43 @@ export async function relayProcess(dataDir: string, port = 0, extra: string[] = 
   const [, url, portStr] = await p.waitFor(/listening on (wss:\/\/127\.0\.0\.1:(\d+))/);
   const [, fingerprint] = await p.waitFor(/fingerprint SHA256 (\S+)/);
   return Object.assign(p, { url: url!, fingerprint: fingerprint!, port: Number(portStr) });
+}
+
+/** An agent process enrolled with `token`, resolved once it is online. */
+export async function agentProcess(dir: string, relay: { url: string; fingerprint: string }, token: string, hostname: string, extra: string[] = []): Promise<Proc> {
+  const p = start(process.execPath, [
+    CLI('cmdop-agent'), 'run', '--relay', relay.url, '--fingerprint', relay.fingerprint, '--token', token,
+    '--state-dir', join(dir, 'state'), '--socket', join(dir, 'agent.sock'), '--hostname', hostname, '--log-level', 'info', ...extra,
+  ]);
+  await p.waitFor(/"msg":"online"/, 15_000);
+  return p;
+}
+
+/** Peak resident set size seen while `during` runs, sampling the given pids (Linux /proc). */
+export async function peakRss<T>(pids: number[], during: Promise<T>, everyMs = 20): Promise<{ result: T; peak: Map<number, number> }> {
+  const peak = new Map<number, number>();
+  const sample = () => {
+    for (const pid of pids) {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m) peak.set(pid, Math.max(peak.get(pid) ?? 0, Number(m[1]) * 1024));
+      } catch {
+        // exited
+      }
+    }
+  };
+  sample();
+  const t = setInterval(sample, everyMs);
+  try {
+    const result = await during;
+    return { result, peak };
+  } finally {
+    clearInterval(t);
+  }
+}
+
+/** Resident set size of a process now, in bytes. */
+export function rssNow(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
 }
