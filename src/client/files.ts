@@ -23,7 +23,7 @@ import { download, upload, type DownloadOptions, type UploadOptions } from './fi
 
 const v1 = cmdop.v1;
 /** Receive window of a download: enough in flight to keep a long link busy. */
-export const FILE_WINDOW = 8 * 1024 * 1024;
+export const FILE_WINDOW = 16 * 1024 * 1024;
 
 export class Files {
   constructor(private readonly caller: Caller, private readonly machine: MachineTarget) {}

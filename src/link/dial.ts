@@ -50,6 +50,10 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
     handshakeTimeout: opts.timeoutMs,
     followRedirects: false,
   };
+  // Frame masking guards plain-HTTP intermediaries from cache poisoning. Inside TLS (or a local
+  // socket) no intermediary sees the bytes, so a zero mask (which ws skips) saves a copy and an
+  // XOR pass over every byte sent. Plain ws:// (--insecure, development) keeps random masks.
+  if (url.protocol === 'wss:' || url.protocol === 'ws+unix:') wsOpts.generateMask = (mask: Buffer) => void mask.fill(0);
   let pin: string | undefined;
   if (url.protocol === 'wss:') {
     if (opts.fingerprint) {

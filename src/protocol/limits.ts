@@ -8,7 +8,7 @@ export const MAX_FRAME_PAYLOAD = 1024 * 1024;
 /** Largest whole frame (payload + envelope). Larger WebSocket messages are a protocol error. */
 export const MAX_FRAME_BYTES = MAX_FRAME_PAYLOAD + 16 * 1024;
 /** Writers cut data into chunks this size so frames of other streams can interleave. */
-export const DATA_CHUNK = 64 * 1024;
+export const DATA_CHUNK = 256 * 1024;
 /** Receive window a stream starts with when the opener gives none (and for the acceptor's side). */
 export const DEFAULT_WINDOW = 1024 * 1024;
 /** Largest window a receiver may grant: bounds what any hop can hold per stream. */

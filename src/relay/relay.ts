@@ -11,6 +11,10 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { DEFAULT_CIPHERS } from 'node:tls';
+
+/** Node's default list with the TLS 1.3 AES-128 suite first. */
+const RELAY_CIPHERS = ['TLS_AES_128_GCM_SHA256', ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256')].join(':');
 import type { Logger } from '../log.js';
 import { AuthError, PermissionError, UnavailableError } from '../errors.js';
 import { DEFAULT_HEARTBEAT_MS, MAX_FRAME_BYTES } from '../protocol/limits.js';
@@ -113,7 +117,8 @@ export class Relay {
       const tls = await loadOrCreateTls(this.opts.dataDir, this.opts.certFile, this.opts.keyFile);
       this.fingerprint = tls.fingerprint;
       this.certPem = tls.cert;
-      this.server = createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+      // TLS 1.2+ only; among the TLS 1.3 suites prefer AES-128-GCM (hardware AES, fewer rounds than 256).
+      this.server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler);
     }
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head, false));
     await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,8 @@ export interface BenchCluster {
   client: Client;
   relayPid: number;
   agentPid: number;
+  /** Environment for `cmdop` CLI processes that reach this relay. */
+  cliEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function benchCluster(dir: string, hostname = 'bench'): Promise<Ben
     client,
     relayPid: relay.child.pid!,
     agentPid: agent.child.pid!,
+    cliEnv: { ...process.env, CMDOP_BASE_URL: url, CMDOP_TOKEN: key, CMDOP_FINGERPRINT: fingerprint, CMDOP_PROFILE: join(dir, 'no-profile.json') },
     async stop() {
       await client.close();
       agent.child.kill();

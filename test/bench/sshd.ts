@@ -12,6 +12,8 @@ export interface Sshd {
   port: number;
   /** ssh arguments that reach it (before the remote command). */
   args: (extra?: string[]) => string[];
+  /** scp options that reach it, and the remote prefix ("user@127.0.0.1:"). */
+  scp: { options: string[]; remote: string };
   stop(): void;
 }
 
@@ -47,6 +49,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
       'PermitRootLogin yes',
       `PidFile ${join(dir, 'sshd.pid')}`,
       'LogLevel ERROR',
+      'Subsystem sftp /usr/lib/openssh/sftp-server',
     ].join('\n') + '\n',
   );
   const r = spawnSync('/usr/sbin/sshd', ['-f', config]);
@@ -61,6 +64,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   return {
     port,
     args: (extra = []) => [...base, ...extra, `${user}@127.0.0.1`],
+    scp: { options: ['-q', '-i', clientKey, '-P', String(port), ...base.slice(4)], remote: `${user}@127.0.0.1:` },
     stop: () => {
       try {
         process.kill(Number(readFileSync(join(dir, 'sshd.pid'), 'utf8')));

@@ -1,0 +1,69 @@
+/**
+ * File transfer figures: `cmdop cp` up and down (client -> relay -> agent, TLS on both hops)
+ * side by side with `scp` against a local sshd on loopback, same file, same run. Both are
+ * whole-command timings (process start, handshake, transfer, fsync'd commit on our side).
+ */
+import { execFile } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { benchCluster } from './cluster.js';
+import { figure, median, type Figure } from './figures.js';
+import { CLI } from './procs.js';
+import { startSshd } from './sshd.js';
+
+const exec = promisify(execFile);
+const MiB = 1024 * 1024;
+const RUNS = 3;
+
+async function writeRandom(path: string, mib: number): Promise<void> {
+  const out = createWriteStream(path);
+  const block = Buffer.alloc(16 * MiB);
+  for (let i = 0; i < Math.ceil(mib / 16); i++) {
+    randomFillSync(block);
+    if (!out.write(Buffer.from(block))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+async function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = performance.now();
+  await exec(cmd, args, { env, maxBuffer: 1 << 20 });
+  return (performance.now() - t0) / 1000;
+}
+
+export async function filesBench(mib: number): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cmdop-bench-files-'));
+  const c = await benchCluster(join(dir, 'cluster'));
+  const sshd = await startSshd(join(dir, 'sshd'));
+  try {
+    const src = join(dir, 'src.bin');
+    await writeRandom(src, mib);
+    const remote = join(dir, 'remote');
+    mkdirSync(remote);
+    const mbs = (secs: number) => (mib * MiB) / 1e6 / secs;
+    const cmdop = (a: string, b: string) => timed(process.execPath, [CLI('cmdop'), 'cp', '--quiet', a, b], c.cliEnv);
+    const scp = (a: string, b: string) => timed('scp', [...sshd.scp.options, a, b]);
+    const up: number[] = [];
+    const upScp: number[] = [];
+    const down: number[] = [];
+    const downScp: number[] = [];
+    // Interleaved runs so that both tools see the same machine state.
+    for (let i = 0; i < RUNS; i++) {
+      up.push(mbs(await cmdop(src, `bench:${remote}/up.bin`)));
+      upScp.push(mbs(await scp(src, `${sshd.scp.remote}${remote}/up-scp.bin`)));
+      down.push(mbs(await cmdop(`bench:${remote}/up.bin`, join(dir, 'down.bin'))));
+      downScp.push(mbs(await scp(`${sshd.scp.remote}${remote}/up-scp.bin`, join(dir, 'down-scp.bin'))));
+    }
+    return [
+      figure(`upload ${mib} MiB (cmdop cp)`, 'MB/s', median(up), '>= 1.0x scp', { name: 'scp upload', value: median(upScp) }),
+      figure(`download ${mib} MiB (cmdop cp)`, 'MB/s', median(down), '>= 1.0x scp', { name: 'scp download', value: median(downScp) }),
+    ];
+  } finally {
+    sshd.stop();
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
