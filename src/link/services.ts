@@ -26,12 +26,7 @@ export class ServiceRegistry<C extends { log: Logger }> {
     return this.stream(service, method, (stream, ctx) => {
       stream.handle({});
       void (async () => {
-        let req: Req;
-        try {
-          req = decoder.decode(stream.info.request);
-        } catch {
-          throw new ValidationError(`malformed ${service}.${method} request`);
-        }
+        const req = decodeRequest(decoder, stream);
         const res = await fn(req, ctx);
         stream.write(res);
         stream.end();
@@ -55,6 +50,15 @@ export class ServiceRegistry<C extends { log: Logger }> {
     } catch (err) {
       abortWith(stream, ctx.log, err, `${service}.${method}`);
     }
+  }
+}
+
+/** Decodes a stream's request; a malformed one is the caller's ValidationError, not our internal error. */
+export function decodeRequest<T>(decoder: Decoder<T>, stream: Stream): T {
+  try {
+    return decoder.decode(stream.info.request);
+  } catch {
+    throw new ValidationError(`malformed ${stream.info.service}.${stream.info.method} request`);
   }
 }
 

@@ -9,6 +9,8 @@ import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Client } from '../../src/client/client.js';
+import fc from 'fast-check';
+import { readAll } from '../../src/link/call.js';
 
 const outsideJail = { name: 'PermissionError', code: 'permission', detail: 'outside_jail' };
 
@@ -133,5 +135,29 @@ describe('files: a jailed agent refuses every escape', () => {
     await expect(client.files.move(p, join(dir, 'ro2'))).rejects.toMatchObject(readOnly);
     expect(readFileSync(p, 'utf8')).toBe('ro');
     client.files.setMachine('jailed');
+  });
+
+  it('fuzz: malformed or random requests to every files method get a typed error, never an internal one', async () => {
+    const methods = ['list', 'info', 'read', 'write', 'delete', 'mkdir', 'copy', 'move', 'search', 'upload_status', 'archive', 'watch'];
+    const codes = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...methods), fc.uint8Array({ maxLength: 64 }), async (method, request) => {
+        const stream = await client.stream('jailed', { service: 'files', method, request, end: true });
+        const err = await readAll(stream, { timeoutMs: 5000 }).then(
+          () => null,
+          (e: { code: string }) => e,
+        );
+        if (method === 'watch' && !err) return; // a valid watch on some path in the jail: fine
+        if (err) {
+          codes.add(err.code);
+          expect(err.code).not.toBe('internal');
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(codes.has('validation')).toBe(true);
+    // The agent still serves.
+    expect((await client.files.read('inside.txt')).toString()).toBe('inside');
+    expect(readdirSync(outside).sort()).toEqual(['dl', 'secret']);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -248,4 +248,23 @@ describe('files: every operation against real files', () => {
     w.close();
     expect((await it.next()).done).toBe(true);
   });
+
+  // A real full disk needs a small filesystem: a 1 MiB tmpfs, which only root may mount.
+  const canMount = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mkdirp(join(d, 'full'))]).status === 0;
+  it.skipIf(!canMount)('a full disk is a NoSpaceError, and the old file stays (needs root to mount a tmpfs)', async () => {
+    const p = join(d, 'full/file.bin');
+    writeFileSync(p, 'old');
+    try {
+      await expect(client.files.write(p, randomBytes(2 * 1024 * 1024))).rejects.toMatchObject({ name: 'NoSpaceError', code: 'unavailable', retryable: false, message: expect.stringContaining(p) });
+      expect(readFileSync(p, 'utf8')).toBe('old');
+      expect(readdirSync(join(d, 'full'))).toEqual(['file.bin']);
+    } finally {
+      spawnSync('umount', [join(d, 'full')]);
+    }
+  });
 });
+
+function mkdirp(p: string): string {
+  mkdirSync(p, { recursive: true });
+  return p;
+}

@@ -13,6 +13,7 @@ import { pack as tarPack } from 'tar-stream';
 import yazl from 'yazl';
 import { ValidationError } from '../../errors.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
+import { decodeRequest } from '../../link/services.js';
 import type { Stream } from '../../protocol/stream.js';
 import { writableTo } from '../../link/node-streams.js';
 import { onPath } from '../../fs-errors.js';
@@ -20,7 +21,7 @@ import { O_NOFOLLOW, type FilesPolicy } from './policy.js';
 import { walk, type WalkEntry } from './walk.js';
 
 export async function streamArchive(stream: Stream, policy: FilesPolicy): Promise<void> {
-  const req = cmdop.v1.ArchiveRequest.decode(stream.info.request);
+  const req = decodeRequest(cmdop.v1.ArchiveRequest, stream);
   const format = req.format || 'tar.gz';
   if (format !== 'tar.gz' && format !== 'zip') throw new ValidationError(`archive format ${format} is not tar.gz or zip`);
   const r = await policy.resolve(req.path, true);

@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FileTooLargeError, IsADirectoryError, ValidationError } from '../../errors.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
+import { decodeRequest } from '../../link/services.js';
 import type { Stream } from '../../protocol/stream.js';
 import { onPath } from '../../fs-errors.js';
 import { O_NOFOLLOW, type FilesPolicy } from './policy.js';
@@ -29,7 +30,7 @@ export async function openForRead(policy: FilesPolicy, path: string): Promise<{ 
 }
 
 export async function streamRead(stream: Stream, policy: FilesPolicy): Promise<void> {
-  const req = cmdop.v1.ReadFileRequest.decode(stream.info.request);
+  const req = decodeRequest(cmdop.v1.ReadFileRequest, stream);
   const { fh, size, user } = await openForRead(policy, req.path);
   try {
     const offset = Number(req.offset) || 0;

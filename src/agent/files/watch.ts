@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { cmdop } from '../../protocol/gen/cmdop.js';
+import { decodeRequest } from '../../link/services.js';
 import { frameMessage, MSG_EVENT } from '../../protocol/messages.js';
 import type { Stream } from '../../protocol/stream.js';
 import type { Logger } from '../../log.js';
@@ -25,7 +26,7 @@ export function coalesce(prev: string | undefined, next: string): string | null 
 }
 
 export async function streamWatch(stream: Stream, policy: FilesPolicy, log: Logger): Promise<void> {
-  const req = cmdop.v1.WatchRequest.decode(stream.info.request);
+  const req = decodeRequest(cmdop.v1.WatchRequest, stream);
   const r = await policy.resolve(req.path, true);
   const st = await onPath(r.user, () => stat(r.path));
   const { watch } = await import('chokidar');

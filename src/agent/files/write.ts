@@ -11,6 +11,7 @@ import { chmod, link, lstat, mkdir, open, rename, stat, unlink, type FileHandle 
 import { dirname } from 'node:path';
 import { AlreadyExistsError, ConflictError, FileNotFoundError, IsADirectoryError } from '../../errors.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
+import { decodeRequest } from '../../link/services.js';
 import type { Stream } from '../../protocol/stream.js';
 import { fsError, onPath } from '../../fs-errors.js';
 import { outside, O_NOFOLLOW, type FilesPolicy, type ResolvedPath } from './policy.js';
@@ -28,7 +29,7 @@ export interface WriteCtx {
 }
 
 export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> {
-  const req = cmdop.v1.WriteFileRequest.decode(stream.info.request);
+  const req = decodeRequest(cmdop.v1.WriteFileRequest, stream);
   stream.autoConsume = false;
   // No handlers until the file is open: bytes wait in the stream's inbox (bounded by the window).
   const r = await ctx.policy.resolveForWrite(req.path, true);
@@ -146,8 +147,9 @@ function receive(stream: Stream, fh: FileHandle, offset: number, hash: Hash | nu
         ({ bytesWritten }) => {
           writing = false;
           pos += bytesWritten;
-          for (const c of batch) hash?.update(c);
           stream.consume(bytesWritten);
+          // A short write (a disk filling up) leaves the rest for the next writev, which then fails with ENOSPC.
+          queue = [...unwritten(batch, bytesWritten), ...queue];
           pump();
         },
         (err) => {
@@ -158,6 +160,7 @@ function receive(stream: Stream, fh: FileHandle, offset: number, hash: Hash | nu
     };
     stream.handle({
       onData: (chunk) => {
+        hash?.update(chunk);
         queue.push(chunk);
         pump();
       },
@@ -173,6 +176,20 @@ function receive(stream: Stream, fh: FileHandle, offset: number, hash: Hash | nu
       },
     });
   });
+}
+
+/** What is left of `batch` after the first `n` bytes were written. */
+function unwritten(batch: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of batch) {
+    if (n >= c.length) {
+      n -= c.length;
+      continue;
+    }
+    out.push(n > 0 ? c.subarray(n) : c);
+    n = 0;
+  }
+  return out;
 }
 
 async function commit(temp: string, r: ResolvedPath, overwrite: boolean): Promise<void> {

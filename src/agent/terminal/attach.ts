@@ -8,6 +8,7 @@
  * drains it gets a gap marker and a fresh snapshot, so a stalled observer can neither slow the
  * operator nor grow the agent's memory.
  */
+import { decodeRequest } from '../../link/services.js';
 import { randomUUID } from 'node:crypto';
 import { cmdop } from '../../protocol/gen/cmdop.js';
 import { PermissionError, ValidationError, asCmdopError, type CmdopError } from '../../errors.js';
@@ -100,7 +101,7 @@ class Attachment implements SessionClient {
 }
 
 export function handleAttach(stream: Stream, ctx: { log: Logger; sessions: Sessions }): void {
-  const req = cmdop.v1.AttachRequest.decode(stream.info.request);
+  const req = decodeRequest(cmdop.v1.AttachRequest, stream);
   const session = ctx.sessions.get(req.sessionId);
   const role: Role = req.mode === cmdop.v1.AttachMode.OBSERVER ? 'observer' : 'operator';
   const a = new Attachment(req.clientId || randomUUID(), role, session, stream, ctx.log);

@@ -1,5 +1,6 @@
 /** The terminal service's methods, registered on the agent's service registry. */
 import { cmdop } from '../../protocol/gen/cmdop.js';
+import { decodeRequest } from '../../link/services.js';
 import { asCmdopError } from '../../errors.js';
 import { frameMessage, MSG_OUTPUT, MSG_RESULT } from '../../protocol/messages.js';
 import type { Logger } from '../../log.js';
@@ -55,7 +56,7 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
       return v1.ExecuteResponse.encode({ output: Buffer.concat(chunks), result }).finish();
     })
     .stream('terminal', 'execute.stream', (stream, ctx) => {
-      const req = v1.ExecuteRequest.decode(stream.info.request);
+      const req = decodeRequest(v1.ExecuteRequest, stream);
       // Streaming output is flow-controlled, not capped.
       const ex = execute(req, (c) => {
         if (!stream.write(frameMessage(MSG_OUTPUT, c))) ex.pause();

@@ -10,7 +10,7 @@ import { cmdop } from '../../protocol/gen/cmdop.js';
 import { PermissionError, ValidationError } from '../../errors.js';
 import type { Stream } from '../../protocol/stream.js';
 import type { Logger } from '../../log.js';
-import { abortWith } from '../../link/services.js';
+import { abortWith, decodeRequest } from '../../link/services.js';
 import type { Allowlist } from './allowlist.js';
 import { pipe } from '../../link/pipe.js';
 
@@ -31,7 +31,7 @@ export function handleTunnelConnect(stream: Stream, ctx: { log: Logger; allow: A
   stream.autoConsume = false;
   // No handlers yet: data that arrives before the socket exists waits in the stream's inbox.
   void (async () => {
-    const req = cmdop.v1.TunnelConnectRequest.decode(stream.info.request);
+    const req = decodeRequest(cmdop.v1.TunnelConnectRequest, stream);
     if (!req.host || !(req.port >= 1 && req.port <= 65535)) throw new ValidationError('tunnel needs a host and a port between 1 and 65535');
     const target = `${req.host}:${req.port}`;
     let address: string;
