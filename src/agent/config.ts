@@ -26,6 +26,16 @@ export interface AgentConfig {
   filesRoots: string[];
   filesReadOnly: boolean;
   filesResumeTtlSec: number;
+  aiBaseUrl: string;
+  aiModel: string;
+  aiApiKeyEnv: string;
+  aiMaxIterations: number;
+  aiConfirmPolicy: string;
+  aiConfirmTimeoutSec: number;
+  aiHistoryMax: number;
+  pin: string;
+  pinMinLength: number;
+  pinVerifySec: number;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -74,8 +84,31 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'filesRoots', flag: '--files-root', env: 'CMDOP_FILES_ROOTS', type: 'list', default: [], help: 'directories file operations are jailed to (empty = no jail)' },
   { key: 'filesReadOnly', flag: '--files-read-only', env: 'CMDOP_FILES_READ_ONLY', type: 'boolean', default: false, help: 'refuse every file operation that changes something' },
   { key: 'filesResumeTtlSec', flag: '--files-resume-ttl', env: 'CMDOP_FILES_RESUME_TTL', type: 'number', default: 86400, help: 'seconds an interrupted resumable upload is kept for resume' },
+  { key: 'aiBaseUrl', flag: '--ai-base-url', env: 'CMDOP_AI_BASE_URL', type: 'string', default: 'http://127.0.0.1:11434/v1', help: 'OpenAI-compatible endpoint (Ollama, llama.cpp, vLLM, LM Studio, a cloud API); file key ai.baseUrl' },
+  { key: 'aiModel', flag: '--ai-model', env: 'CMDOP_AI_MODEL', type: 'string', default: 'llama3.1', help: 'model name sent to the endpoint; file key ai.model' },
+  { key: 'aiApiKeyEnv', flag: '--ai-api-key-env', env: 'CMDOP_AI_API_KEY_ENV', type: 'string', default: 'OPENAI_API_KEY', help: 'name of the env var that holds the API key (never the key itself); file key ai.apiKeyEnv' },
+  { key: 'aiMaxIterations', flag: '--ai-max-iterations', env: 'CMDOP_AI_MAX_ITERATIONS', type: 'number', default: 10, help: 'model calls per ask before it stops' },
+  { key: 'aiConfirmPolicy', flag: '--ai-confirm-policy', env: 'CMDOP_AI_CONFIRM_POLICY', type: 'string', default: 'ask', help: 'ask: confirm what is not known-safe; never: refuse it outright' },
+  { key: 'aiConfirmTimeoutSec', flag: '--ai-confirm-timeout', env: 'CMDOP_AI_CONFIRM_TIMEOUT', type: 'number', default: 120, help: 'seconds a confirm waits (then counts as rejected)' },
+  { key: 'aiHistoryMax', flag: '--ai-history-max', env: 'CMDOP_AI_HISTORY_MAX', type: 'number', default: 200, help: 'messages kept per AI session' },
+  { key: 'pin', flag: '--pin-mode', env: 'CMDOP_PIN_MODE', type: 'string', default: 'required', help: 'required: asks need the connect PIN; off: no PIN (must be said explicitly)' },
+  { key: 'pinMinLength', flag: '--pin-min-length', env: 'CMDOP_PIN_MIN_LENGTH', type: 'number', default: 6, help: 'digits a PIN needs (at least 4)' },
+  { key: 'pinVerifySec', flag: '--pin-verify-ttl', env: 'CMDOP_PIN_VERIFY_TTL', type: 'number', default: 900, help: 'seconds a correct PIN keeps a client session verified' },
   { key: 'tunnelAllow', flag: '--tunnel-allow', env: 'CMDOP_TUNNEL_ALLOW', type: 'list', default: ['127.0.0.0/8:*', '[::1]:*', 'localhost:*'], help: 'host:port patterns tunnels may reach' },
 ];
+
+/** `{"ai": {"baseUrl": …}}` and `{"ai.baseUrl": …}` both mean the setting `aiBaseUrl`. */
+export function flattenSections(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const camel = (section: string, key: string) => section + key.charAt(0).toUpperCase() + key.slice(1);
+  for (const [k, v] of Object.entries(data)) {
+    if (k === 'ai' && v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [sk, sv] of Object.entries(v)) out[camel(k, sk)] = sv;
+    } else if (k.startsWith('ai.')) out[camel('ai', k.slice(3))] = v;
+    else out[k] = v;
+  }
+  return out;
+}
 
 /** Reads the config file (missing file = empty) and resolves every setting. */
 export function loadAgentConfig(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env, configPath?: string): Resolved<AgentConfig> & { file: string } {
@@ -89,7 +122,10 @@ export function loadAgentConfig(flags: Record<string, string | boolean | undefin
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ValidationError(`${file} must hold a JSON object`);
   }
-  const r = resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, data, file);
+  const r = resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, flattenSections(data), file);
+  if (!['required', 'off'].includes(r.values.pin)) throw new ValidationError(`${file}: "pin" is "required" or "off"`);
+  if (!['ask', 'never'].includes(r.values.aiConfirmPolicy)) throw new ValidationError(`${file}: "aiConfirmPolicy" is "ask" or "never"`);
+  if (!(r.values.pinMinLength >= 4)) throw new ValidationError(`${file}: "pinMinLength" must be at least 4`);
   // Relative paths are relative to where the agent was started; the service runs elsewhere.
   r.values.stateDir = resolve(r.values.stateDir);
   if (process.platform !== 'win32') r.values.socket = resolve(r.values.socket);

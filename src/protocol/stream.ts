@@ -21,6 +21,8 @@ export interface StreamInfo {
   service: string;
   method: string;
   request: Uint8Array;
+  /** Who opened it, as stamped by the relay or the local socket server (empty on the opener's side). */
+  caller?: string;
 }
 
 export interface StreamHandlers {

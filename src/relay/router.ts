@@ -101,7 +101,8 @@ export class Router {
       a.peer = b;
       from.routes.set(id, a);
       to.routes.set(toId, b);
-      to.link.ws.send(encodeFrame(toId, { open: { ...open, window } }));
+      // The caller is the relay's word, never the client's: its API key and this link.
+      to.link.ws.send(encodeFrame(toId, { open: { ...open, window, caller: `${from.keyId}/${from.sessionId}` } }));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       this.sendError(from, id, asCmdopError(err, 'routing a stream'));

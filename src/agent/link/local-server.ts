@@ -3,6 +3,7 @@
  * 0700 directory) or a named pipe on Windows, for clients on this host. File permissions are the
  * authentication. A discovery file says where the socket is.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -76,12 +77,17 @@ export class LocalServer {
 
   private accept(ws: import('ws').WebSocket): void {
     let ready = false;
+    const localId = randomBytes(6).toString('hex');
     const link: Link = new Link(ws, {
       dialer: false,
       log: this.o.log,
       heartbeatMs: LOCAL_HEARTBEAT_MS,
       maxStreams: MAX_STREAMS_PER_LINK,
-      onStream: (s) => (ready ? this.o.onStream(s, link) : link.close(new ProtocolError('stream before the handshake'))),
+      onStream: (s) => {
+        if (!ready) return link.close(new ProtocolError('stream before the handshake'));
+        s.info.caller = `local/${localId}`;
+        this.o.onStream(s, link);
+      },
       onControl: (f) => {
         const hello = f.kind === 'hello' && !ready ? f.frame!.hello! : null;
         if (!hello) return link.close(new ProtocolError(`unexpected ${f.kind} frame`));
