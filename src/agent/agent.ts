@@ -22,6 +22,7 @@ import { registerTerminal, type TerminalCtx } from './terminal/service.js';
 import { registerFiles, type FilesCtx } from './files/service.js';
 import { FilesPolicy } from './files/policy.js';
 import { Partials } from './files/partials.js';
+import { AiService } from './ai/service.js';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx {
   log: Logger;
@@ -49,6 +50,8 @@ export class Agent {
   /** AI spend ledger (the AI loop records into it and checks the budget). */
   readonly ledger: Ledger;
   private readonly partials: Partials;
+  /** The AI loop, its PIN gate and history. */
+  readonly ai: AiService;
 
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
@@ -81,6 +84,8 @@ export class Agent {
       .stream('tunnel', 'connect', handleTunnelConnect);
     registerTerminal(this.services);
     registerFiles(this.services);
+    this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }) });
+    this.ai.register(this.services);
     this.relay = c.relay
       ? new RelayLink({
           url: c.relay,

@@ -18,6 +18,7 @@ import { Machines } from './machines.js';
 import { Terminal } from './terminal.js';
 import { Tunnels } from './tunnels.js';
 import { Files } from './files.js';
+import { Agent } from './agent.js';
 import { MachineTarget } from './target.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
 
@@ -32,6 +33,8 @@ export class Client {
   readonly machines: Machines;
   readonly terminal: Terminal;
   readonly files: Files;
+  /** The chosen machine's AI agent (`agent.run`). */
+  readonly agent: Agent;
   readonly tunnels: Tunnels;
   /** Where this client is connected: a relay URL or the local agent's socket. */
   readonly endpoint: string;
@@ -43,6 +46,7 @@ export class Client {
     const target = new MachineTarget(local);
     this.terminal = new Terminal(this.caller, target);
     this.files = new Files(this.caller, target);
+    this.agent = new Agent(this.machines, target);
     this.tunnels = new Tunnels(this.caller);
     this.endpoint = endpoint;
   }

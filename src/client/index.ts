@@ -36,3 +36,6 @@ export { Files } from './files.js';
 export { FileWatch } from './files-watch.js';
 export type { FileEntry, FileKind, ListOptions, ListPage, ReadOptions, WriteOptions, WriteResult, SearchOptions, SearchMatch, WatchEvent } from './files-types.js';
 export type { UploadOptions, DownloadOptions, Progress } from './files-transfer.js';
+export { AskStream, AgentStreamError, type AskFrame, type AskOptions, type AskResult, type AskUsage, type AgentType } from './ask.js';
+export type { AiMessage } from './machines.js';
+export { Agent } from './agent.js';

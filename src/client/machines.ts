@@ -1,6 +1,7 @@
 /** `client.machines`: the relay's machines registry. */
 import { cmdop } from '../protocol/gen/cmdop.js';
 import type { Caller } from './caller.js';
+import { AskStream, askRequest, type AskOptions } from './ask.js';
 
 export type Presence = 'online' | 'offline';
 
@@ -126,4 +127,35 @@ export class Machines {
     const req = cmdop.v1.GetMachineRequest.encode({ machine }).finish();
     return toMachine(cmdop.v1.Machine.decode(await this.caller.unary('', 'machines', 'get', req)));
   }
+
+  /**
+   * Asks the machine's AI agent; the answer streams back as frames.
+   * @example
+   * const text = await client.machines.ask('web-1', 'why is the disk full?', { pin: '482913' }).collect();
+   */
+  ask(machine: string, prompt: string, o: AskOptions = {}): AskStream {
+    return new AskStream(() => this.caller.open({ target: machine, service: 'ai', method: 'ask', request: askRequest(prompt, o), end: false }), o);
+  }
+
+  /** The conversation of an AI session (needs the PIN to have been given in an ask from this client). */
+  async messages(machine: string, sessionId = 'default'): Promise<AiMessage[]> {
+    const res = cmdop.v1.AiMessages.decode(await this.caller.unary(machine, 'ai', 'messages', cmdop.v1.AiSessionRef.encode({ sessionId }).finish()));
+    return res.messages.map((m) => ({ role: m.role as AiMessage['role'], content: m.content, time: new Date(Number(m.timeMs)), ...(m.toolName ? { toolName: m.toolName } : {}) }));
+  }
+
+  async clearMessages(machine: string, sessionId = 'default'): Promise<void> {
+    await this.caller.unary(machine, 'ai', 'clear_messages', cmdop.v1.AiSessionRef.encode({ sessionId }).finish());
+  }
+
+  /** The AI session the machine used last ('' if none). */
+  async activeSession(machine: string): Promise<string> {
+    return cmdop.v1.AiSessionRef.decode(await this.caller.unary(machine, 'ai', 'active_session', cmdop.v1.Empty.encode({}).finish())).sessionId;
+  }
+}
+
+export interface AiMessage {
+  role: 'user' | 'assistant' | 'tool';
+  content: string;
+  time: Date;
+  toolName?: string;
 }

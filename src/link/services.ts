@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../log.js';
 import { NotFoundError, ValidationError, asCmdopError } from '../errors.js';
-import type { Stream } from '../protocol/stream.js';
+import type { Stream, StreamInfo } from '../protocol/stream.js';
 
 export type StreamHandler<C> = (stream: Stream, ctx: C) => void;
 
@@ -22,12 +22,12 @@ export class ServiceRegistry<C extends { log: Logger }> {
   }
 
   /** A request/response method: decode the request, run `fn`, send its bytes and close. */
-  unary<Req>(service: string, method: string, decoder: Decoder<Req>, fn: (req: Req, ctx: C) => Promise<Uint8Array> | Uint8Array): this {
+  unary<Req>(service: string, method: string, decoder: Decoder<Req>, fn: (req: Req, ctx: C, info: StreamInfo) => Promise<Uint8Array> | Uint8Array): this {
     return this.stream(service, method, (stream, ctx) => {
       stream.handle({});
       void (async () => {
         const req = decodeRequest(decoder, stream);
-        const res = await fn(req, ctx);
+        const res = await fn(req, ctx, stream.info);
         stream.write(res);
         stream.end();
       })().catch((err) => abortWith(stream, ctx.log, err, `${service}.${method}`));

@@ -207,3 +207,33 @@ async function syncDir(dir: string): Promise<void> {
   await d.sync().catch(() => {});
   await d.close();
 }
+
+/**
+ * The same atomic commit for bytes already in memory (the AI's write_file): temp beside the
+ * destination, fsync, mode, rename, directory fsync, all under the same jail checks.
+ */
+export async function writeBuffer(policy: FilesPolicy, path: string, data: Uint8Array, o: { overwrite: boolean; createParents?: boolean }): Promise<{ path: string; size: number }> {
+  const r = await policy.resolveForWrite(path, true);
+  const dir = dirname(r.path);
+  if (o.createParents) await onPath(r.user, () => mkdir(dir, { recursive: true }));
+  const existing = await stat(r.path).catch(() => null);
+  if (existing?.isDirectory()) throw new IsADirectoryError(`${r.user}: is a directory`);
+  if (existing && !o.overwrite) throw new AlreadyExistsError(`${r.user}: already exists`);
+  const temp = { user: r.user, path: tempPath(r.path) };
+  const fh = await openTemp(policy, temp, 0, '', null);
+  let committed = false;
+  try {
+    await onPath(r.user, () => fh.writeFile(data));
+    await fh.sync();
+    await fh.chmod(existing ? existing.mode & 0o7777 : 0o644);
+    await fh.close();
+    await commit(temp.path, r, o.overwrite);
+    committed = true;
+    await syncDir(dir);
+    return { path: r.path, size: data.length };
+  } finally {
+    await fh.close().catch(() => {});
+    if (!committed) await unlink(temp.path).catch(() => {});
+  }
+}
+
