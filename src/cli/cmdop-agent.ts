@@ -8,6 +8,10 @@ import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
 import { Client } from '../client/client.js';
 import { VERSION } from '../version.js';
 import { ago, printJson, runProgram, type Command, type Options } from './args.js';
+import { readSecret, readStdinLine } from './prompt.js';
+import { PinGate } from '../agent/ai/pin.js';
+import { ValidationError } from '../errors.js';
+import { mkdirSync } from 'node:fs';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -68,6 +72,45 @@ const commands: Command[] = [
       } finally {
         await client.close();
       }
+    },
+  },
+  {
+    name: 'pin set',
+    summary: "set the machine's connect PIN for AI asks (read without echo, or from stdin when piped)",
+    usage: 'cmdop-agent pin set [--state-dir DIR] [--config FILE]',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      let pin: string;
+      if (process.stdin.isTTY) {
+        pin = await readSecret('New PIN: ');
+        if ((await readSecret('Again: ')) !== pin) throw new ValidationError('the two PINs differ');
+      } else pin = await readStdinLine();
+      mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
+      await new PinGate(cfg.stateDir, cfg.pinVerifySec * 1000).set(pin, cfg.pinMinLength);
+      process.stdout.write('PIN set (stored as a salted scrypt hash); failures and lockout reset\n');
+    },
+  },
+  {
+    name: 'pin unlock',
+    summary: 'clear the PIN lockout after too many wrong PINs',
+    usage: 'cmdop-agent pin unlock [--state-dir DIR] [--config FILE]',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      new PinGate(cfg.stateDir, 0).unlock();
+      process.stdout.write('PIN unlocked\n');
+    },
+  },
+  {
+    name: 'pin status',
+    summary: 'whether a PIN is set, and the failure count and lockout',
+    usage: 'cmdop-agent pin status [--state-dir DIR] [--config FILE]',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const g = new PinGate(cfg.stateDir, 0);
+      process.stdout.write(`pin ${cfg.pin === 'off' ? 'off (asks need no PIN)' : g.configured ? 'set' : 'not set (asks are refused)'}\nfailures ${g.failures}\nlocked ${g.locked ? 'yes: run cmdop-agent pin unlock' : 'no'}\n`);
     },
   },
 ];

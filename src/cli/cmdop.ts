@@ -9,6 +9,7 @@ import { tunnelCommand } from './cmdop/tunnel.js';
 import { infoCommand } from './cmdop/info.js';
 import { spendCommand } from './cmdop/spend.js';
 import { cpCommand } from './cmdop/cp.js';
+import { askCommand } from './cmdop/ask.js';
 import { catCommand, lsCommand, mkdirCommand, mvCommand, rmCommand, watchCommand } from './cmdop/files.js';
 
-await runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand], process.argv.slice(2), VERSION);
+await runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand], process.argv.slice(2), VERSION);

@@ -25,4 +25,8 @@ export const LINK_HIGH_WATER = 1024 * 1024;
 export const MAX_UNARY_RESPONSE = 16 * 1024 * 1024;
 
 /** Capabilities this build speaks; newer features are gated on the peer announcing them. */
-export const CAPABILITIES = ['streams.v1', 'flow.v1', 'tunnel.v1'] as const;
+/**
+ * `ai.pin.v1`: the PIN travels inside the TLS link (through the relay). A PAKE exchange that keeps
+ * the PIN from the relay would be announced as `ai.pake.v1` and chosen when both ends speak it.
+ */
+export const CAPABILITIES = ['streams.v1', 'flow.v1', 'tunnel.v1', 'files.v1', 'ai.v1', 'ai.pin.v1'] as const;
