@@ -42,14 +42,14 @@ async function cliOut(args: string[]): Promise<string> {
   return out.trim();
 }
 
-export async function benchCluster(dir: string, hostname = 'bench'): Promise<BenchCluster> {
+export async function benchCluster(dir: string, hostname = 'bench', agentArgs: string[] = []): Promise<BenchCluster> {
   const relayDir = join(dir, 'relay');
   const relay = await launch([CLI('cmdop-relay'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--log-level', 'warn'], /listening on (wss:\S+)\nfingerprint SHA256 (\S+)/);
   const [, url, fingerprint] = relay.match;
   const token = await cliOut(['tokens', 'issue', '--data-dir', relayDir]);
   const key = await cliOut(['keys', 'issue', '--data-dir', relayDir]);
   const agent = await launch(
-    [CLI('cmdop-agent'), 'run', '--relay', url!, '--fingerprint', fingerprint!, '--token', token, '--state-dir', join(dir, 'agent'), '--socket', join(dir, 'agent.sock'), '--hostname', hostname, '--log-level', 'info'],
+    [CLI('cmdop-agent'), 'run', '--relay', url!, '--fingerprint', fingerprint!, '--token', token, '--state-dir', join(dir, 'agent'), '--socket', join(dir, 'agent.sock'), '--hostname', hostname, '--log-level', 'info', ...agentArgs],
     /"msg":"online"/,
   );
   const client = await Client.connect({ url, token: key, fingerprint, timeoutMs: 60_000 });

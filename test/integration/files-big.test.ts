@@ -26,7 +26,7 @@ async function writeRandom(path: string, mib: number): Promise<string> {
   for (let i = 0; i < mib / 16; i++) {
     randomFillSync(block);
     h.update(block);
-    if (!out.write(Buffer.from(block))) await new Promise((r) => out.once('drain', r));
+    if (!out.write(Buffer.from(block))) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
   return h.digest('hex');

@@ -74,7 +74,7 @@ describe('files: interrupted uploads resume, and are never half-visible', () => 
     });
     const other = join(dir, 'other.bin');
     const changed = Buffer.from(data);
-    changed[0] ^= 0xff; // the local file changed since: its prefix no longer matches
+    changed[0] = changed[0]! ^ 0xff; // the local file changed since: its prefix no longer matches
     writeFileSync(other, changed);
     const progress: number[] = [];
     await client.files.upload(other, dest, { resume: true, onProgress: (d) => progress.push(d) });
