@@ -1,11 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
+const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
+
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
     // Integration tests spawn processes and ptys; two workers match the two cores CI has.
     maxWorkers: 2,
+    projects: [
+      { test: { ...shared, name: 'main', include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'], exclude: ['test/integration/files-big.test.ts', 'test/integration/files-cli.test.ts'], sequence: { groupOrder: 0 } } },
+      // The 2 GiB transfers and the 192 MiB kill-and-resume load both cores: they run after everything else, so
+      // that they neither disturb nor are disturbed by the tests with latency bounds.
+      { test: { ...shared, name: 'heavy', include: ['test/integration/files-big.test.ts', 'test/integration/files-cli.test.ts'], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -60,7 +60,7 @@ describe('terminal sessions through the relay', () => {
     t.sendSignal('SIGINT');
     // bash abandons the rest of a list on SIGINT, so ask for the status separately.
     t.sendInput('echo rc=$?\r');
-    await waitFor('sleep to end with 130', () => r.text().includes('rc=130'), 5000);
+    await waitFor('sleep to end with 130', () => r.text().includes('rc=130'), 15_000);
     await expect(client.terminal.sendSignal(s.id, 'SIGBOGUS')).rejects.toThrow(/unknown signal/);
     await client.terminal.close(s.id);
   });
