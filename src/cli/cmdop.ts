@@ -1,15 +1,5 @@
 #!/usr/bin/env node
-/** `cmdop`: the client CLI. */
-import { VERSION } from '../version.js';
-import { runProgram } from './args.js';
-import { machinesCommand } from './cmdop/machines.js';
-import { execCommand } from './cmdop/exec.js';
-import { shellCommand } from './cmdop/shell.js';
-import { tunnelCommand } from './cmdop/tunnel.js';
-import { infoCommand } from './cmdop/info.js';
-import { spendCommand } from './cmdop/spend.js';
-import { cpCommand } from './cmdop/cp.js';
-import { askCommand } from './cmdop/ask.js';
-import { catCommand, lsCommand, mkdirCommand, mvCommand, rmCommand, watchCommand } from './cmdop/files.js';
+/** The `cmdop` command (see cmdop-main.ts). */
+import { main } from './cmdop-main.js';
 
-await runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand], process.argv.slice(2), VERSION);
+await main(process.argv.slice(2));

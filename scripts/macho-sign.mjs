@@ -1,0 +1,1 @@
+export function adhocSign() { throw new Error('macho signer missing'); }

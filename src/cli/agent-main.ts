@@ -1,0 +1,119 @@
+/** `cmdop-agent`: run the agent daemon, and ask a running one how it is. */
+import { cmdop } from '../protocol/gen/cmdop.js';
+import { createLogger } from '../log.js';
+import { Agent } from '../agent/agent.js';
+import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
+import { Client } from '../client/client.js';
+import { VERSION } from '../version.js';
+import { ago, printJson, runProgram, type Command, type Options } from './args.js';
+import { readSecret, readStdinLine } from './prompt.js';
+import { PinGate } from '../agent/ai/pin.js';
+import { ValidationError } from '../errors.js';
+import { mkdirSync } from 'node:fs';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Every agent setting is also a flag (see the configuration table in the README). */
+const SETTING_FLAGS: Options = Object.fromEntries(AGENT_SETTINGS.map((s) => [s.flag.slice(2), { type: s.type === 'boolean' ? 'boolean' : 'string' }])) as Options;
+
+function flagsOf(v: Values): Record<string, string | boolean | undefined> {
+  const out: Record<string, string | boolean | undefined> = {};
+  for (const s of AGENT_SETTINGS) out[s.key] = v[s.flag.slice(2)] as string | boolean | undefined;
+  return out;
+}
+
+const commands: Command[] = [
+  {
+    name: 'run',
+    summary: 'run the agent in the foreground (what the service runs)',
+    usage: 'cmdop-agent run [--relay wss://HOST:PORT] [--token JOIN_TOKEN] [--fingerprint SHA256] [--config FILE] ...',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg, file } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const log = createLogger(cfg.logLevel, 'cmdop-agent');
+      const agent = await Agent.start({ config: cfg, log });
+      log.info({ version: VERSION, config: file, relay: cfg.relay ?? null, socket: cfg.socket }, 'agent started');
+      if (!cfg.relay) log.warn('no relay configured: serving the local socket only');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      log.info('stopping');
+      await agent.stop();
+    },
+  },
+  {
+    name: 'status',
+    summary: "the running agent's link state, relay, last error and heartbeat",
+    usage: 'cmdop-agent status [--json]',
+    options: { json: { type: 'boolean' }, info: { type: 'string' } },
+    async run(v) {
+      const client = await Client.local(v.info ? { infoPaths: [v.info as string] } : {});
+      try {
+        const s = cmdop.v1.AgentStatus.decode(await client.call('', 'agent', 'status', cmdop.v1.Empty.encode({}).finish()));
+        if (v.json) return printJson(cmdop.v1.AgentStatus.toObject(s, { defaults: true }));
+        const since = (ms: number) => (ms ? ago(new Date(ms)) : 'never');
+        const lines = [
+          ['version', s.version],
+          ['hostname', s.hostname],
+          ['machine id', s.machineId || '(not enrolled)'],
+          ['link', s.linkState + (s.linkState === 'online' ? ` since ${since(s.onlineSinceMs)}` : '')],
+          ['relay', s.relayUrl || '(none configured)'],
+          ['last heartbeat', since(s.lastHeartbeatMs)],
+          ['last error', s.lastError ? `${s.lastError} (${since(s.lastErrorMs)})` : 'none'],
+          ['reconnects', String(s.reconnects)],
+          ['streams', String(s.activeStreams)],
+          ['pid / rss', `${s.pid} / ${(s.rssBytes / 1048576).toFixed(1)} MiB`],
+        ];
+        process.stdout.write(lines.map(([k, val]) => `${k!.padEnd(15)} ${val}`).join('\n') + '\n');
+        return s.linkState === 'online' || !s.relayUrl ? 0 : 1;
+      } finally {
+        await client.close();
+      }
+    },
+  },
+  {
+    name: 'pin set',
+    summary: "set the machine's connect PIN for AI asks (read without echo, or from stdin when piped)",
+    usage: 'cmdop-agent pin set [--state-dir DIR] [--config FILE]',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      let pin: string;
+      if (process.stdin.isTTY) {
+        pin = await readSecret('New PIN: ');
+        if ((await readSecret('Again: ')) !== pin) throw new ValidationError('the two PINs differ');
+      } else pin = await readStdinLine();
+      mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
+      await new PinGate(cfg.stateDir, cfg.pinVerifySec * 1000).set(pin, cfg.pinMinLength);
+      process.stdout.write('PIN set (stored as a salted scrypt hash); failures and lockout reset\n');
+    },
+  },
+  {
+    name: 'pin unlock',
+    summary: 'clear the PIN lockout after too many wrong PINs',
+    usage: 'cmdop-agent pin unlock [--state-dir DIR] [--config FILE]',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      new PinGate(cfg.stateDir, 0).unlock();
+      process.stdout.write('PIN unlocked\n');
+    },
+  },
+  {
+    name: 'pin status',
+    summary: 'whether a PIN is set, and the failure count and lockout',
+    usage: 'cmdop-agent pin status [--state-dir DIR] [--config FILE]',
+    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    async run(v) {
+      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const g = new PinGate(cfg.stateDir, 0);
+      process.stdout.write(`pin ${cfg.pin === 'off' ? 'off (asks need no PIN)' : g.configured ? 'set' : 'not set (asks are refused)'}\nfailures ${g.failures}\nlocked ${g.locked ? 'yes: run cmdop-agent pin unlock' : 'no'}\n`);
+    },
+  },
+];
+
+/** Runs `cmdop-agent` with these arguments (the bin script and the single executable both call this). */
+export function main(argv: string[]): Promise<void> {
+  return runProgram('cmdop-agent', commands, argv, VERSION);
+}

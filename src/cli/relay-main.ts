@@ -1,0 +1,169 @@
+/** `cmdop-relay`: serve the relay, and administer its API keys and join tokens. */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createLogger } from '../log.js';
+import { Relay } from '../relay/relay.js';
+import { loadOrCreateTls } from '../relay/tls.js';
+import { VERSION } from '../version.js';
+import { parseDuration, printJson, runProgram, table, UsageError, type Command, type Options } from './args.js';
+import { openAdmin } from './relay-admin.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+const DATA: Options = { 'data-dir': { type: 'string' } };
+
+function dataDir(v: Values): string {
+  const dir = (v['data-dir'] as string | undefined) ?? process.env.CMDOP_RELAY_DATA ?? (process.getuid?.() === 0 ? '/var/lib/cmdop-relay' : join(homedir(), '.local/share/cmdop-relay'));
+  return resolve(dir);
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new UsageError(`--listen takes host:port, got "${s}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+const date = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : '-');
+
+async function withAdmin<T>(v: Values, fn: (a: Awaited<ReturnType<typeof openAdmin>>) => Promise<T>): Promise<T> {
+  const admin = await openAdmin(dataDir(v));
+  try {
+    return await fn(admin);
+  } finally {
+    admin.close();
+  }
+}
+
+const commands: Command[] = [
+  {
+    name: 'serve',
+    summary: 'run the relay (HTTPS + WebSocket)',
+    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--cert FILE --key FILE] [--insecure]',
+    options: {
+      ...DATA,
+      listen: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      insecure: { type: 'boolean' },
+      heartbeat: { type: 'string' },
+      'max-handshakes': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    async run(v) {
+      const { host, port } = parseListen((v.listen as string | undefined) ?? process.env.CMDOP_RELAY_LISTEN ?? '0.0.0.0:8443');
+      const log = createLogger((v['log-level'] as string | undefined) ?? process.env.CMDOP_LOG_LEVEL ?? 'info', 'cmdop-relay');
+      const relay = await Relay.start({
+        dataDir: dataDir(v),
+        host,
+        port,
+        certFile: v.cert as string | undefined,
+        keyFile: v.key as string | undefined,
+        insecure: !!v.insecure,
+        heartbeatMs: v.heartbeat ? parseDuration(v.heartbeat as string) : undefined,
+        maxHandshakes: v['max-handshakes'] ? Number(v['max-handshakes']) : undefined,
+        log,
+      });
+      if (relay.fingerprint) process.stderr.write(`cmdop-relay listening on ${relay.url}\nfingerprint SHA256 ${relay.fingerprint}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await relay.stop();
+    },
+  },
+  {
+    name: 'fingerprint',
+    summary: "print the SHA-256 fingerprint of the relay's TLS certificate",
+    usage: 'cmdop-relay fingerprint [--data-dir DIR] [--cert FILE --key FILE]',
+    options: { ...DATA, cert: { type: 'string' }, key: { type: 'string' } },
+    async run(v) {
+      const tls = await loadOrCreateTls(dataDir(v), v.cert as string | undefined, v.key as string | undefined);
+      process.stdout.write(tls.fingerprint + '\n');
+    },
+  },
+  {
+    name: 'keys issue',
+    summary: 'issue a client API key (shown once)',
+    usage: 'cmdop-relay keys issue [--name NAME] [--json]',
+    options: { ...DATA, name: { type: 'string' }, json: { type: 'boolean' } },
+    async run(v) {
+      const r = await withAdmin(v, (a) => a.issueKey((v.name as string | undefined) ?? ''));
+      if (v.json) return printJson({ id: r.key.id, name: r.key.name, secret: r.secret });
+      process.stdout.write(`${r.secret}\n`);
+      process.stderr.write(`key ${r.key.id} issued; store it now, it is not shown again\n`);
+    },
+  },
+  {
+    name: 'keys list',
+    summary: 'list API keys (never their secrets)',
+    usage: 'cmdop-relay keys list [--json]',
+    options: { ...DATA, json: { type: 'boolean' } },
+    async run(v) {
+      const keys = await withAdmin(v, (a) => a.listKeys());
+      if (v.json) return printJson(keys.map((k) => ({ id: k.id, name: k.name, created: date(k.createdMs), lastUsed: k.lastUsedMs ? date(k.lastUsedMs) : null, revoked: !!k.revoked })));
+      process.stdout.write(table([['ID', 'NAME', 'CREATED', 'LAST USED', 'STATE'], ...keys.map((k) => [k.id!, k.name!, date(k.createdMs), date(k.lastUsedMs), k.revoked ? 'revoked' : 'active'])]));
+    },
+  },
+  {
+    name: 'keys revoke',
+    summary: "revoke an API key and close its live connections",
+    usage: 'cmdop-relay keys revoke ID',
+    options: { ...DATA, json: { type: 'boolean' } },
+    async run(v, pos) {
+      if (pos.length !== 1) throw new UsageError('keys revoke takes one key id');
+      const closed = await withAdmin(v, (a) => a.revokeKey(pos[0]!));
+      if (v.json) return printJson({ id: pos[0], revoked: true, closedLinks: closed });
+      process.stdout.write(`key ${pos[0]} revoked; ${closed} live connection(s) closed\n`);
+    },
+  },
+  {
+    name: 'tokens issue',
+    summary: 'issue a join token for enrolling agents (shown once)',
+    usage: 'cmdop-relay tokens issue [--ttl 24h] [--uses N | --unlimited] [--labels k=v,...] [--json]',
+    options: { ...DATA, ttl: { type: 'string' }, uses: { type: 'string' }, unlimited: { type: 'boolean' }, labels: { type: 'string' }, json: { type: 'boolean' } },
+    async run(v) {
+      const labels: Record<string, string> = {};
+      for (const pair of ((v.labels as string | undefined) ?? '').split(',').filter(Boolean)) {
+        const [k, ...rest] = pair.split('=');
+        if (!k || rest.length === 0) throw new UsageError(`--labels takes k=v pairs, got "${pair}"`);
+        labels[k] = rest.join('=');
+      }
+      const uses = v.uses === undefined ? 1 : Number(v.uses);
+      if (!(Number.isInteger(uses) && uses > 0)) throw new UsageError('--uses takes a positive whole number');
+      const r = await withAdmin(v, (a) => a.issueToken({ ttlMs: v.ttl ? parseDuration(v.ttl as string) : 0, uses, unlimited: !!v.unlimited, labels }));
+      if (v.json) return printJson({ id: r.token.id, expires: date(r.token.expiresMs), secret: r.secret });
+      process.stdout.write(`${r.secret}\n`);
+      process.stderr.write(`join token ${r.token.id} expires ${date(r.token.expiresMs)}\n`);
+    },
+  },
+  {
+    name: 'tokens list',
+    summary: 'list join tokens',
+    usage: 'cmdop-relay tokens list [--json]',
+    options: { ...DATA, json: { type: 'boolean' } },
+    async run(v) {
+      const tokens = await withAdmin(v, (a) => a.listTokens());
+      if (v.json) return printJson(tokens.map((t) => ({ id: t.id, created: date(t.createdMs), expires: date(t.expiresMs), uses: t.uses ?? 0, usesLeft: t.unlimited ? null : t.usesLeft ?? 0, labels: t.labels ?? {}, revoked: !!t.revoked })));
+      const state = (t: (typeof tokens)[number]) => (t.revoked ? 'revoked' : (t.expiresMs ?? 0) < Date.now() ? 'expired' : !t.unlimited && !t.usesLeft ? 'used up' : 'active');
+      process.stdout.write(table([['ID', 'EXPIRES', 'USES', 'LEFT', 'STATE'], ...tokens.map((t) => [t.id!, date(t.expiresMs), String(t.uses ?? 0), t.unlimited ? 'unlimited' : String(t.usesLeft ?? 0), state(t)])]));
+    },
+  },
+  {
+    name: 'tokens revoke',
+    summary: 'revoke a join token',
+    usage: 'cmdop-relay tokens revoke ID',
+    options: { ...DATA },
+    async run(v, pos) {
+      if (pos.length !== 1) throw new UsageError('tokens revoke takes one token id');
+      await withAdmin(v, (a) => a.revokeToken(pos[0]!));
+      process.stdout.write(`token ${pos[0]} revoked\n`);
+    },
+  },
+];
+
+/** Runs `cmdop-relay` with these arguments (the bin script and the single executable both call this). */
+export function main(argv: string[]): Promise<void> {
+  return runProgram('cmdop-relay', commands, argv, VERSION);
+}
