@@ -117,6 +117,8 @@ function agentAssets(target) {
   for (const f of t.files) add(`node_modules/@lydell/node-pty-${t.pty}/${f}`, join(native, f), f === 'spawn-helper' ? 0o755 : 0o644);
   add('grammar/tree-sitter.wasm', join(root, 'node_modules/web-tree-sitter/tree-sitter.wasm'));
   add('grammar/tree-sitter-bash.wasm', join(root, 'node_modules/tree-sitter-bash/tree-sitter-bash.wasm'));
+  // Service templates for `cmdop-agent install` (read as assets, not extracted).
+  for (const f of ['systemd/cmdop-agent.service', 'packaging/com.cmdop.agent.plist']) assets[`templates/${f}`] = join(root, f);
   const manifestFile = join(work, `manifest-${target}.json`);
   writeFileSync(manifestFile, JSON.stringify(manifest));
   assets['runtime-manifest.json'] = manifestFile;

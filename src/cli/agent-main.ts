@@ -7,6 +7,7 @@ import { Client } from '../client/client.js';
 import { VERSION } from '../version.js';
 import { ago, printJson, runProgram, type Command, type Options } from './args.js';
 import { readSecret, readStdinLine } from './prompt.js';
+import { serviceCommands, serviceState } from './agent-service.js';
 import { PinGate } from '../agent/ai/pin.js';
 import { ValidationError } from '../errors.js';
 import { mkdirSync } from 'node:fs';
@@ -46,8 +47,10 @@ const commands: Command[] = [
     name: 'status',
     summary: "the running agent's link state, relay, last error and heartbeat",
     usage: 'cmdop-agent status [--json]',
-    options: { json: { type: 'boolean' }, info: { type: 'string' } },
+    options: { json: { type: 'boolean' }, info: { type: 'string' }, user: { type: 'boolean' } },
     async run(v) {
+      const service = v.json ? '' : serviceState(v);
+      if (service) process.stdout.write(`${'service'.padEnd(15)} ${service}\n`);
       const client = await Client.local(v.info ? { infoPaths: [v.info as string] } : {});
       try {
         const s = cmdop.v1.AgentStatus.decode(await client.call('', 'agent', 'status', cmdop.v1.Empty.encode({}).finish()));
@@ -72,6 +75,7 @@ const commands: Command[] = [
       }
     },
   },
+  ...serviceCommands,
   {
     name: 'pin set',
     summary: "set the machine's connect PIN for AI asks (read without echo, or from stdin when piped)",

@@ -11,11 +11,13 @@ import { terminalBench } from './terminal.js';
 import { tunnelBench } from './tunnel.js';
 import { filesBench } from './files.js';
 import { aiBench } from './ai.js';
+import { binaryBench } from './binary.js';
 
 const groups: Record<string, () => Promise<Figure[]>> = {
   foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
   tunnel: () => tunnelBench(Number(process.env.BENCH_TUNNEL_MIB ?? 512)),
   ai: () => aiBench(),
+  binary: () => binaryBench(),
   files: () => filesBench(Number(process.env.BENCH_FILE_MIB ?? 1024)),
   terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
 };

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import { relayProcess, ROOT, run, start, type Proc } from '../helpers/procs.js';
 import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm.js';
 import { waitFor } from '../helpers/wait.js';
+import { ensureBinaries } from '../helpers/package.js';
 import { Client } from '../../src/client/client.js';
 
 const BIN = join(ROOT, 'dist/bin/cmdop-agent-linux-x64');
@@ -21,7 +23,7 @@ describe('the linux-x64 single executable, with no Node on its PATH', () => {
 
   beforeAll(async () => {
     // Build it if this checkout has not yet (downloads only from the npm registry, once).
-    if (!existsSync(BIN) && process.platform === 'linux' && process.arch === 'x64') execFileSync(process.execPath, [join(ROOT, 'scripts/package.mjs'), '--targets', 'linux-x64', '--programs', 'agent'], { stdio: 'inherit' });
+    ensureBinaries('agent', ['linux-x64']);
     const bin = join(dir, 'bin');
     mkdirSync(bin);
     for (const t of TOOLS) {
@@ -95,6 +97,30 @@ describe('the linux-x64 single executable, with no Node on its PATH', () => {
     expect(frames.at(-1)).toMatchObject({ type: 'done', text: 'listed' });
   });
 });
+
+describe('cmdop-agent install from the single executable', () => {
+  const { dir, cleanup } = tempDir('cmdop-bin-install-');
+  afterAll(() => cleanup());
+
+  it('copies itself to /usr/local/bin (byte for byte) and writes a unit that verifies against the fake root', () => {
+    const root = join(dir, 'root');
+    const out = execFileSync(BIN, ['install', '--platform', 'linux', '--root', root], { env: { PATH: '/usr/bin:/bin', CMDOP_RUNTIME_DIR: join(dir, 'rt') } }).toString();
+    expect(out).toContain('binary /usr/local/bin/cmdop-agent');
+    const copied = join(root, 'usr/local/bin/cmdop-agent');
+    expect(statSync(copied).mode & 0o777).toBe(0o755);
+    expect(sha(readFileSync(copied))).toBe(sha(readFileSync(BIN)));
+    expect(readFileSync(join(root, 'etc/systemd/system/cmdop-agent.service'), 'utf8')).toMatch(/^ExecStart=\/usr\/local\/bin\/cmdop-agent run --config \/etc\/cmdop\/agent\.json$/m);
+    // systemd-analyze needs the system's own units inside the root to resolve the dependencies.
+    mkdirSync(join(root, 'usr/lib/systemd'), { recursive: true });
+    execFileSync('cp', ['-a', '/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system')]);
+    const v = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/cmdop-agent.service'], { encoding: 'utf8' });
+    expect({ code: v.status, stderr: v.stderr }).toEqual({ code: 0, stderr: '' });
+  });
+});
+
+function sha(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
 
 function readdirOne(d: string): string {
   return readdirSync(d)[0]!;
