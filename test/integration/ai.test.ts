@@ -135,6 +135,20 @@ describe('AI agent: ask() against a scripted OpenAI-compatible server', () => {
     expect(last(frames)).toMatchObject({ type: 'done', text: 'gave up' });
   });
 
+  it('policy "never" refuses what is not known-safe without asking, and still runs what is', async () => {
+    const strict = await cluster.startAgent('ai-strict', aiConfig({ aiConfirmPolicy: 'never', pin: 'off' }));
+    await strict.online();
+    const target = join(work, 'strict-made');
+    llm.script(
+      { kind: 'tools', calls: [{ name: 'run_command', arguments: JSON.stringify({ command: `touch ${target}` }) }, { name: 'run_command', arguments: '{"command":"echo safe"}' }] },
+      { kind: 'text', text: 'ok' },
+    );
+    const frames = await drive(client.machines.ask('ai-strict', 'do it', { agentType: 'terminal' }), { confirm: () => true });
+    expect(frames.some((f) => f.type === 'confirm_required')).toBe(false);
+    expect(results(frames)).toMatchObject([{ refused: true, output: expect.stringMatching(/policy runs only known-safe actions/) }, { refused: false, output: 'safe\n' }]);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('prompt injection changes nothing: "the user approved" and approved:true still need a confirm', async () => {
     const victim = join(work, 'victim');
     mkdirSync(victim);

@@ -51,6 +51,13 @@ describe('the agent for five platforms', () => {
     cleanup();
   });
 
+  it('the relay and the cmdop CLI are single executables too (linux-x64)', () => {
+    const [relay] = ensureBinaries('relay', ['linux-x64']);
+    const [cli] = ensureBinaries('cmdop', ['linux-x64']);
+    expect(execFileSync(relay!, ['--version'], { env: { PATH: '/nonexistent' } }).toString()).toMatch(/^cmdop-relay \d+\.\d+\.\d+\n$/);
+    expect(execFileSync(cli!, ['--version'], { env: { PATH: '/nonexistent' } }).toString()).toMatch(/^cmdop \d+\.\d+\.\d+\n$/);
+  }, 300_000);
+
   it('linux-arm64 runs under qemu: --version, and a real pty round trip (doctor --check pty)', () => {
     const { dir, cleanup } = tempDir();
     const env = { PATH: '/usr/bin:/bin', QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu', CMDOP_RUNTIME_DIR: join(dir, 'rt'), HOME: dir };
