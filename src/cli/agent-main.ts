@@ -2,7 +2,7 @@
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { createLogger } from '../log.js';
 import { Agent } from '../agent/agent.js';
-import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
+import { AGENT_SETTINGS, loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { Client } from '../client/client.js';
 import { VERSION } from '../version.js';
 import { ago, printJson, runProgram, type Command, type Options } from './args.js';
@@ -21,6 +21,11 @@ function flagsOf(v: Values): Record<string, string | boolean | undefined> {
   const out: Record<string, string | boolean | undefined> = {};
   for (const s of AGENT_SETTINGS) out[s.key] = v[s.flag.slice(2)] as string | boolean | undefined;
   return out;
+}
+
+/** The agent's settings from flags, environment and the config file. */
+function configOf(v: Values): AgentConfig {
+  return loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined).values;
 }
 
 const commands: Command[] = [
@@ -82,7 +87,7 @@ const commands: Command[] = [
     usage: 'cmdop-agent pin set [--state-dir DIR] [--config FILE]',
     options: { ...SETTING_FLAGS, config: { type: 'string' } },
     async run(v) {
-      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const cfg = configOf(v);
       let pin: string;
       if (process.stdin.isTTY) {
         pin = await readSecret('New PIN: ');
@@ -99,8 +104,7 @@ const commands: Command[] = [
     usage: 'cmdop-agent pin unlock [--state-dir DIR] [--config FILE]',
     options: { ...SETTING_FLAGS, config: { type: 'string' } },
     async run(v) {
-      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
-      new PinGate(cfg.stateDir, 0).unlock();
+      new PinGate(configOf(v).stateDir, 0).unlock();
       process.stdout.write('PIN unlocked\n');
     },
   },
@@ -110,7 +114,7 @@ const commands: Command[] = [
     usage: 'cmdop-agent pin status [--state-dir DIR] [--config FILE]',
     options: { ...SETTING_FLAGS, config: { type: 'string' } },
     async run(v) {
-      const { values: cfg } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const cfg = configOf(v);
       const g = new PinGate(cfg.stateDir, 0);
       process.stdout.write(`pin ${cfg.pin === 'off' ? 'off (asks need no PIN)' : g.configured ? 'set' : 'not set (asks are refused)'}\nfailures ${g.failures}\nlocked ${g.locked ? 'yes: run cmdop-agent pin unlock' : 'no'}\n`);
     },

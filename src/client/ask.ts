@@ -7,6 +7,7 @@ import { cmdop } from '../protocol/gen/cmdop.js';
 import { frameMessage, MessageReader, MSG_CONTROL, MSG_EVENT } from '../protocol/messages.js';
 import type { Stream } from '../protocol/stream.js';
 import { CmdopError, PermissionError, type ErrorCode } from '../errors.js';
+import { AsyncQueue } from './async-queue.js';
 
 const v1 = cmdop.v1;
 
@@ -83,21 +84,14 @@ function toFrame(f: cmdop.v1.AskFrame): AskFrame | null {
 
 export class AskStream implements AsyncIterable<AskFrame> {
   private stream: Stream | null = null;
-  private readonly queue: AskFrame[] = [];
-  private waiter: (() => void) | null = null;
-  private ended = false;
-  private failure: CmdopError | null = null;
+  private readonly queue = new AsyncQueue<AskFrame>();
   private readonly ready: Promise<void>;
 
   /** @internal */
   constructor(open: () => Promise<Stream>, private readonly o: AskOptions = {}) {
     this.ready = open().then(
       (s) => this.attach(s),
-      (err: CmdopError) => {
-        this.failure = err;
-        this.ended = true;
-        this.wake();
-      },
+      (err: CmdopError) => this.queue.end(err),
     );
   }
 
@@ -107,22 +101,11 @@ export class AskStream implements AsyncIterable<AskFrame> {
       if (type !== MSG_EVENT) return;
       const f = toFrame(v1.AskFrame.decode(body));
       if (f) this.queue.push(f);
-      this.wake();
     });
     s.handle({
       onData: (c) => reader.push(c),
-      onClose: (err) => {
-        if (err) this.failure = err;
-        this.ended = true;
-        this.wake();
-      },
+      onClose: (err) => this.queue.end(err),
     });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
   }
 
   private async send(input: cmdop.v1.IAskInput): Promise<void> {
@@ -145,19 +128,11 @@ export class AskStream implements AsyncIterable<AskFrame> {
     await this.send({ cancel: true });
   }
 
+  /** The frames, up to and including `done` or `error`. */
   async *[Symbol.asyncIterator](): AsyncGenerator<AskFrame> {
-    for (;;) {
-      const f = this.queue.shift();
-      if (f) {
-        yield f;
-        if (f.type === 'done' || f.type === 'error') return;
-        continue;
-      }
-      if (this.ended) {
-        if (this.failure) throw this.failure;
-        return;
-      }
-      await new Promise<void>((r) => (this.waiter = r));
+    for await (const f of this.queue) {
+      yield f;
+      if (f.type === 'done' || f.type === 'error') return;
     }
   }
 
