@@ -7,6 +7,7 @@ import { CLI, run, start } from '../helpers/procs.js';
 import { filesEnv, type FilesEnv } from '../helpers/files-env.js';
 import { waitFor } from '../helpers/wait.js';
 import { Client } from '../../src/client/client.js';
+import pty from '@lydell/node-pty';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -64,6 +65,19 @@ describe('cmdop file commands against relay and agent processes', () => {
     const missing = await cmd('cat', `fhost:${work}/nope`);
     expect(missing).toMatchObject({ code: 1, stderr: `cmdop: not_found: ${work}/nope: no such file or directory\n` });
     expect((await cmd('ls', work)).code).toBe(2); // not machine:path: a usage error
+  });
+
+  it('cp shows a progress bar with rate and ETA on a terminal, and nothing when piped', async () => {
+    const src = join(dir, 'bar.bin');
+    writeData(src, 48);
+    const term = pty.spawn(process.execPath, [CLI('cmdop'), 'cp', src, `fhost:${work}/bar.bin`], { cols: 120, rows: 10, env: { ...process.env, ...e.env() } as Record<string, string> });
+    let screen = '';
+    term.onData((d) => (screen += d));
+    const code = await new Promise<number>((r) => term.onExit(({ exitCode }) => r(exitCode)));
+    expect(code).toBe(0);
+    expect(screen).toMatch(/bar\.bin\s+\[#+\s*\]\s+100%\s+50\.3 MB\/50\.3 MB\s+[\d.]+ [KMG]?B\/s\s+ETA \d+:\d\d/);
+    const piped = await run('cmdop', ['cp', src, `fhost:${work}/bar2.bin`], e.env());
+    expect(piped).toMatchObject({ code: 0, stdout: '', stderr: '' });
   });
 
   it('watch prints events as they happen', async () => {

@@ -262,6 +262,18 @@ describe('files: every operation against real files', () => {
       spawnSync('umount', [join(d, 'full')]);
     }
   });
+
+  it.skipIf(!canMount)('a read-only filesystem is a PermissionDeniedError naming the path (needs root to mount a tmpfs)', async () => {
+    const ro = mkdirp(join(d, 'ro'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', ro]).status).toBe(0);
+    try {
+      const p = join(ro, 'x.txt');
+      await expect(client.files.write(p, 'x')).rejects.toMatchObject({ name: 'PermissionDeniedError', code: 'permission', message: expect.stringContaining(p) });
+      await expect(client.files.mkdir(join(ro, 'sub'))).rejects.toMatchObject({ name: 'PermissionDeniedError' });
+    } finally {
+      spawnSync('umount', [ro]);
+    }
+  });
 });
 
 function mkdirp(p: string): string {
