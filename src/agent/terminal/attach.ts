@@ -80,24 +80,16 @@ class Attachment implements SessionClient {
       const missed = this.session.ring.since(from);
       if (missed) return this.goLive(from, missed);
     }
-    // The pty waits while the snapshot is taken (the emulator may run on another thread and be
-    // behind): what comes after it must still be in the scrollback when it is ready.
-    const hold = `snapshot:${this.id}`;
-    this.session.pause(hold);
-    try {
-      for (let i = 0; i < SNAPSHOT_TRIES; i++) {
-        const snap = await this.session.screen.snapshot();
-        if (this.stream.finished) return;
-        const tail = this.session.ring.since(snap.offset);
-        if (!tail) continue; // output ran past the scrollback while the snapshot was taken
-        if (from !== null && from < snap.offset) this.event({ gap: { from, to: snap.offset } });
-        this.event({ snapshot: { data: snap.data, offset: snap.offset, cols: snap.cols, rows: snap.rows } });
-        return this.goLive(snap.offset, tail);
-      }
-      this.stream.abort(new ValidationError('output too fast to take a snapshot; try again'));
-    } finally {
-      this.session.resume(hold);
+    for (let i = 0; i < SNAPSHOT_TRIES; i++) {
+      const snap = await this.session.screen.snapshot();
+      if (this.stream.finished) return;
+      const tail = this.session.ring.since(snap.offset);
+      if (!tail) continue; // output ran past the scrollback while the snapshot was taken
+      if (from !== null && from < snap.offset) this.event({ gap: { from, to: snap.offset } });
+      this.event({ snapshot: { data: snap.data, offset: snap.offset, cols: snap.cols, rows: snap.rows } });
+      return this.goLive(snap.offset, tail);
     }
+    this.stream.abort(new ValidationError('output too fast to take a snapshot; try again'));
   }
 
   private goLive(from: number, missed: Uint8Array): void {

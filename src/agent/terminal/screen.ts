@@ -54,11 +54,8 @@ export class Screen {
   private lengthsHead = 0;
   /** Called once the backlog drops below the low watermark after having been high. */
   onDrained: (() => void) | null = null;
-  /** Called after each parsed batch (the worker reports progress to the main thread with it). */
-  onProgress: ((parsed: number) => void) | null = null;
   private readonly onParsed = () => {
     this.parsed += this.lengths[this.lengthsHead++]!;
-    this.onProgress?.(this.parsed);
     if (this.lengthsHead > 1024) {
       this.lengths.splice(0, this.lengthsHead);
       this.lengthsHead = 0;

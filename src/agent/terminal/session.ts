@@ -11,8 +11,7 @@ import type { Logger } from '../../log.js';
 import type { cmdop } from '../../protocol/gen/cmdop.js';
 import { ValidationError } from '../../errors.js';
 import { ScrollbackRing } from './ring.js';
-import { SCREEN_HIGH_WATER } from './screen.js';
-import { createScreen, type SessionScreen } from './remote-screen.js';
+import { Screen, SCREEN_HIGH_WATER } from './screen.js';
 import { foregroundGroup, parseSignal } from './signals.js';
 
 /** Sizes a session accepts. */
@@ -69,7 +68,7 @@ export class TerminalSession {
   lastActivityMs = Date.now();
   private lastDetachMs = 0;
   readonly ring: ScrollbackRing;
-  readonly screen: SessionScreen;
+  readonly screen: Screen;
   private readonly pty: pty.IPty;
   private readonly clients = new Map<string, SessionClient>();
   private readonly pauses = new Set<string>();
@@ -87,8 +86,8 @@ export class TerminalSession {
     this.cols = opts.cols;
     this.rows = opts.rows;
     this.ring = new ScrollbackRing(opts.scrollbackBytes);
+    this.screen = new Screen(opts.cols, opts.rows);
     this.pty = pty.spawn(opts.shell, opts.args, { name: 'xterm-256color', cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env, encoding: null });
-    this.screen = createScreen(opts.cols, opts.rows); // after the spawn, which may throw
     this.pty.onData((d) => this.onData(d as unknown as Uint8Array));
     this.pty.onExit(({ exitCode, signal }) => this.handleExit(exitCode, signal ?? 0));
   }
@@ -242,7 +241,7 @@ export class TerminalSession {
   private onData(chunk: Uint8Array): void {
     this.lastActivityMs = Date.now();
     this.ring.append(chunk);
-    this.screen.write(chunk);
+    if (!process.env.CMDOP_EXPERIMENT_NO_SCREEN) this.screen.write(chunk);
     if (this.screen.backlog > SCREEN_HIGH_WATER && !this.pauses.has('screen')) {
       this.pause('screen');
       this.screen.onDrained = () => this.resume('screen');
