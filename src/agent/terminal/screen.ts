@@ -47,6 +47,7 @@ export class Screen {
   /** Resizes wait behind the output that came before them. */
   private resizes: Array<{ at: number; cols: number; rows: number }> = [];
   private busy = false;
+  private disposed = false;
   private timer: NodeJS.Timeout | undefined;
   /** Bytes fast-forwarded over without parsing (plain-text floods). */
   skipped = 0;
@@ -81,6 +82,7 @@ export class Screen {
   }
 
   write(chunk: Uint8Array): void {
+    if (this.disposed) return;
     this.written += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
@@ -173,6 +175,8 @@ export class Screen {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     clearTimeout(this.timer);
     this.term.dispose();
   }

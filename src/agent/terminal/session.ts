@@ -241,7 +241,7 @@ export class TerminalSession {
   private onData(chunk: Uint8Array): void {
     this.lastActivityMs = Date.now();
     this.ring.append(chunk);
-    if (!process.env.CMDOP_EXPERIMENT_NO_SCREEN) this.screen.write(chunk);
+    this.screen.write(chunk);
     if (this.screen.backlog > SCREEN_HIGH_WATER && !this.pauses.has('screen')) {
       this.pause('screen');
       this.screen.onDrained = () => this.resume('screen');

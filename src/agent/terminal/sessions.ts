@@ -59,7 +59,10 @@ export class Sessions {
     }
     this.sessions.set(s.id, s);
     s.onExit(() => {
-      const t = setTimeout(() => this.sessions.delete(s.id), EXITED_RETENTION_MS);
+      const t = setTimeout(() => {
+        this.sessions.delete(s.id);
+        s.screen.dispose();
+      }, EXITED_RETENTION_MS);
       t.unref();
     });
     this.log.info({ session: s.id, shell, pid: s.pid }, 'terminal session started');
