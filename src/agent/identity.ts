@@ -64,3 +64,12 @@ export function writeFileAtomic(path: string, content: string): void {
   writeFileSync(tmp, content, { mode: 0o600 });
   renameSync(tmp, path);
 }
+
+/** A JSON file's content, or null if it is missing or unreadable. */
+export function readJsonFile<T>(path: string): T | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}

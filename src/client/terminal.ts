@@ -1,6 +1,5 @@
 /** `client.terminal`: sessions, execute, and attached streams on one machine at a time. */
 import { cmdop } from '../protocol/gen/cmdop.js';
-import { ValidationError } from '../errors.js';
 import { MessageReader, MSG_OUTPUT, MSG_RESULT } from '../protocol/messages.js';
 import type { Caller } from './caller.js';
 import type { MachineTarget } from './target.js';

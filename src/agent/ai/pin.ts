@@ -6,11 +6,11 @@
  * never logged, stored or echoed; comparisons are constant-time.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ValidationError } from '../../errors.js';
-import { writeFileAtomic } from '../identity.js';
+import { readJsonFile, writeFileAtomic } from '../identity.js';
 
 const scrypt = promisify(scryptCb) as (pin: string, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -68,7 +68,7 @@ export class PinGate {
   constructor(stateDir: string, private readonly verifyMs: number, private readonly now: () => number = Date.now) {
     this.pinFile = join(stateDir, 'pin.json');
     this.stateFile = join(stateDir, 'pin-state.json');
-    this.state = readJson<FailState>(this.stateFile) ?? { failures: 0, lastFailureMs: 0, locked: false };
+    this.state = readJsonFile<FailState>(this.stateFile) ?? { failures: 0, lastFailureMs: 0, locked: false };
   }
 
   get configured(): boolean {
@@ -113,11 +113,11 @@ export class PinGate {
   }
 
   private async check(caller: string, pin: string): Promise<PinResult> {
-    this.state = readJson<FailState>(this.stateFile) ?? this.state; // another process (pin unlock) may have changed it
+    this.state = readJsonFile<FailState>(this.stateFile) ?? this.state; // another process (pin unlock) may have changed it
     if (this.state.locked) return { ok: false, reason: 'the PIN is locked after too many failures: run `cmdop-agent pin unlock` on the host', locked: true };
     const wait = this.state.lastFailureMs + delayAfter(this.state.failures) - this.now();
     if (wait > 0) return { ok: false, reason: 'too many wrong PINs: wait before trying again', retryAfterMs: wait };
-    const f = readJson<PinFile>(this.pinFile);
+    const f = readJsonFile<PinFile>(this.pinFile);
     if (!f) return { ok: false, reason: 'no PIN is set on this machine' };
     const expected = Buffer.from(f.hash, 'hex');
     const got = await scrypt(String(pin), Buffer.from(f.salt, 'hex'), expected.length, { N: f.N, r: f.r, p: f.p, maxmem: 64 * 1024 * 1024 });
@@ -140,10 +140,3 @@ export class PinGate {
   }
 }
 
-function readJson<T>(path: string): T | null {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    return null;
-  }
-}

@@ -103,7 +103,7 @@ export async function copy(policy: FilesPolicy, req: cmdop.v1.CopyFileRequest): 
   if (st.isDirectory()) {
     if (!req.recursive) throw new IsADirectoryError(`${src.user}: is a directory (copy it with recursive)`);
     if (existing && !existing.isDirectory()) throw fsError(Object.assign(new Error(), { code: 'ENOTDIR' }), dst.user);
-    await onPath(dst.user, () => cp(src.path, dst.path, { recursive: true, force: req.overwrite, errorOnExist: !req.overwrite, preserveTimestamps: true, verbatimSymlinks: true }));
+    await onPath(dst.user, () => copyTree(src.path, dst.path, true, req.overwrite));
   } else {
     if (existing?.isDirectory()) throw new IsADirectoryError(`${dst.user}: is a directory`);
     // Atomic like write: copy beside the destination, keep mode and mtime, then rename over it.
@@ -131,10 +131,15 @@ export async function move(policy: FilesPolicy, req: cmdop.v1.CopyFileRequest): 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw fsError(err, (err as NodeJS.ErrnoException).code === 'ENOENT' ? src.user : dst.user);
     // Another device: copy (preserving mode, times and links), then delete the source.
-    await onPath(dst.user, () => cp(src.path, dst.path, { recursive: st.isDirectory(), force: req.overwrite, errorOnExist: !req.overwrite, preserveTimestamps: true, verbatimSymlinks: true }));
+    await onPath(dst.user, () => copyTree(src.path, dst.path, st.isDirectory(), req.overwrite));
     await onPath(src.user, () => rm(src.path, { recursive: true }));
   }
   return entryFromStats(dst.path, await lstat(dst.path));
+}
+
+/** Copies a file or tree keeping modes, times and symlinks as links (never followed). */
+function copyTree(src: string, dst: string, recursive: boolean, overwrite: boolean): Promise<void> {
+  return cp(src, dst, { recursive, force: overwrite, errorOnExist: !overwrite, preserveTimestamps: true, verbatimSymlinks: true });
 }
 
 /** A hidden, unique temp name beside `path` (same directory, so rename is atomic). */

@@ -6,8 +6,8 @@
  * To resume, both sides agree on the SHA-256 of the prefix the agent already holds.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { link, lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AlreadyExistsError, ConflictError, FileNotFoundError, IsADirectoryError } from '../../errors.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
@@ -28,19 +28,29 @@ export interface WriteCtx {
   partials: Partials;
 }
 
-export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> {
-  const req = decodeRequest(cmdop.v1.WriteFileRequest, stream);
-  stream.autoConsume = false;
-  // No handlers until the file is open: bytes wait in the stream's inbox (bounded by the window).
-  const r = await ctx.policy.resolveForWrite(req.path, true);
+/**
+ * Where a write lands, checked: inside the jail (a final symlink is followed), the parent
+ * directory there (created with createParents), the destination not a directory, and not an
+ * existing file unless overwriting. Shared by uploads and by the AI's write_file.
+ */
+async function prepareDestination(policy: FilesPolicy, path: string, o: { overwrite: boolean; createParents?: boolean }): Promise<{ r: ResolvedPath; dir: string; existing: Stats | null }> {
+  const r = await policy.resolveForWrite(path, true);
   const dir = dirname(r.path);
-  if (req.createParents) await onPath(r.user, () => mkdir(dir, { recursive: true }));
+  if (o.createParents) await onPath(r.user, () => mkdir(dir, { recursive: true }));
   const dirSt = await stat(dir).catch(() => null);
   if (!dirSt) throw new FileNotFoundError(`${r.user}: parent directory does not exist`);
   if (!dirSt.isDirectory()) throw fsError(Object.assign(new Error(), { code: 'ENOTDIR' }), r.user);
   const existing = await stat(r.path).catch(() => null);
   if (existing?.isDirectory()) throw new IsADirectoryError(`${r.user}: is a directory`);
-  if (existing && !req.overwrite) throw new AlreadyExistsError(`${r.user}: already exists (pass overwrite to replace it)`);
+  if (existing && !o.overwrite) throw new AlreadyExistsError(`${r.user}: already exists (pass overwrite to replace it)`);
+  return { r, dir, existing };
+}
+
+export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> {
+  const req = decodeRequest(cmdop.v1.WriteFileRequest, stream);
+  stream.autoConsume = false;
+  // No handlers until the file is open: bytes wait in the stream's inbox (bounded by the window).
+  const { r, dir, existing } = await prepareDestination(ctx.policy, req.path, req);
 
   const key = partialPath(r.path);
   // A resume may race the agent noticing that the previous attempt was cut: give that a moment.
@@ -213,12 +223,7 @@ async function syncDir(dir: string): Promise<void> {
  * destination, fsync, mode, rename, directory fsync, all under the same jail checks.
  */
 export async function writeBuffer(policy: FilesPolicy, path: string, data: Uint8Array, o: { overwrite: boolean; createParents?: boolean }): Promise<{ path: string; size: number }> {
-  const r = await policy.resolveForWrite(path, true);
-  const dir = dirname(r.path);
-  if (o.createParents) await onPath(r.user, () => mkdir(dir, { recursive: true }));
-  const existing = await stat(r.path).catch(() => null);
-  if (existing?.isDirectory()) throw new IsADirectoryError(`${r.user}: is a directory`);
-  if (existing && !o.overwrite) throw new AlreadyExistsError(`${r.user}: already exists`);
+  const { r, dir, existing } = await prepareDestination(policy, path, o);
   const temp = { user: r.user, path: tempPath(r.path) };
   const fh = await openTemp(policy, temp, 0, '', null);
   let committed = false;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { getProxyForUrl } from 'proxy-from-env';
 import type { AgentConfig } from '../config.js';
 import { fingerprintOfDer, normalizeFingerprint } from '../../link/fingerprint.js';
+import { readJsonFile } from '../identity.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {
@@ -40,7 +41,7 @@ export async function runDoctor(i: DoctorInput, only?: CheckName[]): Promise<Che
   if (want('config')) out.push(relay ? { name: 'config', status: 'ok', detail: `${i.configFile}: relay ${c.relay}` } : { name: 'config', status: 'warn', detail: `${i.configFile}: no relay configured (local socket only)`, fix: 'cmdop-agent install --relay wss://HOST:PORT --token JOIN_TOKEN --fingerprint SHA256' });
   if (want('enrolled')) {
     const enrolled = existsSync(join(c.stateDir, 'machine.json'));
-    out.push(enrolled ? { name: 'enrolled', status: 'ok', detail: `machine ${readJson(join(c.stateDir, 'machine.json'))?.machineId ?? '?'}` } : { name: 'enrolled', status: c.token ? 'warn' : 'fail', detail: 'this host has not enrolled with a relay yet', fix: c.token ? 'start the agent: it enrols with its join token' : 'issue a join token on the relay (cmdop-relay tokens issue) and run cmdop-agent install --token ...' });
+    out.push(enrolled ? { name: 'enrolled', status: 'ok', detail: `machine ${readJsonFile<Record<string, string>>(join(c.stateDir, 'machine.json'))?.machineId ?? '?'}` } : { name: 'enrolled', status: c.token ? 'warn' : 'fail', detail: 'this host has not enrolled with a relay yet', fix: c.token ? 'start the agent: it enrols with its join token' : 'issue a join token on the relay (cmdop-relay tokens issue) and run cmdop-agent install --token ...' });
   }
   if (want('permissions')) out.push(permissions(c, i.configFile));
   if (relay && want('dns')) out.push(await dns(relay.hostname));
@@ -53,14 +54,6 @@ export async function runDoctor(i: DoctorInput, only?: CheckName[]): Promise<Che
   if (want('pty')) out.push(await pty());
   if (want('service') && i.serviceFile) out.push(existsSync(i.serviceFile) ? { name: 'service', status: 'ok', detail: `${i.serviceFile} is installed` } : { name: 'service', status: 'warn', detail: 'not installed as a service', fix: 'cmdop-agent install' });
   return out;
-}
-
-function readJson(p: string): Record<string, string> | null {
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as Record<string, string>;
-  } catch {
-    return null;
-  }
 }
 
 function permissions(c: AgentConfig, configFile: string): Check {
