@@ -23,6 +23,9 @@ function flagsOf(v: Values): Record<string, string | boolean | undefined> {
   return out;
 }
 
+/** Every setting as a flag, plus --config FILE: what commands that read the agent's config take. */
+const CONFIG_FLAGS: Options = { ...SETTING_FLAGS, config: { type: 'string' } };
+
 /** The agent's settings from flags, environment and the config file. */
 function configOf(v: Values): AgentConfig {
   return loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined).values;
@@ -33,7 +36,7 @@ const commands: Command[] = [
     name: 'run',
     summary: 'run the agent in the foreground (what the service runs)',
     usage: 'cmdop-agent run [--relay wss://HOST:PORT] [--token JOIN_TOKEN] [--fingerprint SHA256] [--config FILE] ...',
-    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    options: CONFIG_FLAGS,
     async run(v) {
       const { values: cfg, file } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
       const log = createLogger(cfg.logLevel, 'cmdop-agent');
@@ -85,7 +88,7 @@ const commands: Command[] = [
     name: 'pin set',
     summary: "set the machine's connect PIN for AI asks (read without echo, or from stdin when piped)",
     usage: 'cmdop-agent pin set [--state-dir DIR] [--config FILE]',
-    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    options: CONFIG_FLAGS,
     async run(v) {
       const cfg = configOf(v);
       let pin: string;
@@ -102,7 +105,7 @@ const commands: Command[] = [
     name: 'pin unlock',
     summary: 'clear the PIN lockout after too many wrong PINs',
     usage: 'cmdop-agent pin unlock [--state-dir DIR] [--config FILE]',
-    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    options: CONFIG_FLAGS,
     async run(v) {
       new PinGate(configOf(v).stateDir, 0).unlock();
       process.stdout.write('PIN unlocked\n');
@@ -112,7 +115,7 @@ const commands: Command[] = [
     name: 'pin status',
     summary: 'whether a PIN is set, and the failure count and lockout',
     usage: 'cmdop-agent pin status [--state-dir DIR] [--config FILE]',
-    options: { ...SETTING_FLAGS, config: { type: 'string' } },
+    options: CONFIG_FLAGS,
     async run(v) {
       const cfg = configOf(v);
       const g = new PinGate(cfg.stateDir, 0);
