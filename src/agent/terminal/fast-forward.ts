@@ -1,37 +1,66 @@
 /**
- * Fast-forward for floods of plain text, pure. Feeding a headless terminal costs about a core
- * at pty speed, but when a burst of output is only printable characters and CR LF, everything
- * but its last lines is scrolled away: the screen and scrollback after it depend only on those
- * last lines. `plainTextCut` finds where such a burst can start being parsed; the bytes before
- * it change nothing the snapshot shows. (The caller checks the emulator state that makes this
- * hold: normal buffer, full-screen scroll region, no origin mode.)
+ * Fast-forward for floods of plain text, pure. Feeding a headless terminal costs about a core at
+ * pty speed, but when a burst of output changes no terminal state beyond what it prints,
+ * everything but its last lines is scrolled away: the screen and scrollback after it depend only
+ * on those last lines. `plainTextCut` finds where such a burst can start being parsed; the bytes
+ * before it change nothing a snapshot shows. The caller checks the emulator state that makes this
+ * hold: parser in its ground state, normal buffer, full-screen scroll region, no origin mode.
+ *
+ * Every scan here is a native memchr (Buffer.indexOf), not a loop over bytes in JS.
  */
 
 const CR = 0x0d;
 const LF = 0x0a;
+const ESC = 0x1b;
+/** SO and SI switch character sets, which outlives the lines they are in. */
+const SO = 0x0e;
+const SI = 0x0f;
+/** UTF-8 lead byte of U+0080..U+00BF; U+0080..U+009F are the C1 controls (CSI, OSC, DCS...). */
+const C2 = 0xc2;
 
-/** True for bytes that print or end a line and change no terminal mode. */
-function plain(b: number): boolean {
-  return (b >= 0x20 && b !== 0x7f) || b === CR || b === LF;
+function view(data: Uint8Array, end: number): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, end);
 }
 
 /**
- * Offset to start parsing from, so that at least `keepLines` CR LF line ends are parsed, or 0
- * when nothing can be skipped (too few lines, or a control byte or escape in the part to skip).
- * The cut falls right after a CR LF.
+ * Where the first byte that changes terminal state other than the cursor and the cells it prints
+ * is: ESC, SO, SI or a C1 control; `end` when there is none. (BS, TAB, BEL and bare LF only move
+ * the cursor or ring; they change no mode.)
+ */
+export function firstNonPlain(data: Uint8Array, end = data.length): number {
+  const b = view(data, end);
+  let first = end;
+  for (const c of [ESC, SO, SI]) {
+    const i = b.indexOf(c);
+    if (i !== -1 && i < first) first = i;
+  }
+  for (let i = b.indexOf(C2); i !== -1 && i < first; i = b.indexOf(C2, i + 1)) {
+    const next = i + 1 < end ? b[i + 1]! : -1;
+    // A lead byte cut off at `end` might start a C1 control: not plain.
+    if (next === -1 || (next >= 0x80 && next <= 0x9f)) first = i;
+  }
+  return first;
+}
+
+export function isPlain(data: Uint8Array, end = data.length): boolean {
+  return firstNonPlain(data, end) === end;
+}
+
+/**
+ * Offset to start parsing from, or 0 when nothing can be skipped. What is skipped is plain, and
+ * is followed by at least `keepLines` more plain CR LF lines printed under the same state, which
+ * scroll it out of the screen and scrollback; the first state change (an escape, say) and what
+ * follows it are always parsed. The cut falls right after a CR LF, so the first line kept starts
+ * at column 0.
  */
 export function plainTextCut(data: Uint8Array, keepLines: number): number {
+  const b = view(data, data.length);
+  let i = firstNonPlain(data);
   let lines = 0;
-  let cut = -1;
-  for (let i = data.length - 1; i > 0; i--) {
-    if (data[i] === LF && data[i - 1] === CR) {
-      if (++lines > keepLines) {
-        cut = i + 1;
-        break;
-      }
-    }
+  while (i > 0) {
+    i = b.lastIndexOf(LF, i - 1);
+    if (i <= 0) return 0;
+    if (b[i - 1] === CR && ++lines > keepLines) return i + 1;
   }
-  if (cut <= 0) return 0;
-  for (let i = 0; i < cut; i++) if (!plain(data[i]!)) return 0;
-  return cut;
+  return 0;
 }

@@ -5,6 +5,11 @@
  * program, and a snapshot never holds queries, so attaching never makes the shell read replies
  * twice. The emulator parses asynchronously; `backlog` says how far behind it is, and the session
  * pauses the pty while it is too far behind (xterm drops data past its own limit).
+ *
+ * Floods of plain text are fast-forwarded (see fast-forward.ts): what is pending is trimmed to its
+ * last screenful-plus-scrollback of lines as it arrives, and while the flood goes on the emulator
+ * is not fed at all, since a snapshot (which feeds everything first) is the only reader. Parsing
+ * a `cat` of 1 GiB thus costs a few thousand lines, not 1 GiB through the emulator.
  */
 import { createRequire } from 'node:module';
 import type * as XtermHeadless from '@xterm/headless';
@@ -13,6 +18,10 @@ import { plainTextCut } from './fast-forward.js';
 
 /** Output is handed to the emulator in batches at most this far apart (nothing waits on it but snapshots). */
 const SCREEN_BATCH_MS = 20;
+/** Pending output is trimmed (fast-forwarded) each time this much more has arrived. */
+const TRIM_EVERY = 256 * 1024;
+/** At least this much output per batch interval, with the last trim a success, is a flood: feeding waits. */
+const FLOOD_BYTES = 64 * 1024;
 /** Scrollback lines kept by the emulator and sent with a snapshot. */
 export const SNAPSHOT_SCROLLBACK_LINES = 1000;
 
@@ -26,6 +35,13 @@ export interface ScreenSnapshot {
 }
 
 const encoder = new TextEncoder();
+
+/** The parts of xterm's core that say whether fast-forward holds. */
+interface XtermCore {
+  buffer?: { scrollTop: number; scrollBottom: number };
+  coreService?: { decPrivateModes?: { origin?: boolean } };
+  _inputHandler?: { _parser?: { currentState: number }; _utf8Decoder?: { interim?: Uint8Array } };
+}
 
 /** The emulator is loaded with the first session: an idle agent does not pay its memory. */
 let xtermModules: { xterm: typeof XtermHeadless; serialize: typeof XtermSerialize } | undefined;
@@ -51,6 +67,11 @@ export class Screen {
   private timer: NodeJS.Timeout | undefined;
   /** Bytes fast-forwarded over without parsing (plain-text floods). */
   skipped = 0;
+  /** Skipped bytes not yet counted as parsed: they count with the batch that follows them. */
+  private skippedPending = 0;
+  private nextTrimAt = TRIM_EVERY;
+  private lastTrimOk = false;
+  private bytesSinceTick = 0;
   private readonly lengths: number[] = [];
   private lengthsHead = 0;
   /** Called once the backlog drops below the low watermark after having been high. */
@@ -78,7 +99,7 @@ export class Screen {
 
   /** Bytes written but not yet parsed. */
   get backlog(): number {
-    return this.written - this.parsed;
+    return this.written - this.parsed - this.skippedPending;
   }
 
   write(chunk: Uint8Array): void {
@@ -86,7 +107,34 @@ export class Screen {
     this.written += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    this.timer ??= setTimeout(this.flush, SCREEN_BATCH_MS);
+    this.bytesSinceTick += chunk.length;
+    if (this.pendingBytes >= this.nextTrimAt) this.trim();
+    this.timer ??= setTimeout(this.tick, SCREEN_BATCH_MS);
+  }
+
+  /** While a plain-text flood goes on, feeding waits (trimming keeps what is pending bounded). */
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    const flooding = this.bytesSinceTick >= FLOOD_BYTES && this.lastTrimOk;
+    this.bytesSinceTick = 0;
+    if (flooding) this.timer = setTimeout(this.tick, SCREEN_BATCH_MS);
+    else this.flush();
+  };
+
+  /** Drops pending plain text that later lines scroll out of the screen and scrollback. */
+  private trim(): void {
+    this.nextTrimAt = this.pendingBytes + TRIM_EVERY;
+    this.lastTrimOk = false;
+    if (this.busy || this.resizes.length > 0 || !this.canFastForward()) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const cut = plainTextCut(data, this.term.rows + SNAPSHOT_SCROLLBACK_LINES + 1);
+    this.pending = [data.subarray(cut)];
+    if (cut === 0) return;
+    this.lastTrimOk = true;
+    this.pendingBytes -= cut;
+    this.skipped += cut;
+    this.skippedPending += cut;
+    this.nextTrimAt = this.pendingBytes + TRIM_EVERY;
   }
 
   /** Hands the pending output to the emulator, one batch at a time (so its state is known). */
@@ -96,6 +144,7 @@ export class Screen {
     if (this.busy) return;
     this.applyResizes();
     if (this.pendingBytes === 0) return;
+    this.trim();
     // A batch stops at the next resize, which applies once the output before it is parsed.
     const fed = this.written - this.pendingBytes;
     const limit = this.resizes.length ? this.resizes[0]!.at - fed : this.pendingBytes;
@@ -113,13 +162,10 @@ export class Screen {
       }
     }
     this.pendingBytes -= n;
-    let data = take.length === 1 ? take[0]! : Buffer.concat(take, n);
-    this.lengths.push(n);
-    if (this.canFastForward()) {
-      const cut = plainTextCut(data, this.term.rows + SNAPSHOT_SCROLLBACK_LINES + 1);
-      this.skipped += cut;
-      data = data.subarray(cut);
-    }
+    this.nextTrimAt = this.pendingBytes + TRIM_EVERY;
+    const data = take.length === 1 ? take[0]! : Buffer.concat(take, n);
+    this.lengths.push(this.skippedPending + n);
+    this.skippedPending = 0;
     this.busy = true;
     this.term.write(data, this.afterBatch);
   };
@@ -139,11 +185,18 @@ export class Screen {
     }
   }
 
-  /** Fast-forward holds only on the normal buffer with a full-screen scroll region and no origin mode. */
+  /**
+   * Fast-forward holds only with everything handed over parsed, the parser in its ground state and
+   * no UTF-8 sequence half decoded, on the normal buffer with a full-screen scroll region and no
+   * origin mode. (These are xterm internals; if a release renames them, this answers false and
+   * every byte is parsed: slower, never wrong.)
+   */
   private canFastForward(): boolean {
-    const core = (this.term as unknown as { _core?: { buffer?: { scrollTop: number; scrollBottom: number }; coreService?: { decPrivateModes?: { origin?: boolean } } } })._core;
+    const core = (this.term as unknown as { _core?: XtermCore })._core;
     const b = core?.buffer;
-    if (!b || this.term.buffer.active.type !== 'normal') return false;
+    const input = core?._inputHandler;
+    if (!b || !input || this.term.buffer.active.type !== 'normal') return false;
+    if (input._parser?.currentState !== 0 || input._utf8Decoder?.interim?.[0] !== 0) return false;
     return b.scrollTop === 0 && b.scrollBottom === this.term.rows - 1 && core.coreService?.decPrivateModes?.origin === false;
   }
 

@@ -13,16 +13,11 @@ import { ValidationError } from '../../errors.js';
 import { ScrollbackRing } from './ring.js';
 import { Screen, SCREEN_HIGH_WATER } from './screen.js';
 import { foregroundGroup, parseSignal } from './signals.js';
+import { OutputBatcher } from './batcher.js';
 
 /** Sizes a session accepts. */
 export const MAX_COLS = 2000;
 export const MAX_ROWS = 1000;
-/**
- * Output read in one turn of the event loop goes to clients as one message, up to this size: the
- * kernel hands a pty's output over in 4 KiB reads, and a frame per read would cost every hop a
- * message each.
- */
-const OUTPUT_BATCH_MAX = 256 * 1024;
 /** A pty that answered EAGAIN is tried again after this long. */
 const INPUT_RETRY_MS = 5;
 /** After SIGHUP on close, the pty gets this long before SIGKILL. */
@@ -73,10 +68,9 @@ export class TerminalSession {
   private readonly clients = new Map<string, SessionClient>();
   private readonly pauses = new Set<string>();
   exit: { code: number; signal: string } | null = null;
-  private batch: Uint8Array[] = [];
-  private batchBytes = 0;
-  private batchAt = 0;
-  private batchTimer: NodeJS.Immediate | undefined;
+  private readonly batcher = new OutputBatcher((data, at) => {
+    for (const c of this.clients.values()) c.output(data, at);
+  });
   private readonly exitListeners: Array<() => void> = [];
   cols: number;
   rows: number;
@@ -246,24 +240,13 @@ export class TerminalSession {
       this.pause('screen');
       this.screen.onDrained = () => this.resume('screen');
     }
-    if (this.batchBytes === 0) this.batchAt = this.ring.end - chunk.length;
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (this.batchBytes >= OUTPUT_BATCH_MAX) this.flushOutput();
-    else this.batchTimer ??= setImmediate(this.flushOutput);
+    this.batcher.push(chunk, this.ring.end - chunk.length);
   }
 
   /** Sends the output batched so far to every client. */
-  readonly flushOutput = (): void => {
-    if (this.batchTimer) clearImmediate(this.batchTimer);
-    this.batchTimer = undefined;
-    if (this.batchBytes === 0) return;
-    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
-    const at = this.batchAt;
-    this.batch = [];
-    this.batchBytes = 0;
-    for (const c of this.clients.values()) c.output(data, at);
-  };
+  flushOutput(): void {
+    this.batcher.flush();
+  }
 
   private handleExit(code: number, signal: number): void {
     this.flushOutput();
