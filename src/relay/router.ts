@@ -102,7 +102,7 @@ export class Router {
       from.routes.set(id, a);
       to.routes.set(toId, b);
       // The caller is the relay's word, never the client's: its API key and this link.
-      to.link.ws.send(encodeFrame(toId, { open: { ...open, window, caller: `${from.keyId}/${from.sessionId}` } }));
+      to.link.send(encodeFrame(toId, { open: { ...open, window, caller: `${from.keyId}/${from.sessionId}` } }));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       this.sendError(from, id, asCmdopError(err, 'routing a stream'));
@@ -111,12 +111,12 @@ export class Router {
 
   private send(to: RouteEnd, bytes: Uint8Array): true {
     patchStreamId(bytes, to.id);
-    if (to.conn.link.isOpen) to.conn.link.ws.send(bytes);
+    if (to.conn.link.isOpen) to.conn.link.send(bytes);
     return true;
   }
 
   private sendError(conn: Conn, id: number, err: CmdopError): void {
-    if (conn.link.isOpen) conn.link.ws.send(encodeFrame(id, { error: toWireError(err) }));
+    if (conn.link.isOpen) conn.link.send(encodeFrame(id, { error: toWireError(err) }));
   }
 
   private remove(end: RouteEnd): void {

@@ -3,14 +3,15 @@
  * write, a read and a cross-process wakeup, and on a VM a wakeup is dear; the pty, though, hands
  * output over a few KiB per read. So output read in one turn of the event loop goes out as one
  * message, and while a flood is on (the last message was recent and not small) messages go out
- * at most every FLOOD_FLUSH_MS, each carrying everything read meanwhile. Interactive output (an
+ * at most every FLOOD_FLUSH_MS (a third of a 60 Hz frame: nobody sees it), each carrying
+ * everything read meanwhile. Interactive output (an
  * echo, a redraw after a key) never counts as a flood and leaves on the next turn.
  */
 
 /** A message carries at most this much; a full batch leaves at once. */
 export const OUTPUT_BATCH_MAX = 256 * 1024;
 /** While flooding, output leaves at most this often. */
-export const FLOOD_FLUSH_MS = 2;
+export const FLOOD_FLUSH_MS = 5;
 /** A message at least this big, sent less than FLOOD_FLUSH_MS ago, means a flood is on. */
 export const FLOOD_MIN_BYTES = 2048;
 

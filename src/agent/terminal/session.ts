@@ -4,7 +4,7 @@
  * having nobody attached is a normal state.
  */
 import { randomUUID } from 'node:crypto';
-import { write as fsWrite } from 'node:fs';
+import { write as fsWrite, writeSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import pty from '@lydell/node-pty';
 import type { Logger } from '../../log.js';
@@ -51,6 +51,29 @@ export interface SessionOptions {
 export function checkSize(cols: number, rows: number): void {
   if (!(Number.isInteger(cols) && Number.isInteger(rows) && cols >= 1 && rows >= 1 && cols <= MAX_COLS && rows <= MAX_ROWS)) {
     throw new ValidationError(`terminal size must be 1..${MAX_COLS} columns by 1..${MAX_ROWS} rows, got ${cols}x${rows}`, { detail: 'bad_size' });
+  }
+}
+
+/** O_NONBLOCK, as /proc/self/fdinfo shows it (octal flags). */
+const O_NONBLOCK = 0o4000;
+
+/** Linux: whether `fd` is in non-blocking mode; false (the safe answer) where that cannot be told. */
+function fdIsNonBlocking(fd: number): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return !!m && (parseInt(m[1]!, 8) & O_NONBLOCK) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Bytes written to a non-blocking fd now: -1 on EAGAIN (nothing taken), the length when the program has gone (EIO). */
+function writeNow(fd: number, data: Uint8Array): number {
+  try {
+    return writeSync(fd, data);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EAGAIN' ? -1 : data.length;
   }
 }
 
@@ -125,8 +148,22 @@ export class TerminalSession {
       this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
       return done?.();
     }
+    if (this.input.length === 0 && !this.writing && this.nonBlocking(fd)) {
+      // The common case, a keystroke or a paste the program is ready for: written at once, with
+      // no hop through the thread pool. EAGAIN (the program is not reading) falls back to it.
+      const n = writeNow(fd, data);
+      if (n === data.length) return done?.();
+      data = data.subarray(Math.max(n, 0));
+    }
     this.input.push({ data, done });
     this.pumpInput(fd);
+  }
+
+  private nonBlockingFd: boolean | undefined;
+  /** True when the pty master is in non-blocking mode, so a write can never stall the agent. */
+  private nonBlocking(fd: number): boolean {
+    this.nonBlockingFd ??= fdIsNonBlocking(fd);
+    return this.nonBlockingFd;
   }
 
   private readonly input: Array<{ data: Uint8Array; done: (() => void) | undefined }> = [];
