@@ -4,7 +4,6 @@
  * having nobody attached is a normal state.
  */
 import { randomUUID } from 'node:crypto';
-import { write as fsWrite, writeSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import pty from '@lydell/node-pty';
 import type { Logger } from '../../log.js';
@@ -14,12 +13,11 @@ import { ScrollbackRing } from './ring.js';
 import { Screen, SCREEN_HIGH_WATER } from './screen.js';
 import { foregroundGroup, parseSignal } from './signals.js';
 import { OutputBatcher } from './batcher.js';
+import { PtyInput } from './input.js';
 
 /** Sizes a session accepts. */
 export const MAX_COLS = 2000;
 export const MAX_ROWS = 1000;
-/** A pty that answered EAGAIN is tried again after this long. */
-const INPUT_RETRY_MS = 5;
 /** After SIGHUP on close, the pty gets this long before SIGKILL. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -54,29 +52,6 @@ export function checkSize(cols: number, rows: number): void {
   }
 }
 
-/** O_NONBLOCK, as /proc/self/fdinfo shows it (octal flags). */
-const O_NONBLOCK = 0o4000;
-
-/** Linux: whether `fd` is in non-blocking mode; false (the safe answer) where that cannot be told. */
-function fdIsNonBlocking(fd: number): boolean {
-  if (process.platform !== 'linux') return false;
-  try {
-    const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    return !!m && (parseInt(m[1]!, 8) & O_NONBLOCK) !== 0;
-  } catch {
-    return false;
-  }
-}
-
-/** Bytes written to a non-blocking fd now: -1 on EAGAIN (nothing taken), the length when the program has gone (EIO). */
-function writeNow(fd: number, data: Uint8Array): number {
-  try {
-    return writeSync(fd, data);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EAGAIN' ? -1 : data.length;
-  }
-}
-
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([k, v]) => [v, k]));
 
 export class TerminalSession {
@@ -95,6 +70,7 @@ export class TerminalSession {
     for (const c of this.clients.values()) c.output(data, at);
   });
   private readonly exitListeners: Array<() => void> = [];
+  private readonly input: PtyInput | null;
   cols: number;
   rows: number;
 
@@ -105,6 +81,8 @@ export class TerminalSession {
     this.ring = new ScrollbackRing(opts.scrollbackBytes);
     this.screen = new Screen(opts.cols, opts.rows);
     this.pty = pty.spawn(opts.shell, opts.args, { name: 'xterm-256color', cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env, encoding: null });
+    const fd = (this.pty as unknown as { fd?: number }).fd;
+    this.input = typeof fd === 'number' && process.platform !== 'win32' ? new PtyInput(fd) : null;
     this.pty.onData((d) => this.onData(d as unknown as Uint8Array));
     this.pty.onExit(({ exitCode, signal }) => this.handleExit(exitCode, signal ?? 0));
   }
@@ -132,66 +110,16 @@ export class TerminalSession {
     if (this.clients.size === 0) this.lastDetachMs = Date.now();
   }
 
-  /**
-   * Input from an operator (the role is checked by the caller); `done` runs once the pty has taken
-   * it. libuv writes to a pty master in blocking mode, so a program that stops reading its input
-   * would freeze the whole agent. Input therefore goes through the thread pool, one write per
-   * session at a time, and callers grant credit only in `done`: a stuck program stalls its own
-   * input and nothing else.
-   */
+  /** Input from an operator (the role is checked by the caller); `done` runs once the pty has taken it. */
   write(data: Uint8Array, done?: () => void): void {
     if (this.exit) return done?.();
     this.lastActivityMs = Date.now();
-    const fd = (this.pty as unknown as { fd?: number }).fd;
-    if (typeof fd !== 'number' || process.platform === 'win32') {
-      // node-pty writes Buffers as bytes; its typings only say string.
+    if (!this.input) {
+      // Windows (ConPTY has no fd): node-pty writes Buffers as bytes; its typings only say string.
       this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
       return done?.();
     }
-    if (this.input.length === 0 && !this.writing && this.nonBlocking(fd)) {
-      // The common case, a keystroke or a paste the program is ready for: written at once, with
-      // no hop through the thread pool. EAGAIN (the program is not reading) falls back to it.
-      const n = writeNow(fd, data);
-      if (n === data.length) return done?.();
-      data = data.subarray(Math.max(n, 0));
-    }
-    this.input.push({ data, done });
-    this.pumpInput(fd);
-  }
-
-  private nonBlockingFd: boolean | undefined;
-  /** True when the pty master is in non-blocking mode, so a write can never stall the agent. */
-  private nonBlocking(fd: number): boolean {
-    this.nonBlockingFd ??= fdIsNonBlocking(fd);
-    return this.nonBlockingFd;
-  }
-
-  private readonly input: Array<{ data: Uint8Array; done: (() => void) | undefined }> = [];
-  private writing = false;
-
-  private pumpInput(fd: number): void {
-    if (this.writing || this.input.length === 0) return;
-    if (this.exit) {
-      for (const w of this.input.splice(0)) w.done?.();
-      return;
-    }
-    const w = this.input[0]!;
-    this.writing = true;
-    fsWrite(fd, w.data, 0, w.data.length, null, (err, n) => {
-      this.writing = false;
-      if (err && err.code === 'EAGAIN') {
-        setTimeout(() => this.pumpInput(fd), INPUT_RETRY_MS).unref();
-        return;
-      }
-      if (!err && n < w.data.length) {
-        w.data = w.data.subarray(n);
-      } else {
-        // EIO and friends: the program has gone; its input goes nowhere.
-        this.input.shift();
-        w.done?.();
-      }
-      this.pumpInput(fd);
-    });
+    this.input.write(data, done);
   }
 
   /** The last operator resize wins; every client hears of it. */
@@ -287,6 +215,7 @@ export class TerminalSession {
 
   private handleExit(code: number, signal: number): void {
     this.flushOutput();
+    if (this.input) this.input.closed = true;
     this.exit = { code, signal: signal ? SIGNAL_NAMES.get(signal) ?? String(signal) : '' };
     this.log.info({ session: this.id, code, signal: this.exit.signal || undefined }, 'terminal session ended');
     for (const l of this.exitListeners.splice(0)) l();
