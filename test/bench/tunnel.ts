@@ -11,6 +11,7 @@ import { figure, type Figure } from './figures.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { postgresBinDir, startPostgres } from './postgres.js';
+import { startChain } from './tls-chain.js';
 
 const exec = promisify(execFile);
 
@@ -22,9 +23,9 @@ async function pgbenchTps(bin: string, port: number, seconds: number): Promise<n
   return Number(m[1]);
 }
 
-/** pgbench -S through a tunnel vs direct, with a throwaway cluster; null when PostgreSQL is not installed. */
-async function pgbenchFigure(client: Awaited<ReturnType<typeof benchCluster>>['client']): Promise<Figure | null> {
-  if (!postgresBinDir()) return null;
+/** pgbench -S through a tunnel vs direct and vs the bare chain, with a throwaway cluster; none when PostgreSQL is not installed. */
+async function pgbenchFigures(client: Awaited<ReturnType<typeof benchCluster>>['client']): Promise<Figure[]> {
+  if (!postgresBinDir()) return [];
   const pg = await startPostgres();
   try {
     await exec(pg.bin('pgbench'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-i', '-q', 'postgres']);
@@ -32,7 +33,12 @@ async function pgbenchFigure(client: Awaited<ReturnType<typeof benchCluster>>['c
     const direct = await pgbenchTps(pg.bin('pgbench'), pg.port, 5);
     const through = await pgbenchTps(pg.bin('pgbench'), t.localPort, 5);
     await t.close();
-    return figure('pgbench -S through a tunnel (4 clients)', 'TPS', through, '>= 0.6x direct', { name: 'pgbench -S direct', value: direct });
+    const chain = await startChain(pg.port);
+    const viaChain = await pgbenchTps(pg.bin('pgbench'), chain.port, 5).finally(() => chain.stop());
+    return [
+      figure('pgbench -S through a tunnel (4 clients)', 'TPS', through, '>= 0.6x direct', { name: 'pgbench -S direct', value: direct }),
+      figure('pgbench -S through a tunnel vs a bare TLS relay chain', 'TPS', through, 'informational (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain }),
+    ];
   } finally {
     pg.stop();
   }
@@ -73,14 +79,17 @@ export async function tunnelBench(mib: number): Promise<Figure[]> {
   const bc = await benchCluster(join(dir, 'c'));
   const src = await source(mib * 1024 * 1024);
   try {
-    const pgFig = await pgbenchFigure(bc.client);
+    const pgFigs = await pgbenchFigures(bc.client);
     const t = await bc.client.tunnels.open('bench', { remotePort: src.port });
     await download(t.localPort); // warm up
     const direct = await download(src.port);
     const through = await download(t.localPort);
     await t.close();
+    const chain = await startChain(src.port);
+    const viaChain = await download(chain.port).finally(() => chain.stop());
     const bulk = figure(`tunnel bulk TCP ${mib} MiB download`, 'MB/s', through / 1e6, '>= 0.6x direct', { name: 'direct loopback TCP', value: direct / 1e6 });
-    return pgFig ? [bulk, pgFig] : [bulk];
+    const ceiling = figure(`tunnel bulk TCP ${mib} MiB vs a bare TLS relay chain`, 'MB/s', through / 1e6, 'informational (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain / 1e6 });
+    return [bulk, ceiling, ...pgFigs];
   } finally {
     src.server.close();
     await bc.stop();
