@@ -5,6 +5,9 @@
  * against it in the same run, to show how much of the gap to a direct connection is the design
  * (two TLS hops through Node on these cores) and how much is our code.
  *
+ * The agent side can also run `cat` in a pty and send what it reads: the ceiling for terminal
+ * output through the same topology.
+ *
  * Run as a child with `relay` or `agent` as its first argument; `startChain` runs the rest.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -14,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pty from '@lydell/node-pty';
 import { loadOrCreateTls } from '../../src/relay/tls.js';
 
 /** First byte on a connection to the relay: the agent's control link, an agent data link, a client. */
@@ -49,7 +53,10 @@ function relay(cert: string, key: string): void {
   server.listen(0, '127.0.0.1', () => process.send!((server.address() as { port: number }).port));
 }
 
-function agent(cert: string, relayPort: number, targetPort: number): void {
+/** What the agent side joins each connection to: a TCP port, or a pty running `cat file` (raw bytes, as our agent reads them). */
+export type ChainTarget = { port: number } | { ptyCat: string };
+
+function agent(cert: string, relayPort: number, target: ChainTarget): void {
   const dial = (first: number, then: (s: tls.TLSSocket) => void) => {
     const s = tls.connect({ port: relayPort, host: '127.0.0.1', ...pinned(cert) }, () => {
       s.write(Buffer.from([first]));
@@ -61,7 +68,13 @@ function agent(cert: string, relayPort: number, targetPort: number): void {
     ctl.on('data', (d: Buffer) => {
       for (let i = 0; i < d.length; i++) {
         dial(DATA, (s) => {
-          const t = netConnect({ port: targetPort, host: '127.0.0.1', noDelay: true });
+          if ('ptyCat' in target) {
+            const p = pty.spawn('/bin/cat', [target.ptyCat], { cols: 120, rows: 40, encoding: null });
+            p.onData((d) => s.write(d as unknown as Buffer));
+            p.onExit(() => s.end());
+            return;
+          }
+          const t = netConnect({ port: target.port, host: '127.0.0.1', noDelay: true });
           t.on('error', () => s.destroy());
           t.pipe(s);
           s.pipe(t);
@@ -82,11 +95,13 @@ function next<T>(child: ChildProcess): Promise<T> {
 export interface Chain {
   /** Local port: each connection goes through the chain to the target. */
   port: number;
+  /** A connection straight to the relay, joined to the target (no local listener hop). */
+  connect(): Promise<tls.TLSSocket>;
   stop(): void;
 }
 
-/** Starts a bare TLS chain to 127.0.0.1:targetPort. */
-export async function startChain(targetPort: number): Promise<Chain> {
+/** Starts a bare TLS chain to `target`. */
+export async function startChain(target: ChainTarget): Promise<Chain> {
   const dir = mkdtempSync(join(tmpdir(), 'cmdop-chain-'));
   const { cert, key } = await loadOrCreateTls(dir);
   const self = fileURLToPath(import.meta.url);
@@ -102,22 +117,33 @@ export async function startChain(targetPort: number): Promise<Chain> {
   };
   try {
     const relayPort = await next<number>(r);
-    a.send({ relayPort, targetPort });
+    a.send({ relayPort, target });
     await next<string>(a);
+    const connect = () =>
+      new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect({ port: relayPort, host: '127.0.0.1', ...pinned(cert) }, () => {
+          s.setNoDelay(true);
+          s.write(Buffer.from([CLIENT]));
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
     server = createServer({ noDelay: true }, (local) => {
       local.pause();
-      const s = tls.connect({ port: relayPort, host: '127.0.0.1', ...pinned(cert) }, () => {
-        s.setNoDelay(true);
-        s.write(Buffer.from([CLIENT]));
-        local.pipe(s);
-        s.pipe(local);
-        local.resume();
-      });
-      s.on('error', () => local.destroy());
-      local.on('error', () => s.destroy());
+      local.on('error', () => undefined);
+      void connect().then(
+        (s) => {
+          s.on('error', () => local.destroy());
+          local.on('error', () => s.destroy());
+          local.pipe(s);
+          s.pipe(local);
+          local.resume();
+        },
+        () => local.destroy(),
+      );
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { port: (server.address() as { port: number }).port, stop };
+    return { port: (server.address() as { port: number }).port, connect, stop };
   } catch (err) {
     stop();
     throw err;
@@ -126,4 +152,4 @@ export async function startChain(targetPort: number): Promise<Chain> {
 
 const role = process.argv[2];
 if (role === 'relay') relay(process.env.CHAIN_CERT!, process.env.CHAIN_KEY!);
-else if (role === 'agent') process.once('message', (m: { relayPort: number; targetPort: number }) => agent(process.env.CHAIN_CERT!, m.relayPort, m.targetPort));
+else if (role === 'agent') process.once('message', (m: { relayPort: number; target: ChainTarget }) => agent(process.env.CHAIN_CERT!, m.relayPort, m.target));

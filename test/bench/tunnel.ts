@@ -33,7 +33,7 @@ async function pgbenchFigures(client: Awaited<ReturnType<typeof benchCluster>>['
     const direct = await pgbenchTps(pg.bin('pgbench'), pg.port, 5);
     const through = await pgbenchTps(pg.bin('pgbench'), t.localPort, 5);
     await t.close();
-    const chain = await startChain(pg.port);
+    const chain = await startChain({ port: pg.port });
     const viaChain = await pgbenchTps(pg.bin('pgbench'), chain.port, 5).finally(() => chain.stop());
     return [
       figure('pgbench -S through a tunnel (4 clients)', 'TPS', through, '>= 0.6x direct', { name: 'pgbench -S direct', value: direct }),
@@ -85,7 +85,7 @@ export async function tunnelBench(mib: number): Promise<Figure[]> {
     const direct = await download(src.port);
     const through = await download(t.localPort);
     await t.close();
-    const chain = await startChain(src.port);
+    const chain = await startChain({ port: src.port });
     const viaChain = await download(chain.port).finally(() => chain.stop());
     const bulk = figure(`tunnel bulk TCP ${mib} MiB download`, 'MB/s', through / 1e6, '>= 0.6x direct', { name: 'direct loopback TCP', value: direct / 1e6 });
     const ceiling = figure(`tunnel bulk TCP ${mib} MiB vs a bare TLS relay chain`, 'MB/s', through / 1e6, 'informational (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain / 1e6 });
