@@ -5,8 +5,8 @@
  * against it in the same run, to show how much of the gap to a direct connection is the design
  * (two TLS hops through Node on these cores) and how much is our code.
  *
- * The agent side can also run `cat` in a pty and send what it reads: the ceiling for terminal
- * output through the same topology.
+ * The agent side can also run a program in a pty and join it to the connection: the ceiling for
+ * terminal output and keystroke echo through the same topology.
  *
  * Run as a child with `relay` or `agent` as its first argument; `startChain` runs the rest.
  */
@@ -53,8 +53,8 @@ function relay(cert: string, key: string): void {
   server.listen(0, '127.0.0.1', () => process.send!((server.address() as { port: number }).port));
 }
 
-/** What the agent side joins each connection to: a TCP port, or a pty running `cat file` (raw bytes, as our agent reads them). */
-export type ChainTarget = { port: number } | { ptyCat: string };
+/** What the agent side joins each connection to: a TCP port, or a program in a pty (bytes both ways, as our agent moves them). */
+export type ChainTarget = { port: number } | { pty: [string, ...string[]] };
 
 function agent(cert: string, relayPort: number, target: ChainTarget): void {
   const dial = (first: number, then: (s: tls.TLSSocket) => void) => {
@@ -68,10 +68,13 @@ function agent(cert: string, relayPort: number, target: ChainTarget): void {
     ctl.on('data', (d: Buffer) => {
       for (let i = 0; i < d.length; i++) {
         dial(DATA, (s) => {
-          if ('ptyCat' in target) {
-            const p = pty.spawn('/bin/cat', [target.ptyCat], { cols: 120, rows: 40, encoding: null });
+          if ('pty' in target) {
+            const [file, ...args] = target.pty;
+            const p = pty.spawn(file, args, { cols: 120, rows: 40, encoding: null });
             p.onData((d) => s.write(d as unknown as Buffer));
             p.onExit(() => s.end());
+            s.on('data', (d: Buffer) => p.write(d as unknown as string));
+            s.on('close', () => p.kill());
             return;
           }
           const t = netConnect({ port: target.port, host: '127.0.0.1', noDelay: true });
