@@ -22,6 +22,12 @@ const SCREEN_BATCH_MS = 20;
 const TRIM_EVERY = 256 * 1024;
 /** At least this much output per batch interval, with the last trim a success, is a flood: feeding waits. */
 const FLOOD_BYTES = 64 * 1024;
+/**
+ * Less than FLOOD_BYTES per interval is interactive output (echo, redraws): feeding waits for an
+ * interval with no output, or at most this long. Feeding the emulator costs the event loop a
+ * fraction of a millisecond each time, and a keystroke whose echo arrives then waits for it.
+ */
+const TRICKLE_MAX_DELAY_MS = 500;
 /** Scrollback lines kept by the emulator and sent with a snapshot. */
 export const SNAPSHOT_SCROLLBACK_LINES = 1000;
 
@@ -72,6 +78,8 @@ export class Screen {
   private nextTrimAt = TRIM_EVERY;
   private lastTrimOk = false;
   private bytesSinceTick = 0;
+  /** When the oldest output not yet handed to the emulator arrived. */
+  private pendingSinceMs = 0;
   private readonly lengths: number[] = [];
   private lengthsHead = 0;
   /** Called once the backlog drops below the low watermark after having been high. */
@@ -105,6 +113,7 @@ export class Screen {
   write(chunk: Uint8Array): void {
     if (this.disposed) return;
     this.written += chunk.length;
+    if (this.pendingBytes === 0) this.pendingSinceMs = performance.now();
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     this.bytesSinceTick += chunk.length;
@@ -112,12 +121,17 @@ export class Screen {
     this.timer ??= setTimeout(this.tick, SCREEN_BATCH_MS);
   }
 
-  /** While a plain-text flood goes on, feeding waits (trimming keeps what is pending bounded). */
+  /**
+   * Feeding waits while a plain-text flood goes on (trimming keeps what is pending bounded), and
+   * while interactive output keeps trickling in (up to TRICKLE_MAX_DELAY_MS).
+   */
   private readonly tick = (): void => {
     this.timer = undefined;
-    const flooding = this.bytesSinceTick >= FLOOD_BYTES && this.lastTrimOk;
+    const arrived = this.bytesSinceTick;
     this.bytesSinceTick = 0;
-    if (flooding) this.timer = setTimeout(this.tick, SCREEN_BATCH_MS);
+    const flooding = arrived >= FLOOD_BYTES && this.lastTrimOk;
+    const trickling = arrived > 0 && arrived < FLOOD_BYTES && performance.now() - this.pendingSinceMs < TRICKLE_MAX_DELAY_MS;
+    if (flooding || trickling) this.timer = setTimeout(this.tick, SCREEN_BATCH_MS);
     else this.flush();
   };
 
