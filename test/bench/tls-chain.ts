@@ -100,6 +100,8 @@ export interface Chain {
   port: number;
   /** A connection straight to the relay, joined to the target (no local listener hop). */
   connect(): Promise<tls.TLSSocket>;
+  /** The relay and agent-side processes. */
+  pids: { relay: number; agent: number };
   stop(): void;
 }
 
@@ -146,7 +148,7 @@ export async function startChain(target: ChainTarget): Promise<Chain> {
       );
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { port: (server.address() as { port: number }).port, connect, stop };
+    return { port: (server.address() as { port: number }).port, connect, pids: { relay: r.pid!, agent: a.pid! }, stop };
   } catch (err) {
     stop();
     throw err;
