@@ -73,20 +73,37 @@ async function echoRtts(send: () => void, onOutput: (cb: () => void) => void, wa
   return { cold: rtts.slice(0, count), warm: rtts.slice(warmup) };
 }
 
-/** Probes until the remote `stty raw -echo; cat` answers, then lets it settle. */
-async function settled(send: () => void, once: (cb: () => void) => void): Promise<void> {
-  const probe = setInterval(send, 50);
-  await new Promise<void>((r) => once(r));
-  clearInterval(probe);
-  await new Promise((r) => setTimeout(r, 200));
+/**
+ * The echo program: raw mode, no tty echo, then a marker, then `cat`. Once the marker has come
+ * back, stty is in effect and nothing else is in flight, so every key typed after it comes back
+ * exactly once.
+ */
+const ECHO_MARK = 'cmdop-echo-ready';
+const ECHO_PROGRAM = `stty raw -echo; printf ${ECHO_MARK}; cat`;
+
+/** Resolves once the output seen through `subscribe` contains the marker (bounded: a dead peer fails the bench). */
+function echoReady(subscribe: (cb: (d: Uint8Array) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('bench: the echo program never started')), 30_000);
+    let seen = '';
+    subscribe((d) => {
+      seen += Buffer.from(d).toString('latin1');
+      if (seen.includes(ECHO_MARK)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
 }
 
 /** Echo RTTs through `ssh -tt`. */
 async function sshEcho(args: string[], warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
-  const child = spawn('ssh', [...args, 'stty raw -echo; cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const child = spawn('ssh', [...args, ECHO_PROGRAM], { stdio: ['pipe', 'pipe', 'ignore'] });
   const send = () => child.stdin!.write('x');
-  await settled(send, (cb) => child.stdout!.once('data', cb));
+  const ready = echoReady((cb) => child.stdout!.on('data', cb));
   try {
+    await ready;
+    child.stdout!.removeAllListeners('data');
     return await echoRtts(send, (cb) => child.stdout!.on('data', cb), warmup, count);
   } finally {
     child.kill();
@@ -95,11 +112,12 @@ async function sshEcho(args: string[], warmup: number, count: number): Promise<{
 
 /** Echo RTTs through the bare TLS chain to a pty. */
 async function chainEcho(warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
-  const chain = await startChain({ pty: ['/bin/sh', '-c', 'stty raw -echo; cat'] });
+  const chain = await startChain({ pty: ['/bin/sh', '-c', ECHO_PROGRAM] });
   try {
     const c = await chain.connect();
     const send = () => c.write('x');
-    await settled(send, (cb) => c.once('data', cb));
+    await echoReady((cb) => c.on('data', cb));
+    c.removeAllListeners('data');
     return await echoRtts(send, (cb) => c.on('data', cb), warmup, count);
   } finally {
     chain.stop();
@@ -180,15 +198,15 @@ export async function terminalBench(fileMiB: number, keystrokes: number): Promis
     figs.push(figure(`terminal cat ${fileMiB} MiB throughput vs a bare TLS relay chain`, 'MB/s', mb(ours), 'informational (the design ceiling)', { name: 'pty -> bare Node TLS chain, 3 procs', value: mb(viaChain) }));
 
     // (b) keystroke echo
-    const e = await t.create({ shell: '/bin/sh', args: ['-c', 'stty raw -echo; cat'] });
+    const e = await t.create({ shell: '/bin/sh', args: ['-c', ECHO_PROGRAM] });
     const es = t.stream();
-    let resolveEcho: (() => void) | null = null;
-    es.onLiveOutput(() => resolveEcho?.());
+    let onEcho: ((d: Uint8Array) => void) | null = null;
+    es.onLiveOutput((d) => onEcho?.(d));
+    const ready = echoReady((cb) => (onEcho = cb));
     await es.attach(e.id);
     const key = new Uint8Array([120]);
-    // Wait for stty to be in effect.
-    for (let i = 0; i < 50; i++) await new Promise<void>((r) => ((resolveEcho = r), es.sendInput(key)));
-    const oursEcho = await echoRtts(() => es.sendInput(key), (cb) => (resolveEcho = cb), ECHO_WARMUP, keystrokes);
+    await ready;
+    const oursEcho = await echoRtts(() => es.sendInput(key), (cb) => (onEcho = cb), ECHO_WARMUP, keystrokes);
     es.close();
     await t.close(e.id);
     const sshE = await sshEcho(sshd.args(['-tt', '-S', cm.socket]), ECHO_WARMUP, keystrokes);
