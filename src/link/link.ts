@@ -3,7 +3,6 @@
  * answers pings, and declares the link dead when nothing has arrived for two heartbeats.
  * Used by the agent, the client and the relay alike.
  */
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { CmdopError, ConnectionError, ProtocolError, UnavailableError, asCmdopError } from '../errors.js';
@@ -63,33 +62,15 @@ export class Link {
     ws.on('close', (code, reason) => this.lost(new ConnectionError(`link closed (${code}${reason.length ? ': ' + reason.toString() : ''})`)));
     ws.on('error', (err) => this.lost(new ConnectionError(`link error: ${err.message}`, { cause: err })));
     // ws has no drain event of its own; its socket's drain is when queued frames have gone out.
-    this.socket = (ws as unknown as { _socket?: Socket })._socket;
-    this.socket?.on('drain', () => this.mux.drained());
+    const socket = (ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    socket?.on('drain', () => this.mux.drained());
     if (opts.heartbeatMs > 0) this.startHeartbeat(opts.heartbeatMs);
   }
 
-  /**
-   * Sends one frame. Frames sent in one turn of the event loop leave together (one TLS write,
-   * one syscall, one wakeup of the peer): the socket is corked at the first and uncorked once
-   * the work of this turn is done. The relay forwarding a read that held several frames, or a
-   * busy tunnel, thus pays per turn and not per frame.
-   */
+  /** Sends one frame, if the link is still open (the Mux and the relay's router both send through here). */
   send(frame: Uint8Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    if (!this.corked && this.socket) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.ws.send(frame);
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
   }
-
-  private readonly socket: Socket | undefined;
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket?.uncork();
-  };
 
   get isOpen(): boolean {
     return this.closed === null;

@@ -48,3 +48,14 @@ export function report(figures: Figure[], dir: string): void {
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(figures, null, 2) + '\n');
   process.stdout.write(`wrote ${join(dir, 'latest.json')}\n`);
 }
+
+/** Bytes/s a stream delivers from now until it closes (an error rejects). */
+export function rateUntilClose(r: NodeJS.EventEmitter): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let n = 0;
+    r.on('data', (d: Uint8Array) => (n += d.length));
+    r.once('error', reject);
+    r.once('close', () => resolve(n / ((performance.now() - t0) / 1000)));
+  });
+}

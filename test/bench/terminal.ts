@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pty from '@lydell/node-pty';
 import { benchCluster } from './cluster.js';
 import { controlMaster, startSshd } from './sshd.js';
-import { figure, median, percentile, type Figure } from './figures.js';
+import { figure, median, percentile, rateUntilClose, type Figure } from './figures.js';
 import { startChain } from './tls-chain.js';
 import type { Terminal as TerminalClient } from '../../src/client/terminal.js';
 
@@ -28,16 +28,12 @@ function makeFile(path: string, bytes: number): { size: number; lines: number } 
   return { size, lines: size / LINE.length };
 }
 
-/** Bytes/s of a child's stdout until it exits. */
+/** Bytes/s of a child's stdout until it closes. */
 function pipeThroughput(cmd: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    let n = 0;
-    child.stdout!.on('data', (d: Buffer) => (n += d.length));
-    child.on('error', reject);
-    child.on('close', () => resolve(n / ((performance.now() - t0) / 1000)));
-  });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const rate = rateUntilClose(child.stdout!);
+  child.once('error', (err) => child.stdout!.emit('error', err));
+  return rate;
 }
 
 function ptyThroughput(file: string): Promise<number> {
@@ -159,13 +155,7 @@ async function oursThroughput(t: TerminalClient, file: string, expected: number)
 async function chainThroughput(file: string): Promise<number> {
   const chain = await startChain({ pty: ['/bin/cat', file] });
   try {
-    const c = await chain.connect();
-    return await new Promise<number>((resolve) => {
-      const t0 = performance.now();
-      let n = 0;
-      c.on('data', (d: Buffer) => (n += d.length));
-      c.on('close', () => resolve(n / ((performance.now() - t0) / 1000)));
-    });
+    return await rateUntilClose(await chain.connect());
   } finally {
     chain.stop();
   }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchCluster } from './cluster.js';
-import { figure, type Figure } from './figures.js';
+import { figure, rateUntilClose, type Figure } from './figures.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { postgresBinDir, startPostgres } from './postgres.js';
@@ -64,14 +64,7 @@ function source(bytes: number): Promise<{ server: Server; port: number }> {
 }
 
 function download(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let n = 0;
-    const s = connect({ port, host: '127.0.0.1' });
-    s.on('data', (d) => (n += d.length));
-    s.on('error', reject);
-    s.on('close', () => resolve(n / ((performance.now() - t0) / 1000)));
-  });
+  return rateUntilClose(connect({ port, host: '127.0.0.1' }));
 }
 
 export async function tunnelBench(mib: number): Promise<Figure[]> {
