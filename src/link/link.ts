@@ -32,6 +32,8 @@ export interface LinkOptions extends MuxOptions {
   onPing?: (ping: import('../protocol/gen/cmdop.js').cmdop.v1.Ping) => void;
   /** Builds the ping body (the agent adds its presence summary). */
   pingBody?: () => FrameBody;
+  /** The socket drained (after the Mux took its turn): the relay's Outbox sends what waits. */
+  onDrain?: () => void;
 }
 
 export type LinkCloseListener = (err: CmdopError) => void;
@@ -43,6 +45,7 @@ export class Link {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private closed: CmdopError | null = null;
+  private paused = false;
   private readonly closeListeners: LinkCloseListener[] = [];
   /** Frames on stream 0 other than ping/pong/error: the handshake. */
   onControl: ((f: DecodedFrame) => void) | undefined;
@@ -63,13 +66,33 @@ export class Link {
     ws.on('error', (err) => this.lost(new ConnectionError(`link error: ${err.message}`, { cause: err })));
     // ws has no drain event of its own; its socket's drain is when queued frames have gone out.
     const socket = (ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
-    socket?.on('drain', () => this.mux.drained());
+    socket?.on('drain', () => {
+      this.mux.drained();
+      opts.onDrain?.();
+    });
     if (opts.heartbeatMs > 0) this.startHeartbeat(opts.heartbeatMs);
   }
 
   /** Sends one frame, if the link is still open (the Mux and the relay's router both send through here). */
   send(frame: Uint8Array): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+  }
+
+  /**
+   * Stops reading from the peer (the relay holds too much of what it sent). Silence while paused
+   * is ours, not the peer's, so the heartbeat does not count it.
+   */
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.ws.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.lastReceived = Date.now();
+    if (!this.closed) this.ws.resume();
   }
 
   get isOpen(): boolean {
@@ -115,7 +138,8 @@ export class Link {
     beat(); // at once, so presence summaries are there from the start
     this.timer = setInterval(() => {
       const silent = Date.now() - this.lastReceived;
-      if (silent >= 2 * ms) {
+      if (this.paused) this.lastReceived = Date.now();
+      else if (silent >= 2 * ms) {
         this.log.warn({ silentMs: silent }, 'link silent for two heartbeats; dropping it');
         this.terminate(new UnavailableError(`link silent for ${silent} ms`));
         return;

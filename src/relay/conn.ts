@@ -13,6 +13,7 @@ import { Link, CLOSE_POLICY } from '../link/link.js';
 import { proofMessage } from '../link/proof.js';
 import type { Stream } from '../protocol/stream.js';
 import type { RouteEnd } from './router.js';
+import { Outbox } from './outbox.js';
 import type { RelayState } from './state.js';
 import type { TokenRecord } from './store.js';
 
@@ -46,6 +47,8 @@ export class Conn {
   machineId = '';
   readonly link: Link;
   readonly routes = new Map<number, RouteEnd>();
+  /** Forwarded frames headed to this link: bounded and taken in turns. */
+  readonly outbox: Outbox;
   readonly log: Logger;
   readonly sessionId = randomBytes(6).toString('hex');
   private proof: PendingProof | null = null;
@@ -65,7 +68,9 @@ export class Conn {
       onStream: (s) => h.onStream(this, s),
       onControl: (f) => this.onControl(f),
       onPing: (p) => h.onPing(this, p),
+      onDrain: () => this.outbox.pump(),
     });
+    this.outbox = new Outbox({ send: (b) => this.link.send(b), bufferedAmount: () => this.link.ws.bufferedAmount });
     this.timer = setTimeout(() => this.link.close(new TimeoutError(`handshake not finished within ${HANDSHAKE_TIMEOUT_MS} ms`), CLOSE_POLICY), HANDSHAKE_TIMEOUT_MS);
     this.timer.unref();
     this.link.onClose((err) => {

@@ -1,9 +1,12 @@
 /**
  * Forwards client streams to agents. Payload-blind: it reads the 5-byte envelope header and the
- * frame kind, rewrites the stream id in place, and sends the same bytes on. It keeps each
- * direction's flow-control credit from the Window frames it forwards, so a peer that overruns
- * its window is caught here and its link closed: what the relay holds per stream is bounded by
- * the window.
+ * frame kind, rewrites the stream id in place, and sends the same bytes on.
+ *
+ * Flow control is per hop at the relay: each direction of a stream is a Leg whose sender the
+ * relay grants credit to itself, from the destination link's budget, as its Outbox forwards.
+ * A receiver's Window frames are spent by the relay, not passed on. A peer that overruns the
+ * relay's grant is a protocol error and its link is closed. So what the relay holds for a link is
+ * bounded (see Outbox), and the destination's socket is never given more than it drains.
  */
 import { ProtocolError, RateLimitError, UnavailableError, PermissionError, asCmdopError, type CmdopError } from '../errors.js';
 import { dataPayloadLength, decodeFrame, encodeFrame, patchStreamId } from '../protocol/codec.js';
@@ -12,14 +15,15 @@ import { DEFAULT_WINDOW, MAX_STREAMS_PER_LINK, MAX_WINDOW } from '../protocol/li
 import type { cmdop } from '../protocol/gen/cmdop.js';
 import type { Conn } from './conn.js';
 import type { Registry } from './registry.js';
+import { Leg } from './leg.js';
+import { RELAY_STREAM_WINDOW } from './outbox.js';
 
 /** One end of a forwarded stream, as seen on one link. */
 export interface RouteEnd {
   conn: Conn;
   id: number;
-  /** Bytes this end may still send to the other end. */
-  credit: number;
-  ended: boolean;
+  /** The direction from this end to its peer. */
+  out: Leg;
   peer: RouteEnd;
 }
 
@@ -46,30 +50,27 @@ export class Router {
         case 'data':
           len = f.data!.length;
           break;
-        case 'window': {
-          const credit = f.frame!.window!.credit;
-          if (credit <= 0 || peer.credit + credit > MAX_WINDOW) throw new ProtocolError(`invalid window grant of ${credit} bytes`);
-          peer.credit += credit;
-          return this.send(peer, bytes);
-        }
+        case 'window':
+          // This end grants credit for what its peer sends: the leg peer -> end.
+          end.conn.outbox.credit(peer.out, f.frame!.window!.credit);
+          return true;
         case 'close':
-          if (end.ended) throw new ProtocolError(`duplicate close on stream ${id}`);
-          end.ended = true;
-          this.send(peer, bytes);
-          if (peer.ended) this.remove(end);
+          end.out.end(id);
+          patchStreamId(bytes, peer.id);
+          peer.conn.outbox.close(end.out, bytes);
           return true;
         case 'error':
-          this.send(peer, bytes);
+          this.sendRaw(peer, bytes);
           this.remove(end);
           return true;
         default:
           throw new ProtocolError(`unexpected ${f.kind} frame on stream ${id}`);
       }
     }
-    if (end.ended) throw new ProtocolError(`data after close on stream ${id}`);
-    end.credit -= len;
-    if (end.credit < 0) throw new ProtocolError(`peer overran its flow-control window on stream ${id}`);
-    return this.send(peer, bytes);
+    end.out.spend(len, id);
+    patchStreamId(bytes, peer.id);
+    peer.conn.outbox.data(end.out, bytes, len);
+    return true;
   }
 
   /** A link closed: every stream through it ends, and the other side is told why. */
@@ -77,8 +78,11 @@ export class Router {
     for (const end of conn.routes.values()) {
       this.sendError(end.peer.conn, end.peer.id, reason);
       end.peer.conn.routes.delete(end.peer.id);
+      end.peer.conn.outbox.release(end.out);
+      conn.outbox.release(end.peer.out);
     }
     conn.routes.clear();
+    conn.outbox.dispose();
   }
 
   /** Active forwarded streams on a link. */
@@ -96,23 +100,36 @@ export class Router {
       const to = this.registry.resolve(open.target);
       if (to.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError('the machine has too many open streams');
       const toId = to.link.mux.allocateId();
-      const a: RouteEnd = { conn: from, id, credit: DEFAULT_WINDOW, ended: open.end, peer: undefined as unknown as RouteEnd };
-      const b: RouteEnd = { conn: to, id: toId, credit: window, ended: false, peer: a };
+      // client -> agent: the protocol gives the opener the acceptor's default window, on both hops.
+      const up = new Leg(toId, open.end ? 0 : DEFAULT_WINDOW, DEFAULT_WINDOW, RELAY_STREAM_WINDOW, open.end);
+      // agent -> client: the relay chooses what the agent may have in flight, within the client's window.
+      const downWindow = from.outbox.initialWindow(window);
+      const down = new Leg(id, downWindow, window, RELAY_STREAM_WINDOW, false);
+      const a = { conn: from, id, out: up } as RouteEnd;
+      const b: RouteEnd = { conn: to, id: toId, out: down, peer: a };
       a.peer = b;
+      up.source = from.link;
+      up.onGrant = (credit) => this.sendRaw(a, encodeFrame(id, { window: { credit } }));
+      down.onGrant = (credit) => this.sendRaw(b, encodeFrame(toId, { window: { credit } }));
+      up.onCloseSent = down.onCloseSent = () => {
+        if (up.closeSent && down.closeSent) this.remove(a);
+      };
+      to.outbox.adopt(up);
+      from.outbox.adopt(down);
       from.routes.set(id, a);
       to.routes.set(toId, b);
       // The caller is the relay's word, never the client's: its API key and this link.
-      to.link.send(encodeFrame(toId, { open: { ...open, window, caller: `${from.keyId}/${from.sessionId}` } }));
+      to.link.send(encodeFrame(toId, { open: { ...open, window: downWindow, caller: `${from.keyId}/${from.sessionId}` } }));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       this.sendError(from, id, asCmdopError(err, 'routing a stream'));
     }
   }
 
-  private send(to: RouteEnd, bytes: Uint8Array): true {
+  /** Sends a frame to an end at once, outside its Outbox (grants, errors). */
+  private sendRaw(to: RouteEnd, bytes: Uint8Array): void {
     patchStreamId(bytes, to.id);
     if (to.conn.link.isOpen) to.conn.link.send(bytes);
-    return true;
   }
 
   private sendError(conn: Conn, id: number, err: CmdopError): void {
@@ -120,8 +137,11 @@ export class Router {
   }
 
   private remove(end: RouteEnd): void {
+    if (end.conn.routes.get(end.id) !== end) return;
     end.conn.routes.delete(end.id);
     end.peer.conn.routes.delete(end.peer.id);
+    end.peer.conn.outbox.release(end.out);
+    end.conn.outbox.release(end.peer.out);
   }
 }
 

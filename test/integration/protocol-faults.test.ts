@@ -77,7 +77,11 @@ describe('malformed and hostile frames', () => {
     expect(open.frame!.open!.window).toBe(1000);
     agent.send(encodeData(open.streamId, new Uint8Array(1000))); // exactly the window: fine
     expect((await client.next('data')).data!.length).toBe(1000);
-    agent.send(encodeData(open.streamId, new Uint8Array(1))); // one byte more: protocol error
+    // The relay is the agent's receiver on its hop: once it forwarded the bytes it grants them back
+    // (the client, which granted nothing, gets no more than its own window from the relay).
+    const grant = await agent.next('window');
+    expect(grant.frame!.window!.credit).toBe(1000);
+    agent.send(encodeData(open.streamId, new Uint8Array(1001))); // one byte more than the relay granted: protocol error
     await expectProtocolClose(agent, /overran its flow-control window/);
     // The client's stream ends with the machine gone; the client link itself stays up.
     const err = await client.next('error');
