@@ -2,14 +2,19 @@
  * Key and token administration for `cmdop-relay keys|tokens`. With the relay running, calls go
  * through its admin socket (so a revoke closes live links at once); with it stopped, the state
  * file is edited directly. Both paths run the same RelayState methods.
+ *
+ * The state file is edited only when no relay is running on it (its pid file names no live
+ * process, and the admin socket refuses the connection). A running relay that does not answer is
+ * an error that changes nothing: a revoke the running relay never heard of would be undone by its
+ * next save, and the key would keep working.
  */
 import { existsSync } from 'node:fs';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { silentLogger } from '../log.js';
 import { connectLink } from '../link/connect.js';
 import { callUnary } from '../link/call.js';
-import { ConnectionError } from '../errors.js';
-import { adminSocketPath } from '../relay/relay.js';
+import { ConnectionError, UnavailableError } from '../errors.js';
+import { adminSocketPath, runningRelayPid } from '../relay/relay.js';
 import { RelayState } from '../relay/state.js';
 import { JsonFileStore } from '../relay/store.js';
 import { keyView, tokenView } from '../relay/services.js';
@@ -21,7 +26,8 @@ const ADMIN_TIMEOUT_MS = 10_000;
 export interface Admin {
   issueKey(name: string): Promise<{ key: cmdop.v1.IApiKey; secret: string }>;
   listKeys(): Promise<cmdop.v1.IApiKey[]>;
-  revokeKey(id: string): Promise<number>;
+  /** Live links closed by the running relay, or null when no relay was running (the state file was edited). */
+  revokeKey(id: string): Promise<number | null>;
   issueToken(req: cmdop.v1.IIssueTokenRequest): Promise<{ token: cmdop.v1.IJoinToken; secret: string }>;
   listTokens(): Promise<cmdop.v1.IJoinToken[]>;
   revokeToken(id: string): Promise<void>;
@@ -30,12 +36,17 @@ export interface Admin {
 
 export async function openAdmin(dataDir: string): Promise<Admin> {
   const sock = adminSocketPath(dataDir);
-  if (existsSync(sock)) {
+  const pid = runningRelayPid(dataDir);
+  if (existsSync(sock) || pid !== null) {
     try {
       return await socketAdmin(sock);
     } catch (err) {
-      // A socket file with nobody listening was left by a relay that was killed.
-      if (!(err instanceof ConnectionError)) throw err;
+      // Only a refused or missing socket with no live relay process means nobody is serving this data dir.
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      const nobody = err instanceof ConnectionError && (code === 'ECONNREFUSED' || code === 'ENOENT');
+      if (!nobody || pid !== null) {
+        throw new UnavailableError(`the relay${pid !== null ? ` (pid ${pid})` : ''} is running on ${dataDir} but its admin socket did not answer (${(err as Error).message}); nothing was changed`, { cause: err, detail: 'admin_unavailable' });
+      }
     }
   }
   return directAdmin(dataDir);
@@ -76,7 +87,7 @@ function directAdmin(dataDir: string): Admin {
     listKeys: async () => state.listKeys().map(keyView),
     revokeKey: async (id) => {
       state.revokeKey(id);
-      return 0;
+      return null;
     },
     issueToken: async (req) => {
       const { token, secret } = state.issueToken({ ttlMs: req.ttlMs || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels ?? {} });

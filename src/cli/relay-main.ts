@@ -115,7 +115,7 @@ const commands: Command[] = [
       if (pos.length !== 1) throw new UsageError('keys revoke takes one key id');
       const closed = await withAdmin(v, (a) => a.revokeKey(pos[0]!));
       if (v.json) return printJson({ id: pos[0], revoked: true, closedLinks: closed });
-      process.stdout.write(`key ${pos[0]} revoked; ${closed} live connection(s) closed\n`);
+      process.stdout.write(closed === null ? `key ${pos[0]} revoked (no relay is running on this data dir)\n` : `key ${pos[0]} revoked; ${closed} live connection(s) closed\n`);
     },
   },
   {

@@ -51,6 +51,8 @@ export class Conn {
   readonly outbox: Outbox;
   readonly log: Logger;
   readonly sessionId = randomBytes(6).toString('hex');
+  /** The peer has sent a frame since its upgrade (an idle one may be shed under load). */
+  spoke = false;
   private proof: PendingProof | null = null;
   private readonly timer: NodeJS.Timeout;
 
@@ -84,6 +86,7 @@ export class Conn {
   }
 
   private onControl(f: DecodedFrame): void {
+    this.spoke = true;
     if (this.role !== 'pending') throw new ProtocolError(`unexpected ${f.kind} frame after the handshake`);
     try {
       if (f.kind === 'hello' && !this.proof) return this.onHello(f.frame!.hello!);

@@ -7,7 +7,7 @@
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -34,6 +34,11 @@ import type { ServiceRegistry } from '../link/services.js';
 export const DEFAULT_MAX_HANDSHAKES = 256;
 /** Retry-After (seconds) sent with a 503 when the handshake cap is reached. */
 const RETRY_AFTER_S = 1;
+/**
+ * Handshakes one remote address may have in flight at once: one host cannot hold the relay's
+ * slots (a fleet behind one NAT gets 503s past this and comes back with jitter).
+ */
+export const MAX_HANDSHAKES_PER_ADDRESS = 64;
 
 export interface RelayOptions {
   dataDir: string;
@@ -55,6 +60,28 @@ export function adminSocketPath(dataDir: string): string {
   return join(dataDir, 'admin.sock');
 }
 
+/** The pid file a serving relay keeps in its data dir. */
+function pidFilePath(dataDir: string): string {
+  return join(dataDir, 'relay.pid');
+}
+
+/** The pid of a live relay serving `dataDir`, or null (no pid file, or its process is gone). */
+export function runningRelayPid(dataDir: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFilePath(dataDir), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
 export class Relay {
   readonly state: RelayState;
   readonly registry: Registry;
@@ -68,6 +95,9 @@ export class Relay {
   private readonly conns = new Set<Conn>();
   private readonly services: ServiceRegistry<RelayCtx>;
   private handshaking = 0;
+  private readonly handshakingByAddress = new Map<string, number>();
+  /** Links still in the handshake, oldest first: the idle ones are shed when the cap is reached. */
+  private readonly pending = new Set<Conn>();
   private readonly heartbeatMs: number;
   private readonly log: Logger;
 
@@ -129,6 +159,7 @@ export class Relay {
       });
     });
     if (this.opts.adminSocket !== false && process.platform !== 'win32') await this.listenAdmin();
+    if (this.opts.adminSocket !== false) writeFileSync(pidFilePath(this.opts.dataDir), `${process.pid}\n`, { mode: 0o644 });
     this.log.info({ url: this.url, fingerprint: this.fingerprint || undefined, insecure: !!this.opts.insecure }, 'relay listening');
   }
 
@@ -151,20 +182,47 @@ export class Relay {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
+    // The admin socket (0600, the relay's own user) never waits behind the public listener's
+    // handshake cap: an unauthenticated flood must not be able to stall a revoke.
+    if (admin) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined));
+      return;
+    }
     const max = this.opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES;
-    if (this.handshaking >= max) {
+    const address = (socket as { remoteAddress?: string }).remoteAddress ?? '';
+    const fromAddress = this.handshakingByAddress.get(address) ?? 0;
+    if (fromAddress >= MAX_HANDSHAKES_PER_ADDRESS || (this.handshaking >= max && !this.shedIdleHandshake())) {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     this.handshaking++;
+    this.handshakingByAddress.set(address, fromAddress + 1);
     let counted = true;
     const done = () => {
-      if (counted) this.handshaking--;
+      if (!counted) return;
       counted = false;
+      this.handshaking--;
+      const left = (this.handshakingByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.handshakingByAddress.set(address, left);
+      else this.handshakingByAddress.delete(address);
     };
     socket.once('close', done);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done));
+  }
+
+  /**
+   * Frees a handshake slot held by a link that has sent nothing since its upgrade (the oldest
+   * first). Peers that said hello keep their slots. Returns false when there is none to shed.
+   */
+  private shedIdleHandshake(): boolean {
+    for (const c of this.pending) {
+      if (c.spoke) continue;
+      c.log.info('shedding an idle handshake to make room');
+      c.link.close(new UnavailableError('the relay is busy and this link sent nothing', { retryAfterMs: RETRY_AFTER_S * 1000 }), CLOSE_POLICY);
+      return true;
+    }
+    return false;
   }
 
   private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void): void {
@@ -180,6 +238,7 @@ export class Relay {
         this.services.dispatch(stream, { log: c.log, conn: c });
       },
       onAuthenticated: (c) => {
+        this.pending.delete(c);
         handshakeDone();
         if (c.role !== 'agent') return;
         const old = this.registry.setOnline(c.machineId, c);
@@ -192,6 +251,7 @@ export class Relay {
         if (c.role === 'agent') this.registry.seen(c.machineId, ping.summary);
       },
       onClosed: (c, err) => {
+        this.pending.delete(c);
         handshakeDone();
         this.conns.delete(c);
         this.router.dropAll(c, c.role === 'agent' ? AGENT_GONE() : CLIENT_GONE());
@@ -200,6 +260,7 @@ export class Relay {
       },
     });
     this.conns.add(conn);
+    if (!admin && conn.handshaking) this.pending.add(conn);
   }
 
   /** Closes every live link that authenticated with `keyId`. */
@@ -219,6 +280,7 @@ export class Relay {
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
     this.state.dispose();
+    if (this.opts.adminSocket !== false && runningRelayPid(this.opts.dataDir) === process.pid) rmSync(pidFilePath(this.opts.dataDir), { force: true });
     await Promise.all([
       new Promise<void>((r) => this.server.close(() => r())),
       this.adminServer ? new Promise<void>((r) => this.adminServer!.close(() => r())) : Promise.resolve(),

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Agent } from '../../src/agent/agent.js';
-import { Relay } from '../../src/relay/relay.js';
+import { Relay, MAX_HANDSHAKES_PER_ADDRESS } from '../../src/relay/relay.js';
 import { RelayState } from '../../src/relay/state.js';
 import { JsonFileStore } from '../../src/relay/store.js';
 import { silentLogger } from '../../src/log.js';
@@ -11,7 +11,12 @@ import { AGENT_SETTINGS, type AgentConfig } from '../../src/agent/config.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { tempDir } from '../helpers/tmp.js';
 import { relayProcess, run } from '../helpers/procs.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+import { rawPeer } from '../helpers/raw.js';
+import { cmdop } from '../../src/protocol/gen/cmdop.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { WebSocket } from 'ws';
+
 import { startCluster } from '../helpers/cluster.js';
 
 function config(dir: string, name: string, url: string, fingerprint: string, token: string, extra: Partial<AgentConfig> = {}): AgentConfig {
@@ -56,14 +61,18 @@ describe('relay killed and restarted', () => {
   });
 });
 
-/** A TCP forwarder that can freeze: the link stays "connected" but nothing moves (a half-dead path). */
-function freezer(targetPort: number): Promise<{ port: number; freeze(): void; server: Server }> {
+/**
+ * A TCP forwarder that can freeze: the link stays "connected" but nothing moves (a half-dead path).
+ * It counts what the dialing side still writes once frozen (its heartbeats, one TLS write each).
+ */
+function freezer(targetPort: number): Promise<{ port: number; freeze(): void; writesWhileFrozen(): number; server: Server }> {
   const pairs: Array<[Socket, Socket]> = [];
   let frozen = false;
+  let writes = 0;
   const server = createServer((a) => {
     const b = connect(targetPort, '127.0.0.1');
     pairs.push([a, b]);
-    a.on('data', (d) => !frozen && b.write(d));
+    a.on('data', (d) => (frozen ? writes++ : b.write(d)));
     b.on('data', (d) => !frozen && a.write(d));
     a.on('error', () => b.destroy());
     b.on('error', () => a.destroy());
@@ -76,24 +85,24 @@ function freezer(targetPort: number): Promise<{ port: number; freeze(): void; se
         freeze: () => {
           frozen = true;
         },
+        writesWhileFrozen: () => writes,
       }),
     ),
   );
 }
 
 describe('half-dead links', () => {
+  // Counted in heartbeats, not milliseconds: a loaded machine delays timers, not the rule.
   it('an agent on a silent link notices within two heartbeats and reconnects', async () => {
     const c = await startCluster({ heartbeatMs: 300 });
     const fwd = await freezer(c.relay.port);
     const agent = await c.startAgent('frozen', { relay: `wss://127.0.0.1:${fwd.port}` });
     await agent.online();
-    const t0 = Date.now();
     const offline = new Promise((r) => agent.relay!.once('offline', r));
     fwd.freeze();
-    await offline;
-    const detected = Date.now() - t0;
-    console.log(`silent link detected after ${detected} ms (heartbeat 300 ms)`);
-    expect(detected).toBeLessThanOrEqual(2 * 300 + 300 + 200); // 2 intervals, plus one tick of the checking timer, plus slack
+    await withTimeout(offline, 30_000, 'the agent to notice the silent link');
+    // At most the two heartbeats it sent into the silence, plus the one the tick that noticed may coalesce.
+    expect(fwd.writesWhileFrozen()).toBeLessThanOrEqual(3);
     expect(agent.relay!.status().lastError).toMatch(/silent/);
     fwd.server.close();
     await c.close();
@@ -105,10 +114,12 @@ describe('reconnect stampede', () => {
     const { dir, cleanup } = tempDir();
     const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 2 });
     const token = relay.state.issueToken({ uses: null }).secret;
-    // Two peers that connect and never say hello hold both handshake slots.
-    const { WebSocket } = await import('ws');
-    const squatters = [0, 1].map(() => new WebSocket(`${relay.url}/v1/link`, { rejectUnauthorized: false }));
-    await Promise.all(squatters.map((s) => new Promise((r) => s.once('open', r))));
+    // Two peers that say hello and then never answer the challenge hold both handshake slots.
+    const squatters = await Promise.all([0, 1].map(async (i) => {
+      const p = await rawPeer(relay, { role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: `squat${i}` } });
+      await p.next('challenge');
+      return p;
+    }));
     const refused = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve) => {
       const w = new WebSocket(`${relay.url}/v1/link`, { rejectUnauthorized: false });
       w.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
@@ -117,9 +128,47 @@ describe('reconnect stampede', () => {
     expect(refused).toEqual({ status: 503, retryAfter: '1' });
     const agent = await Agent.start({ config: config(dir, 'patient', relay.url, relay.fingerprint, token), log: silentLogger(), local: false });
     await waitFor('a refused attempt', () => /503/.test(agent.relay!.status().lastError), 5000);
-    squatters.forEach((s) => s.close());
+    squatters.forEach((s) => s.ws.close());
     await agent.online(10_000);
     await agent.stop();
+    await relay.stop();
+    cleanup();
+  });
+
+  it('idle upgrades (nothing sent) are shed to make room, so squatters cannot keep agents and clients out (issue 12, defect 3)', async () => {
+    const { dir, cleanup } = tempDir();
+    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 4 });
+    const key = relay.state.issueKey('k').secret;
+    const squatters = await Promise.all([0, 1, 2, 3].map(() => rawPeer(relay)));
+    // Every slot is held by a peer that said nothing; a real client still gets in, at once.
+    const client = await Client.connect({ url: relay.url, token: key, fingerprint: relay.fingerprint, timeoutMs: 5000 });
+    expect(Array.isArray((await client.machines.list()).items)).toBe(true);
+    const shed = await Promise.race(squatters.map((s) => s.closed.then((c) => ({ code: c.code, error: c.errors.find((e) => e.streamId === 0) }))));
+    expect(shed.code).toBe(1008);
+    expect(shed.error!.frame!.error!.code).toBe(cmdop.v1.ErrorCode.UNAVAILABLE);
+    await client.close();
+    squatters.forEach((s) => s.ws.terminate());
+    await relay.stop();
+    cleanup();
+  });
+
+  it('one remote address cannot hold more than its share of handshake slots', async () => {
+    const { dir, cleanup } = tempDir();
+    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 10_000 });
+    const token = relay.state.issueToken({ uses: null }).secret;
+    const hello = () => ({ role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: 'squat' } });
+    const held = await Promise.all(Array.from({ length: MAX_HANDSHAKES_PER_ADDRESS }, async () => {
+      const p = await rawPeer(relay, hello());
+      await p.next('challenge');
+      return p;
+    }));
+    const status = await new Promise<number>((resolve) => {
+      const w = new WebSocket(`${relay.url}/v1/link`, { rejectUnauthorized: false });
+      w.on('unexpected-response', (_req, res) => resolve(res.statusCode!));
+      w.on('error', () => undefined);
+    });
+    expect(status).toBe(503);
+    held.forEach((s) => s.ws.terminate());
     await relay.stop();
     cleanup();
   });
