@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Agent } from '../../src/agent/agent.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +17,11 @@ const BASH = { shell: '/bin/bash', args: ['--norc', '--noprofile'], env: { PS1: 
 describe('terminal sessions through the relay', () => {
   let c: Cluster;
   let client: Client;
+  let agent: Agent;
   beforeAll(async () => {
     c = await startCluster();
-    await (await c.startAgent('tty')).online();
+    agent = await c.startAgent('tty');
+    await agent.online();
     client = await c.client({ timeoutMs: 15_000 });
     client.terminal.setMachine('tty');
   });
@@ -173,6 +176,20 @@ describe('terminal sessions through the relay', () => {
     expect((await client.terminal.getSession(s.id)).exited).toBe(false);
     expect(performance.now() - t0).toBeLessThan(2000);
     t.close();
+    await client.terminal.close(s.id);
+  });
+
+  it('attach and detach 300 times: no exit listener or output hold is left behind (issue 12, defect 4)', async () => {
+    const s = await client.terminal.create({ ...BASH });
+    const session = agent.sessions.get(s.id);
+    const base = session.exitListenerCount;
+    for (let i = 0; i < 300; i++) {
+      const t = client.terminal.stream();
+      await t.attach(s.id);
+      t.close();
+    }
+    await waitFor('every detach to land', () => session.exitListenerCount === base, 30_000);
+    expect(session.holds.size).toBe(0);
     await client.terminal.close(s.id);
   });
 

@@ -134,14 +134,16 @@ export function handleAttach(stream: Stream, ctx: { log: Logger; sessions: Sessi
     }
   });
   const hold = `hold:${a.id}`;
-  session.resume(hold); // a returning operator releases the hold its drop put on the session
+  session.holds.release(hold); // a returning operator releases the hold its drop put on the session
+  let offExit = () => undefined as unknown;
+  let left = false;
   const leave = (err?: CmdopError | null) => {
+    if (left) return;
+    left = true;
+    offExit();
     session.detach(a);
     // Only a lost link holds output; a client that aborts or breaks the protocol does not.
-    if (err?.code === 'unavailable' && role === 'operator' && !session.exit) {
-      session.pause(hold);
-      setTimeout(() => session.resume(hold), RESUME_HOLD_MS).unref();
-    }
+    if (err?.code === 'unavailable' && role === 'operator' && !session.exit) session.holds.hold(hold, RESUME_HOLD_MS);
   };
   stream.autoConsume = false;
   stream.handle({
@@ -164,7 +166,7 @@ export function handleAttach(stream: Stream, ctx: { log: Logger; sessions: Sessi
   });
   session.attach(a);
   a.event({ attached: { session: session.info(), clientId: a.id, role } });
-  session.onExit(() => {
+  offExit = session.onExit(() => {
     a.event({ exited: { exitCode: session.exit!.code, signal: session.exit!.signal } });
     leave();
     stream.end();

@@ -14,6 +14,7 @@ import { Screen, SCREEN_HIGH_WATER } from './screen.js';
 import { foregroundGroup, parseSignal } from './signals.js';
 import { OutputBatcher } from './batcher.js';
 import { PtyInput } from './input.js';
+import { Holds } from './holds.js';
 
 /** Sizes a session accepts. */
 export const MAX_COLS = 2000;
@@ -69,7 +70,9 @@ export class TerminalSession {
   private readonly batcher = new OutputBatcher((data, at) => {
     for (const c of this.clients.values()) c.output(data, at);
   });
-  private readonly exitListeners: Array<() => void> = [];
+  private readonly exitListeners = new Set<() => void>();
+  /** Output held for operators whose link dropped, until they come back or their time runs out. */
+  readonly holds = new Holds((r) => this.pause(r), (r) => this.resume(r));
   private readonly input: PtyInput | null;
   cols: number;
   rows: number;
@@ -158,9 +161,19 @@ export class TerminalSession {
     if (this.pauses.delete(reason) && this.pauses.size === 0 && !this.exit) this.pty.resume();
   }
 
-  onExit(listener: () => void): void {
-    if (this.exit) listener();
-    else this.exitListeners.push(listener);
+  /** Calls `listener` when the program exits (at once if it has); returns the disposer. */
+  onExit(listener: () => void): () => void {
+    if (this.exit) {
+      listener();
+      return () => undefined;
+    }
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /** Exit listeners registered now (a leak check for tests and diagnostics). */
+  get exitListenerCount(): number {
+    return this.exitListeners.size;
   }
 
   /** Hangs up the pty; kills it if it does not go. */
@@ -218,6 +231,9 @@ export class TerminalSession {
     if (this.input) this.input.closed = true;
     this.exit = { code, signal: signal ? SIGNAL_NAMES.get(signal) ?? String(signal) : '' };
     this.log.info({ session: this.id, code, signal: this.exit.signal || undefined }, 'terminal session ended');
-    for (const l of this.exitListeners.splice(0)) l();
+    this.holds.dispose();
+    const listeners = [...this.exitListeners];
+    this.exitListeners.clear();
+    for (const l of listeners) l();
   }
 }
