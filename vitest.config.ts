@@ -4,6 +4,8 @@ const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
+    // Fails the run at once, naming the package, when a Debian program the suite runs is missing.
+    globalSetup: ['test/helpers/packages.ts'],
     // Integration tests spawn processes and ptys; two workers match the two cores CI has.
     maxWorkers: 2,
     projects: [
