@@ -119,7 +119,7 @@ const commands: Command[] = [
     async run(v) {
       const cfg = configOf(v);
       const g = new PinGate(cfg.stateDir, 0);
-      process.stdout.write(`pin ${cfg.pin === 'off' ? 'off (asks need no PIN)' : g.configured ? 'set' : 'not set (asks are refused)'}\nfailures ${g.failures}\nlocked ${g.locked ? 'yes: run cmdop-agent pin unlock' : 'no'}\n`);
+      process.stdout.write(`pin ${cfg.pin === 'off' ? 'off (asks need no PIN)' : g.configured ? 'set' : 'not set (asks are refused)'}\nfailures ${g.failures}\nlocked ${g.locked ? 'yes, for every caller: run cmdop-agent pin unlock' : g.lockedKeys.length ? `for ${g.lockedKeys.length} key(s) (${g.lockedKeys.join(', ')}): run cmdop-agent pin unlock` : 'no'}\n`);
     },
   },
 ];

@@ -34,7 +34,8 @@ describe('PIN rules and lockout', () => {
       now += delayAfter(f);
       await gate.attempt('a', `00000${f}`);
     }
-    expect(gate.locked).toBe(true);
+    expect(gate.lockedKeys).toEqual(['a']); // that caller's key, not yet the machine
+    expect(gate.locked).toBe(false);
     now += 3600_000;
     // A restart (a new gate on the same dir) is still locked, even against the right PIN.
     const again = new PinGate(dir, 60_000, () => now);
@@ -45,6 +46,42 @@ describe('PIN rules and lockout', () => {
     expect(again.isVerified('b')).toBe(false);
     now += 60_001;
     expect(again.isVerified('a')).toBe(false);
+    cleanup();
+  });
+
+  it('one key that fails locks only itself; several keys failing lock the machine (issue 12, defect 8)', async () => {
+    const { dir, cleanup } = tempDir();
+    let now = 1_000_000;
+    const gate = new PinGate(dir, 60_000, () => now);
+    await gate.set('482913', 6);
+    const failTen = async (caller: string) => {
+      for (let f = 0; f < LOCK_AFTER; f++) {
+        now += delayAfter(f);
+        await gate.attempt(caller, '000000');
+      }
+    };
+    await failTen('stolen/link1');
+    // The stolen key is locked, on every link it opens; other keys still get in with the PIN.
+    expect(await gate.attempt('stolen/link2', '482913')).toMatchObject({ ok: false, locked: true });
+    expect(await gate.attempt('alice/l', '482913')).toEqual({ ok: true });
+    expect(await gate.attempt('local/1', '482913')).toEqual({ ok: true });
+    expect(gate.locked).toBe(false);
+    // A second key failing is still not enough; a third locks the PIN for everyone.
+    await failTen('k2/x');
+    expect(await gate.attempt('bob/l', '482913')).toEqual({ ok: true });
+    for (let f = 0; f < LOCK_AFTER - 1; f++) {
+      now += delayAfter(f);
+      await gate.attempt('k3/x', '000000');
+    }
+    now += delayAfter(LOCK_AFTER - 1);
+    expect(await gate.attempt('k3/x', '000000')).toMatchObject({ ok: false, locked: true, reason: expect.stringMatching(/for everyone/) });
+    expect(gate.locked).toBe(true);
+    expect(await gate.attempt('carol/l', '482913')).toMatchObject({ ok: false, locked: true });
+    // Across a restart, and until unlocked.
+    const again = new PinGate(dir, 60_000, () => now);
+    expect(again.locked).toBe(true);
+    again.unlock();
+    expect(await again.attempt('stolen/l3', '482913')).toEqual({ ok: true });
     cleanup();
   });
 });

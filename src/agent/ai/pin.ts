@@ -1,9 +1,11 @@
 /**
- * The machine's connect PIN: a salted scrypt hash in a 0600 file, and a failure counter saved to
- * disk. After 3 failures each attempt waits a growing delay; after 10 the PIN is locked (even
- * against the right PIN) until `cmdop-agent pin unlock` on the host. A correct PIN marks the
- * client session (the caller the relay stamped on the stream) verified for a while. The PIN is
- * never logged, stored or echoed; comparisons are constant-time.
+ * The machine's connect PIN: a salted scrypt hash in a 0600 file, and failure counters saved to
+ * disk, one per caller key (the API key the relay stamped on the stream; `local` for the local
+ * socket). After 3 failures a key's attempts wait a growing delay; after 10 that key is locked
+ * (even against the right PIN). The machine locks for everyone only when MACHINE_LOCK_KEYS
+ * different keys have locked themselves, so one stolen key cannot deny the PIN to every user.
+ * Locks hold until `cmdop-agent pin unlock` on the host. A correct PIN marks the client session
+ * verified for a while. The PIN is never logged, stored or echoed; comparisons are constant-time.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -18,6 +20,10 @@ const scrypt = promisify(scryptCb) as (pin: string, salt: Buffer, keylen: number
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, keylen: 32 };
 export const DELAY_AFTER = 3;
 export const LOCK_AFTER = 10;
+/** Keys that must each lock themselves before the PIN locks for every caller. */
+export const MACHINE_LOCK_KEYS = 3;
+/** Failure records kept (the oldest unlocked ones go first): bounds the state file. */
+const MAX_TRACKED_KEYS = 1000;
 const MAX_DELAY_MS = 5 * 60_000;
 
 interface PinFile {
@@ -34,6 +40,28 @@ interface FailState {
   failures: number;
   lastFailureMs: number;
   locked: boolean;
+}
+
+/** pin-state.json. Version 1 was one machine-wide FailState; read as the machine's lock. */
+interface GateState {
+  v: 2;
+  keys: Record<string, FailState>;
+  machineLocked: boolean;
+}
+
+const fresh = (): FailState => ({ failures: 0, lastFailureMs: 0, locked: false });
+
+function readState(file: string): GateState | null {
+  const raw = readJsonFile<Partial<GateState> & Partial<FailState>>(file);
+  if (!raw) return null;
+  if (raw.v === 2) return { v: 2, keys: raw.keys ?? {}, machineLocked: !!raw.machineLocked };
+  return { v: 2, keys: {}, machineLocked: !!raw.locked };
+}
+
+/** The key part of a caller (`keyId/linkId` from the relay, `local/...` from the local socket). */
+export function callerKey(caller: string): string {
+  const slash = caller.indexOf('/');
+  return slash < 0 ? caller : caller.slice(0, slash);
 }
 
 export type PinResult = { ok: true } | { ok: false; reason: string; retryAfterMs?: number; locked?: boolean };
@@ -61,26 +89,33 @@ export class PinGate {
   private readonly pinFile: string;
   private readonly stateFile: string;
   private readonly verified = new Map<string, number>();
-  private state: FailState;
+  private state: GateState;
   /** One check at a time, so that parallel guesses cannot outrun the counter. */
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(stateDir: string, private readonly verifyMs: number, private readonly now: () => number = Date.now) {
     this.pinFile = join(stateDir, 'pin.json');
     this.stateFile = join(stateDir, 'pin-state.json');
-    this.state = readJsonFile<FailState>(this.stateFile) ?? { failures: 0, lastFailureMs: 0, locked: false };
+    this.state = readState(this.stateFile) ?? { v: 2, keys: {}, machineLocked: false };
   }
 
   get configured(): boolean {
     return existsSync(this.pinFile);
   }
 
+  /** Locked for every caller. */
   get locked(): boolean {
-    return this.state.locked;
+    return this.state.machineLocked;
   }
 
+  /** Failures counted now, over every key. */
   get failures(): number {
-    return this.state.failures;
+    return Object.values(this.state.keys).reduce((n, k) => n + k.failures, 0);
+  }
+
+  /** Keys locked out on their own. */
+  get lockedKeys(): string[] {
+    return Object.entries(this.state.keys).filter(([, k]) => k.locked).map(([id]) => id);
   }
 
   async set(pin: string, minLength: number): Promise<void> {
@@ -89,12 +124,13 @@ export class PinGate {
     const hash = await scrypt(pin, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 });
     const f: PinFile = { v: 1, salt: salt.toString('hex'), hash: hash.toString('hex'), N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, setAtMs: this.now() };
     writeFileAtomic(this.pinFile, JSON.stringify(f));
-    this.saveState({ failures: 0, lastFailureMs: 0, locked: false });
+    this.saveState({ v: 2, keys: {}, machineLocked: false });
     this.verified.clear();
   }
 
+  /** Clears every lock and counter (the machine's and each key's). */
   unlock(): void {
-    this.saveState({ failures: 0, lastFailureMs: 0, locked: false });
+    this.saveState({ v: 2, keys: {}, machineLocked: false });
   }
 
   isVerified(caller: string): boolean {
@@ -113,30 +149,45 @@ export class PinGate {
   }
 
   private async check(caller: string, pin: string): Promise<PinResult> {
-    this.state = readJsonFile<FailState>(this.stateFile) ?? this.state; // another process (pin unlock) may have changed it
-    if (this.state.locked) return { ok: false, reason: 'the PIN is locked after too many failures: run `cmdop-agent pin unlock` on the host', locked: true };
-    const wait = this.state.lastFailureMs + delayAfter(this.state.failures) - this.now();
+    this.state = readState(this.stateFile) ?? this.state; // another process (pin unlock) may have changed it
+    if (this.state.machineLocked) return { ok: false, reason: 'the PIN is locked after too many failures from several keys: run `cmdop-agent pin unlock` on the host', locked: true };
+    const key = callerKey(caller);
+    const mine = this.state.keys[key] ?? fresh();
+    if (mine.locked) return { ok: false, reason: 'the PIN is locked for this API key after too many failures: run `cmdop-agent pin unlock` on the host', locked: true };
+    const wait = mine.lastFailureMs + delayAfter(mine.failures) - this.now();
     if (wait > 0) return { ok: false, reason: 'too many wrong PINs: wait before trying again', retryAfterMs: wait };
     const f = readJsonFile<PinFile>(this.pinFile);
     if (!f) return { ok: false, reason: 'no PIN is set on this machine' };
     const expected = Buffer.from(f.hash, 'hex');
     const got = await scrypt(String(pin), Buffer.from(f.salt, 'hex'), expected.length, { N: f.N, r: f.r, p: f.p, maxmem: 64 * 1024 * 1024 });
     if (timingSafeEqual(got, expected)) {
-      this.saveState({ failures: 0, lastFailureMs: 0, locked: false });
+      const { [key]: _cleared, ...others } = this.state.keys;
+      this.saveState({ ...this.state, keys: others });
       this.verified.set(caller, this.now() + this.verifyMs);
       return { ok: true };
     }
-    const failures = this.state.failures + 1;
+    const failures = mine.failures + 1;
     const locked = failures >= LOCK_AFTER;
-    this.saveState({ failures, lastFailureMs: this.now(), locked });
-    if (locked) return { ok: false, reason: 'wrong PIN; the PIN is now locked: run `cmdop-agent pin unlock` on the host', locked: true };
+    const keys = trimKeys({ ...this.state.keys, [key]: { failures, lastFailureMs: this.now(), locked } });
+    const machineLocked = Object.values(keys).filter((k) => k.locked).length >= MACHINE_LOCK_KEYS;
+    this.saveState({ v: 2, keys, machineLocked });
+    if (machineLocked) return { ok: false, reason: 'wrong PIN; several keys have now failed too often and the PIN is locked for everyone: run `cmdop-agent pin unlock` on the host', locked: true };
+    if (locked) return { ok: false, reason: 'wrong PIN; the PIN is now locked for this API key: run `cmdop-agent pin unlock` on the host', locked: true };
     const retryAfterMs = delayAfter(failures);
-    return { ok: false, reason: `wrong PIN (${LOCK_AFTER - failures} attempts left before it locks)`, ...(retryAfterMs ? { retryAfterMs } : {}) };
+    return { ok: false, reason: `wrong PIN (${LOCK_AFTER - failures} attempts left before it locks for this key)`, ...(retryAfterMs ? { retryAfterMs } : {}) };
   }
 
-  private saveState(s: FailState): void {
+  private saveState(s: GateState): void {
     this.state = s;
     writeFileAtomic(this.stateFile, JSON.stringify(s));
   }
 }
 
+
+/** Keeps at most MAX_TRACKED_KEYS records, dropping the oldest unlocked ones first. */
+function trimKeys(keys: Record<string, FailState>): Record<string, FailState> {
+  const entries = Object.entries(keys);
+  if (entries.length <= MAX_TRACKED_KEYS) return keys;
+  entries.sort(([, a], [, b]) => Number(b.locked) - Number(a.locked) || b.lastFailureMs - a.lastFailureMs);
+  return Object.fromEntries(entries.slice(0, MAX_TRACKED_KEYS));
+}
