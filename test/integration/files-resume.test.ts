@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Client } from '../../src/client/client.js';
+import { agentProcess, relayProcess, run } from '../helpers/procs.js';
+import { waitFor } from '../helpers/wait.js';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
-import type { Client } from '../../src/client/client.js';
 import type { Agent } from '../../src/agent/agent.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -99,5 +101,40 @@ describe('files: interrupted uploads resume, and are never half-visible', () => 
     // Same state dir, TTL 0: everything kept is past it.
     agent = await cluster.startAgent('resume-host', { filesResumeTtlSec: 0, stateDir: join(cluster.dir, 'resume-host', 'state') });
     expect(existsSync(partial)).toBe(false);
+  });
+});
+
+describe('files: upload litter after an agent crash (issue 12, defect 7)', () => {
+  it('a SIGKILLed agent leaves a temp and a partial; the next start removes the temp at once and the partial after the TTL', async () => {
+    const { dir, cleanup } = tempDir('cmdop-crash-');
+    const relayDir = join(dir, 'relay');
+    const relay = await relayProcess(relayDir);
+    const token = (await run('cmdop-relay', ['tokens', 'issue', '--unlimited', '--data-dir', relayDir])).stdout.trim();
+    const key = (await run('cmdop-relay', ['keys', 'issue', '--data-dir', relayDir])).stdout.trim();
+    const agentDir = join(dir, 'agent');
+    let agent = await agentProcess(agentDir, relay, token, 'crashy', ['--files-resume-ttl', '2']);
+    const client = await Client.connect({ url: relay.url, token: key, fingerprint: relay.fingerprint, timeoutMs: 10_000 });
+    client.files.setMachine('crashy');
+    const files = join(dir, 'files');
+    mkdirSync(files);
+    writeFileSync(join(files, 'a.bin'), 'old a');
+    // Two uploads that stall mid-way (the sources stop sending): one plain, one resumable.
+    const stall = (n: number) => new Readable({ read() { if ((this as unknown as { sent?: number }).sent) return; (this as unknown as { sent?: number }).sent = 1; this.push(randomBytes(n)); } });
+    const plain = client.files.write(join(files, 'a.bin'), stall(3 * MiB)).catch((e: unknown) => e);
+    const resumable = client.files.write(join(files, 'b.bin'), stall(3 * MiB), { resumable: true }).catch((e: unknown) => e);
+    const litter = () => readdirSync(files).filter((n) => n.includes('cmdop')).sort();
+    await waitFor('both uploads to have bytes on disk', () => litter().length === 2 && litter().every((n) => statSync(join(files, n)).size > 0), 20_000);
+    expect(litter()).toEqual([expect.stringMatching(/^\.a\.bin\.cmdop-tmp-/), '.b.bin.cmdop-part']);
+    await agent.kill('SIGKILL');
+    await Promise.all([plain, resumable]);
+    expect(readFileSync(join(files, 'a.bin'), 'utf8')).toBe('old a'); // the old file is intact
+    agent = await agentProcess(agentDir, relay, token, 'crashy', ['--files-resume-ttl', '2']);
+    // The temp went at start; the partial waits for its TTL (counted from its last write), then goes.
+    expect(litter()).toEqual(['.b.bin.cmdop-part']);
+    await waitFor('the partial to pass its TTL and be swept', () => litter().length === 0, 30_000);
+    await client.close();
+    await agent.kill();
+    await relay.kill();
+    cleanup();
   });
 });

@@ -1,9 +1,12 @@
 /**
- * Interrupted resumable uploads: the partial file beside its destination, remembered in the
- * state dir so that the agent can delete the ones nobody resumed. Swept at start and every few
- * minutes; a partial older than the TTL is removed. Non-resumable uploads never leave one.
+ * Upload litter, journalled before it exists: every upload's temp file (or resumable partial)
+ * is written into an index in the state dir *before* it is opened, so that nothing survives a
+ * crash of the agent (SIGKILL, power cut after the index reached the disk). At start, temps left
+ * by a dead agent are deleted at once (an upload never outlives its process), and partials are
+ * kept for resume until the TTL from their last write passes. Swept at start and every few
+ * minutes.
  */
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { writeFileAtomic } from '../identity.js';
@@ -15,9 +18,15 @@ export function partialPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.cmdop-part`);
 }
 
+/** One journalled file: when it was last started or cut, and whether it is a plain temp. */
+interface Entry {
+  t: number;
+  temp: boolean;
+}
+
 export class Partials {
   private readonly file: string;
-  private readonly entries = new Map<string, number>();
+  private readonly entries = new Map<string, Entry>();
   private readonly timer: NodeJS.Timeout;
   /** Partials with an upload running now (one at a time per destination), and who waits for them. */
   private readonly running = new Map<string, Array<() => void>>();
@@ -25,11 +34,15 @@ export class Partials {
   constructor(stateDir: string, private readonly ttlMs: number, private readonly log: Logger) {
     this.file = join(stateDir, 'uploads.json');
     try {
-      const data = JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, number>;
-      for (const [p, t] of Object.entries(data)) if (typeof t === 'number') this.entries.set(p, t);
+      const data = JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, number | Entry>;
+      for (const [p, e] of Object.entries(data)) {
+        if (typeof e === 'number') this.entries.set(p, { t: e, temp: false }); // an index from before temps were journalled
+        else if (e && typeof e.t === 'number') this.entries.set(p, { t: e.t, temp: !!e.temp });
+      }
     } catch {
       // no index yet (or unreadable): nothing to sweep
     }
+    this.afterCrash();
     this.sweep();
     this.timer = setInterval(() => this.sweep(), Math.min(SWEEP_EVERY_MS, Math.max(1000, ttlMs / 4)));
     this.timer.unref();
@@ -65,9 +78,15 @@ export class Partials {
     });
   }
 
+  /** An upload is about to create (or reopen) `path`: journal it first. */
+  begin(path: string, temp: boolean): void {
+    this.entries.set(path, { t: Date.now(), temp });
+    this.save();
+  }
+
   /** An upload to `partial` was cut and may be resumed until the TTL passes. */
   keep(partial: string): void {
-    this.entries.set(partial, Date.now());
+    this.entries.set(partial, { t: Date.now(), temp: false });
     this.save();
   }
 
@@ -76,9 +95,32 @@ export class Partials {
     if (this.entries.delete(partial)) this.save();
   }
 
+  /**
+   * What a previous process left: its temps go now; a partial counts as cut when last written
+   * (its mtime), so a resume TTL holds across the crash.
+   */
+  private afterCrash(): void {
+    for (const [p, e] of this.entries) {
+      if (!e.temp) {
+        const mtime = statSync(p, { throwIfNoEntry: false })?.mtimeMs;
+        if (mtime !== undefined) e.t = Math.max(e.t, mtime);
+        continue;
+      }
+      try {
+        unlinkSync(p);
+        this.log.info({ temp: p }, 'removed the temp file of an upload cut by an agent crash');
+      } catch {
+        // never created, or already gone
+      }
+      this.entries.delete(p);
+    }
+    this.save();
+  }
+
   sweep(now = Date.now()): void {
     let changed = false;
-    for (const [p, t] of this.entries) {
+    for (const [p, { t, temp }] of this.entries) {
+      if (temp) continue; // a live upload's temp: its upload removes it (or the next start, after a crash)
       if (now - t < this.ttlMs && existsSync(p)) continue;
       if (this.running.has(p)) continue;
       try {

@@ -64,6 +64,7 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
   try {
     const offset = Number(req.offset) || 0;
     const hash = req.hash || offset ? createHash('sha256') : null;
+    ctx.partials.begin(temp, temp !== key); // journalled before it exists: a crash leaves nothing unswept
     fh = await openTemp(ctx.policy, { user: r.user, path: temp }, offset, req.prefixSha256, hash);
     stream.growWindow(UPLOAD_WINDOW);
     const size = await receive(stream, fh, offset, hash, r.user);
@@ -83,6 +84,7 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
     await commit(temp, r, req.overwrite);
     committed = true;
     await syncDir(dir);
+    ctx.partials.forget(temp);
     ctx.partials.forget(key);
     stream.write(cmdop.v1.WriteFileResult.encode({ size, sha256: hash?.digest('hex') ?? '', path: r.path }).finish());
     stream.end();
