@@ -3,6 +3,7 @@
  * with the same agent run as `node dist/...`, in the same run. Binary sizes are printed too.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { track } from './peers.js';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ function timeIt(cmd: string, args: string[]): number {
 
 async function startToOnline(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let text = '';
   const ms = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`not online: ${text}`)), 30_000);
@@ -42,7 +43,7 @@ export async function binaryBench(): Promise<Figure[]> {
   for (const f of readdirSync(join(ROOT, 'dist/bin')).filter((n) => n !== 'SHA256SUMS')) process.stderr.write(`  ${f}: ${(statSync(join(ROOT, 'dist/bin', f)).size / 1048576).toFixed(1)} MB\n`);
   const dir = mkdtempSync(join(tmpdir(), 'cmdop-bench-bin-'));
   const relayDir = join(dir, 'relay');
-  const relay = spawn(process.execPath, [CLI('cmdop-relay'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const relay = track(spawn(process.execPath, [CLI('cmdop-relay'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   try {
     let text = '';
     const [, url, fp] = await new Promise<RegExpMatchArray>((resolve) => {

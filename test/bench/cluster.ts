@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
 import { CLI } from './procs.js';
+import { track } from './peers.js';
 
 export interface BenchCluster {
   client: Client;
@@ -16,7 +17,7 @@ export interface BenchCluster {
 /** BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to the relay and agent processes. */
 function launch(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let text = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`bench: ${args[1]} did not start: ${text}`)), 30_000);

@@ -4,6 +4,7 @@
  * again after the relay is killed and restarted. All real processes on loopback over TLS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { track } from './peers.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ interface Watched {
 }
 
 function watch(args: string[]): Watched {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let text = '';
   const waiters: Array<() => void> = [];
   const on = (d: Buffer) => {

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
+import { MissingPeer, onGroupEnd } from './peers.js';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 
@@ -34,7 +35,7 @@ function freePort(): Promise<number> {
 /** Starts a cluster in its own temp dir (the postgres user must be able to reach it); stop() removes it. */
 export async function startPostgres(): Promise<Postgres> {
   const binDir = postgresBinDir();
-  if (!binDir) throw new Error('PostgreSQL is not installed (apt-get install postgresql)');
+  if (!binDir) throw new MissingPeer('needs PostgreSQL (apt-get install postgresql)');
   const bin = (name: string) => join(binDir, name);
   const root = process.getuid?.() === 0;
   const as = (cmd: string, args: string[]) => (root ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' }));
@@ -48,18 +49,16 @@ export async function startPostgres(): Promise<Postgres> {
   as(bin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
   const port = await freePort();
   as(bin('pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
-  return {
-    port,
-    bin,
-    stop: () => {
-      try {
-        as(bin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
-      } catch {
-        // already stopped
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const stop = () => {
+    try {
+      as(bin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    } catch {
+      // already stopped
+    }
+    rmSync(dir, { recursive: true, force: true });
   };
+  onGroupEnd(stop); // the cluster goes with its group however the group ends
+  return { port, bin, stop };
 }
 
 export const pgUser = () => (process.getuid?.() === 0 ? 'postgres' : userInfo().username);

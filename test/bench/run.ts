@@ -1,11 +1,14 @@
 /**
  * `npm run bench`: every figure side by side with its peer in the same run where there is one.
- * Ratios are what count; these machines are noisy. Writes bench-results/latest.json.
+ * Ratios are what count; these machines are noisy. Writes bench-results/latest.json after every
+ * group, so a group that fails or is skipped (its peer is not installed: one line says which)
+ * never costs the figures of the others. Whatever a group started is stopped when it ends.
  * BENCH_SWARM sets the number of simulated agents (default 1000); BENCH_ONLY=name runs one group.
  */
 import { join } from 'node:path';
 import { report, type Figure } from './figures.js';
 import { ROOT } from './procs.js';
+import { MissingPeer, runGroupCleanups, stopStarted } from './peers.js';
 import { foundationBench } from './foundation.js';
 import { terminalBench } from './terminal.js';
 import { tunnelBench } from './tunnel.js';
@@ -24,9 +27,23 @@ const groups: Record<string, () => Promise<Figure[]>> = {
 
 const only = process.env.BENCH_ONLY?.split(',');
 const figures: Figure[] = [];
+let failed = 0;
 for (const [name, run] of Object.entries(groups)) {
   if (only && !only.includes(name)) continue;
   process.stderr.write(`bench: ${name}...\n`);
-  figures.push(...(await run()));
+  try {
+    figures.push(...(await run()));
+  } catch (err) {
+    if (err instanceof MissingPeer) process.stderr.write(`bench: skipped ${name}: ${err.message}\n`);
+    else {
+      failed++;
+      process.stderr.write(`bench: ${name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  } finally {
+    runGroupCleanups();
+    const left = await stopStarted();
+    if (left > 0) process.stderr.write(`bench: stopped ${left} process(es) ${name} left running\n`);
+  }
+  report(figures, join(ROOT, 'bench-results'));
 }
-report(figures, join(ROOT, 'bench-results'));
+process.exitCode = failed > 0 ? 1 : 0;

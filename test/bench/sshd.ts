@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { onGroupEnd, requirePeer, track } from './peers.js';
 
 export interface Sshd {
   port: number;
@@ -27,7 +28,8 @@ function freePort(): Promise<number> {
 }
 
 export async function startSshd(dir: string): Promise<Sshd> {
-  if (!existsSync('/usr/sbin/sshd')) throw new Error('bench needs openssh-server (apt-get install openssh-server)');
+  requirePeer('/usr/sbin/sshd', 'openssh-server');
+  requirePeer('/usr/bin/ssh', 'openssh-client');
   mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true });
   const hostKey = join(dir, 'host_ed25519');
@@ -61,24 +63,26 @@ export async function startSshd(dir: string): Promise<Sshd> {
     if (spawnSync('ssh', [...base, `${user}@127.0.0.1`, 'true']).status === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  const stop = () => {
+    try {
+      process.kill(Number(readFileSync(join(dir, 'sshd.pid'), 'utf8')));
+    } catch {
+      // already stopped
+    }
+  };
+  onGroupEnd(stop); // however the group ends, the daemon goes with it
   return {
     port,
     args: (extra = []) => [...base, ...extra, `${user}@127.0.0.1`],
     scp: { options: ['-q', '-i', clientKey, '-P', String(port), ...base.slice(4)], remote: `${user}@127.0.0.1:` },
-    stop: () => {
-      try {
-        process.kill(Number(readFileSync(join(dir, 'sshd.pid'), 'utf8')));
-      } catch {
-        // already stopped
-      }
-    },
+    stop,
   };
 }
 
 /** Starts a ControlMaster connection; returns the socket path and a stop function. */
 export async function controlMaster(sshd: Sshd, dir: string): Promise<{ socket: string; stop(): void }> {
   const socket = join(dir, 'ctl.sock');
-  const master = spawn('ssh', sshd.args(['-M', '-N', '-S', socket, '-o', 'ControlPersist=no']), { stdio: 'ignore' });
+  const master = track(spawn('ssh', sshd.args(['-M', '-N', '-S', socket, '-o', 'ControlPersist=no']), { stdio: 'ignore' }));
   for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
   return { socket, stop: () => master.kill() };
 }

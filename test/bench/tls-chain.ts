@@ -11,6 +11,7 @@
  * Run as a child with `relay` or `agent` as its first argument; `startChain` runs the rest.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { track } from './peers.js';
 import { connect as netConnect, createServer, type Server } from 'node:net';
 import tls from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -111,8 +112,8 @@ export async function startChain(target: ChainTarget): Promise<Chain> {
   const { cert, key } = await loadOrCreateTls(dir);
   const self = fileURLToPath(import.meta.url);
   const env = { ...process.env, CHAIN_CERT: cert, CHAIN_KEY: key };
-  const r = fork(self, ['relay'], { env });
-  const a = fork(self, ['agent'], { env });
+  const r = track(fork(self, ['relay'], { env }));
+  const a = track(fork(self, ['agent'], { env }));
   let server: Server | undefined;
   const stop = () => {
     server?.close();

@@ -105,36 +105,42 @@ describe('files: interrupted uploads resume, and are never half-visible', () => 
 });
 
 describe('files: upload litter after an agent crash (issue 12, defect 7)', () => {
-  it('a SIGKILLed agent leaves a temp and a partial; the next start removes the temp at once and the partial after the TTL', async () => {
+  it('a SIGKILLed agent leaves a temp and a partial; the next start removes the temp at once, and the partial once past its TTL', async () => {
     const { dir, cleanup } = tempDir('cmdop-crash-');
     const relayDir = join(dir, 'relay');
     const relay = await relayProcess(relayDir);
     const token = (await run('cmdop-relay', ['tokens', 'issue', '--unlimited', '--data-dir', relayDir])).stdout.trim();
     const key = (await run('cmdop-relay', ['keys', 'issue', '--data-dir', relayDir])).stdout.trim();
     const agentDir = join(dir, 'agent');
-    let agent = await agentProcess(agentDir, relay, token, 'crashy', ['--files-resume-ttl', '2']);
+    let agent = await agentProcess(agentDir, relay, token, 'crashy');
     const client = await Client.connect({ url: relay.url, token: key, fingerprint: relay.fingerprint, timeoutMs: 10_000 });
-    client.files.setMachine('crashy');
-    const files = join(dir, 'files');
-    mkdirSync(files);
-    writeFileSync(join(files, 'a.bin'), 'old a');
-    // Two uploads that stall mid-way (the sources stop sending): one plain, one resumable.
-    const stall = (n: number) => new Readable({ read() { if ((this as unknown as { sent?: number }).sent) return; (this as unknown as { sent?: number }).sent = 1; this.push(randomBytes(n)); } });
-    const plain = client.files.write(join(files, 'a.bin'), stall(3 * MiB)).catch((e: unknown) => e);
-    const resumable = client.files.write(join(files, 'b.bin'), stall(3 * MiB), { resumable: true }).catch((e: unknown) => e);
-    const litter = () => readdirSync(files).filter((n) => n.includes('cmdop')).sort();
-    await waitFor('both uploads to have bytes on disk', () => litter().length === 2 && litter().every((n) => statSync(join(files, n)).size > 0), 20_000);
-    expect(litter()).toEqual([expect.stringMatching(/^\.a\.bin\.cmdop-tmp-/), '.b.bin.cmdop-part']);
-    await agent.kill('SIGKILL');
-    await Promise.all([plain, resumable]);
-    expect(readFileSync(join(files, 'a.bin'), 'utf8')).toBe('old a'); // the old file is intact
-    agent = await agentProcess(agentDir, relay, token, 'crashy', ['--files-resume-ttl', '2']);
-    // The temp went at start; the partial waits for its TTL (counted from its last write), then goes.
-    expect(litter()).toEqual(['.b.bin.cmdop-part']);
-    await waitFor('the partial to pass its TTL and be swept', () => litter().length === 0, 30_000);
-    await client.close();
-    await agent.kill();
-    await relay.kill();
-    cleanup();
+    try {
+      client.files.setMachine('crashy');
+      const files = join(dir, 'files');
+      mkdirSync(files);
+      writeFileSync(join(files, 'a.bin'), 'old a');
+      // Two uploads that stall mid-way (the sources stop sending): one plain, one resumable.
+      const stall = (n: number) => new Readable({ read() { if ((this as unknown as { sent?: number }).sent) return; (this as unknown as { sent?: number }).sent = 1; this.push(randomBytes(n)); } });
+      const plain = client.files.write(join(files, 'a.bin'), stall(3 * MiB)).catch((e: unknown) => e);
+      const resumable = client.files.write(join(files, 'b.bin'), stall(3 * MiB), { resumable: true }).catch((e: unknown) => e);
+      const litter = () => readdirSync(files).filter((n) => n.includes('cmdop')).sort();
+      await waitFor('both uploads to have bytes on disk', () => litter().length === 2 && litter().every((n) => statSync(join(files, n)).size > 0), 20_000);
+      expect(litter()).toEqual([expect.stringMatching(/^\.a\.bin\.cmdop-tmp-/), '.b.bin.cmdop-part']);
+      await agent.kill('SIGKILL');
+      await Promise.all([plain, resumable]);
+      expect(readFileSync(join(files, 'a.bin'), 'utf8')).toBe('old a'); // the old file is intact
+      // Within its TTL: the temp went at start, the partial stays for a resume.
+      agent = await agentProcess(agentDir, relay, token, 'crashy', ['--files-resume-ttl', '3600']);
+      expect(litter()).toEqual(['.b.bin.cmdop-part']);
+      await agent.kill();
+      // Past its TTL (counted from its last write, though no cut was ever recorded): swept at start.
+      agent = await agentProcess(agentDir, relay, token, 'crashy', ['--files-resume-ttl', '0']);
+      expect(litter()).toEqual([]);
+    } finally {
+      await client.close();
+      await agent.kill();
+      await relay.kill();
+      cleanup();
+    }
   });
 });
