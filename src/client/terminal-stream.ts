@@ -2,6 +2,11 @@
  * `terminal.stream()`: an attached terminal client. It gets the screen, then live output, and
  * survives drops: on a lost link it reconnects with backoff and resumes from its byte offset
  * (or gets a gap marker and a fresh screen if the agent no longer holds those bytes).
+ *
+ * Flow control reaches the user: with `manualAck`, credit for output is granted only as the
+ * consumer acknowledges what it has written out (`ack(n)`, from stdout's write callback or
+ * xterm's render callback, as VS Code's renderer acks its pty host), so a terminal that cannot
+ * keep up pauses the program instead of growing memory. The count is cleared on reconnect.
  */
 import { randomUUID } from 'node:crypto';
 import { cmdop } from '../protocol/gen/cmdop.js';
@@ -30,6 +35,11 @@ export interface TerminalStreamOptions {
   /** Operator's initial size, applied on attach. */
   cols?: number;
   rows?: number;
+  /**
+   * Grant output credit only as `ack(n)` is called for the bytes `onOutput` delivered (default
+   * false: acknowledged as soon as the listeners return).
+   */
+  manualAck?: boolean;
 }
 
 export interface Snapshot {
@@ -60,6 +70,10 @@ export class TerminalStream {
   private readonly exits: Listener<[number, string]>[] = [];
   private readonly resizes: Listener<[number, number]>[] = [];
   private attachedWaiter: ((info: TerminalSessionInfo) => void) | null = null;
+  /** Stream bytes received and not yet granted back. */
+  private owed = 0;
+  /** Output bytes delivered to onOutput and not yet acknowledged (manualAck only). */
+  private unacked = 0;
 
   constructor(private readonly caller: Caller, private readonly machine: string, private readonly o: TerminalStreamOptions = {}) {
     this.mode = o.mode ?? 'operator';
@@ -101,6 +115,21 @@ export class TerminalStream {
     this.send(MSG_CONTROL, cmdop.v1.TerminalControl.encode({ signal }).finish());
   }
 
+  /**
+   * Acknowledges `n` bytes of what onOutput delivered as written out (with `manualAck`). Credit
+   * goes back to the agent only for acknowledged output; acking more than was delivered is clamped.
+   */
+  ack(n: number): void {
+    if (!this.o.manualAck || n <= 0) return;
+    this.unacked = Math.max(0, this.unacked - n);
+    this.grant();
+  }
+
+  /** Output bytes delivered and not yet acknowledged. */
+  get unacknowledged(): number {
+    return this.unacked;
+  }
+
   /** Detaches (the session lives on). */
   close(): void {
     this.closed = true;
@@ -128,6 +157,10 @@ export class TerminalStream {
     }).finish();
     const stream = await this.caller.open({ target: this.machine, service: 'terminal', method: 'attach', request: req, window: ATTACH_WINDOW });
     this.stream = stream;
+    // A new stream has its own window: what the old one owed or held back is void.
+    this.owed = 0;
+    this.unacked = 0;
+    stream.autoConsume = false;
     return new Promise<TerminalSessionInfo>((resolve, reject) => {
       let attached = false;
       this.attachedWaiter = (info) => {
@@ -136,7 +169,12 @@ export class TerminalStream {
       };
       const reader = new MessageReader((type, body) => this.onMessage(type, body));
       stream.handle({
-        onData: (chunk) => reader.push(chunk),
+        onData: (chunk) => {
+          reader.push(chunk);
+          if (this.stream !== stream) return;
+          this.owed += chunk.length;
+          this.grant();
+        },
         onEnd: () => stream.end(),
         onClose: (err) => {
           if (!attached) return reject(err ?? new CmdopError('unavailable', 'terminal stream closed before attaching'));
@@ -150,6 +188,24 @@ export class TerminalStream {
         },
       });
     });
+  }
+
+  /**
+   * Gives back credit for what is consumed: everything received, less what the consumer has yet to
+   * acknowledge (an output body is never larger than the stream bytes it came in, so this never
+   * grants for output that has not been written out).
+   */
+  private grant(): void {
+    const n = this.owed - this.unacked;
+    if (n <= 0 || !this.stream) return;
+    this.owed -= n;
+    this.stream.consume(n);
+  }
+
+  /** Hands bytes to the onOutput listeners, counting them for manualAck. */
+  private emit(bytes: Uint8Array): void {
+    if (this.o.manualAck) this.unacked += bytes.length;
+    for (const l of this.out) l(bytes);
   }
 
   private async reconnect(): Promise<void> {
@@ -173,7 +229,7 @@ export class TerminalStream {
       const at = this.offset;
       this.offset += body.length;
       for (const l of this.live) l(body, at);
-      for (const l of this.out) l(body);
+      this.emit(body);
       return;
     }
     if (type !== MSG_EVENT) return;
@@ -188,10 +244,8 @@ export class TerminalStream {
         const snap = { data: s.data, offset: Number(s.offset), cols: s.cols, rows: s.rows };
         this.offset = snap.offset;
         this.snaps.forEach((l) => l(snap));
-        for (const l of this.out) {
-          l(CLEAR);
-          l(snap.data);
-        }
+        this.emit(CLEAR);
+        this.emit(snap.data);
         return;
       }
       case 'gap':

@@ -8,9 +8,11 @@ import { waitFor } from '../helpers/wait.js';
 describe('cmdop exec and cmdop shell', () => {
   let c: Cluster;
   let env: Record<string, string>;
+  let agent: Awaited<ReturnType<Cluster['startAgent']>>;
   beforeAll(async () => {
     c = await startCluster();
-    await (await c.startAgent('clibox')).online();
+    agent = await c.startAgent('clibox');
+    await agent.online();
     env = { CMDOP_BASE_URL: c.relay.url, CMDOP_TOKEN: c.apiKey, CMDOP_FINGERPRINT: c.relay.fingerprint, CMDOP_PROFILE: '/nonexistent/profile.json' };
   });
   afterAll(async () => {
@@ -27,6 +29,28 @@ describe('cmdop exec and cmdop shell', () => {
     const missing = await run('cmdop', ['exec', 'nowhere', '--', 'true'], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^cmdop: not_found: no machine nowhere\n$/);
+  });
+
+  it('shell honours stdout backpressure: a terminal that stops reading pauses the remote program (issue 12, defect 5)', async () => {
+    const term = pty.spawn(process.execPath, [CLI('cmdop'), 'shell', 'clibox'], { cols: 90, rows: 30, env: { ...process.env, ...env, SHELL: '/bin/bash' } });
+    let out = '';
+    term.onData((d) => (out += d));
+    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+    await waitFor('shell banner', () => out.includes('Ctrl-] detaches'), 10_000);
+    const id = /session ([0-9a-f-]{36})/.exec(out)![1]!;
+    term.write('yes cmdop-backpressure\r');
+    await waitFor('the flood to start', () => out.split('cmdop-backpressure').length > 20, 10_000);
+    term.pause(); // the local terminal stops reading: cmdop's stdout fills, its writes stop completing
+    await waitFor('the agent to pause the remote pty', () => agent.sessions.get(id).paused, 30_000);
+    term.resume();
+    await waitFor('the flood to flow again', () => !agent.sessions.get(id).paused, 30_000);
+    term.write('\x03');
+    term.write('\x1d');
+    expect(await exited).toBe(0);
+    await c.client().then(async (cl) => {
+      cl.terminal.setMachine('clibox');
+      await cl.terminal.close(id);
+    });
   });
 
   it('shell runs in a real terminal, forwards resizes, and detaches with Ctrl-] leaving the session alive', async () => {

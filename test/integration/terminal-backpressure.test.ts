@@ -53,4 +53,30 @@ describe('terminal backpressure', () => {
     await client.terminal.close(s.id);
     await c.close();
   });
+
+  it('with manualAck, output stops at the window until the consumer acknowledges what it wrote, then flows again (issue 12, defect 5)', async () => {
+    const c = await startCluster();
+    const agent = await c.startAgent('acker');
+    await agent.online();
+    const client = await c.client({ timeoutMs: 30_000 });
+    client.terminal.setMachine('acker');
+    const s = await client.terminal.create({ shell: '/bin/sh', args: ['-c', 'stty -echo; read x; yes cmdop-ack-test; read y'] });
+    const t = client.terminal.stream({ manualAck: true });
+    const written: number[] = [];
+    t.onOutput((b) => written.push(b.length)); // a consumer that never finishes writing: no ack
+    await t.attach(s.id);
+    t.sendInput('\n');
+    await waitFor('output to fill the window', () => t.unacknowledged > 2 * 1024 * 1024, 30_000);
+    // The program is paused behind the unacknowledged bytes: nothing more than the window arrives.
+    await waitFor('the agent to pause the pty', () => agent.sessions.get(s.id).paused, 30_000);
+    const stalled = t.unacknowledged;
+    expect(stalled).toBeLessThanOrEqual(4 * 1024 * 1024 + 64 * 1024); // the attach window, plus one message
+    // Acknowledging lets it flow again.
+    t.ack(stalled);
+    await waitFor('output to resume after the ack', () => written.reduce((a, b) => a + b, 0) > stalled + 1024 * 1024, 30_000);
+    expect(t.unacknowledged).toBeLessThanOrEqual(4 * 1024 * 1024 + 64 * 1024);
+    t.close();
+    await client.terminal.close(s.id);
+    await c.close();
+  });
 });

@@ -151,6 +151,11 @@ export class TerminalSession {
     }
   }
 
+  /** True while the pty's output is paused (some reason holds). */
+  get paused(): boolean {
+    return this.pauses.size > 0;
+  }
+
   /** Output pauses while any reason holds (a full operator window, a lagging screen). */
   pause(reason: string): void {
     if (this.pauses.size === 0 && !this.exit) this.pty.pause();

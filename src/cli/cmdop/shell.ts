@@ -31,8 +31,9 @@ export const shellCommand: Command = {
       const cols = process.stdout.columns || 80;
       const rows = process.stdout.rows || 24;
       const id = (v.session as string | undefined) ?? (await client.terminal.create({ cols, rows })).id;
-      const t = client.terminal.stream({ mode: observe ? 'observer' : 'operator', cols, rows });
-      t.onOutput((b) => process.stdout.write(b));
+      // Output credit goes back only once stdout has taken the bytes: a slow terminal pauses the program.
+      const t = client.terminal.stream({ mode: observe ? 'observer' : 'operator', cols, rows, manualAck: true });
+      t.onOutput((b) => process.stdout.write(b, () => t.ack(b.length)));
       t.onDisconnect((e) => process.stderr.write(`\r\n[cmdop: connection lost (${e.message}); reconnecting]\r\n`));
       t.onReconnect(() => process.stderr.write('\r\n[cmdop: reconnected]\r\n'));
       t.onError((e) => process.stderr.write(`\r\n[cmdop: ${e.code}: ${e.message}]\r\n`));
