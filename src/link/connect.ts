@@ -57,6 +57,7 @@ export async function connectLink(o: ConnectOptions): Promise<Connected> {
         case 'welcome': {
           const w = f.frame!.welcome!;
           if (w.major !== PROTOCOL_MAJOR) return finish(new ProtocolError(`peer speaks protocol ${w.major}.${w.minor}; this build speaks ${PROTOCOL_MAJOR}.x`));
+          link.mux.peerGrantsInBatches = w.capabilities.includes('flow.v2');
           return finish(null, w);
         }
         case 'error':

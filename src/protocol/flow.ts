@@ -1,10 +1,10 @@
 /**
  * Credit-based flow control, pure. A receiver grants bytes; a sender never has more in flight
- * than granted. The receiver grants more only as its consumer drains, in batches of half a
- * window so that a steady stream costs one Window frame per half window, not one per chunk.
+ * than granted. The receiver grants more only as its consumer drains, in batches of half a window
+ * or GRANT_BATCH, whichever is smaller, so a steady stream costs one Window frame per batch.
  */
 import { ProtocolError } from '../errors.js';
-import { MAX_WINDOW } from './limits.js';
+import { GRANT_BATCH, MAX_WINDOW } from './limits.js';
 
 /** The sending side: how many bytes the peer still accepts. */
 export class SendCredit {
@@ -72,7 +72,7 @@ export class ReceiveWindow {
   /** Records consumed bytes; returns the credit to grant now (0 = not yet). */
   consume(n: number): number {
     this.unacked += n;
-    if (this.unacked < this.size_ / 2) return 0;
+    if (this.unacked < Math.min(this.size_ / 2, GRANT_BATCH)) return 0;
     const grant = this.unacked;
     this.unacked = 0;
     this.remaining += grant;

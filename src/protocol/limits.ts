@@ -19,8 +19,25 @@ export const MAX_STREAMS_PER_LINK = 4096;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default heartbeat; a link silent for twice this is dead. */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
+/**
+ * A receiver grants credit back at least every GRANT_BATCH bytes consumed (or half its window,
+ * if smaller), not only every half window: a relay can then keep little in flight on a shared
+ * link without starving a big window, so a keystroke's echo never waits behind megabytes.
+ * Receivers that do this announce `flow.v2`.
+ */
+export const GRANT_BATCH = 256 * 1024;
+/**
+ * Bytes a sender keeps in flight on one link (sent, not yet granted back) across its bulk streams,
+ * when the peer grants in batches (flow.v2). Anything more would sit in the kernel's socket
+ * buffers in front of every interactive frame: a 200 MB/s download would put ~20 ms of data ahead
+ * of each keystroke's echo. Each stream may still fill what its receiver takes before it grants
+ * back (GRANT_BATCH), so nothing deadlocks.
+ */
+export const LINK_INFLIGHT = 512 * 1024;
+/** Frames this small (keystrokes, echoes, control messages) are never held for LINK_INFLIGHT. */
+export const SMALL_FRAME = 4 * 1024;
 /** Above this many bytes queued on the socket, data frames wait and streams take turns. */
-export const LINK_HIGH_WATER = 1024 * 1024;
+export const LINK_HIGH_WATER = 256 * 1024;
 /** Cap on a unary response collected in memory by the client. */
 export const MAX_UNARY_RESPONSE = 16 * 1024 * 1024;
 
@@ -29,4 +46,4 @@ export const MAX_UNARY_RESPONSE = 16 * 1024 * 1024;
  * `ai.pin.v1`: the PIN travels inside the TLS link (through the relay). A PAKE exchange that keeps
  * the PIN from the relay would be announced as `ai.pake.v1` and chosen when both ends speak it.
  */
-export const CAPABILITIES = ['streams.v1', 'flow.v1', 'tunnel.v1', 'files.v1', 'ai.v1', 'ai.pin.v1'] as const;
+export const CAPABILITIES = ['streams.v1', 'flow.v1', 'flow.v2', 'tunnel.v1', 'files.v1', 'ai.v1', 'ai.pin.v1'] as const;

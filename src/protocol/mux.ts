@@ -13,7 +13,7 @@ import { cmdop } from './gen/cmdop.js';
 import { type CmdopError, ProtocolError, RateLimitError, NotFoundError, ValidationError } from '../errors.js';
 import { encodeData, encodeFrame, type DecodedFrame, type FrameBody } from './codec.js';
 import { fromWireError, toWireError } from './codes.js';
-import { DEFAULT_WINDOW, LINK_HIGH_WATER, MAX_STREAMS_PER_LINK, MAX_WINDOW } from './limits.js';
+import { DEFAULT_WINDOW, GRANT_BATCH, LINK_HIGH_WATER, LINK_INFLIGHT, MAX_STREAMS_PER_LINK, MAX_WINDOW, SMALL_FRAME } from './limits.js';
 import { Stream, type StreamHost, type StreamInfo } from './stream.js';
 
 export interface FrameSink {
@@ -50,6 +50,15 @@ export class Mux implements StreamHost {
   private readonly remoteParity: number;
   private readonly maxStreams: number;
   private waiting: Stream[] = [];
+  /** Streams waiting for the link's in-flight bytes to land (flow.v2 peers only). */
+  private grounded: Stream[] = [];
+  /** Bytes sent and not yet granted back, over every stream. */
+  private inflight = 0;
+  /**
+   * The peer grants back every GRANT_BATCH (it announced flow.v2), so bulk streams keep at most
+   * LINK_INFLIGHT in flight on the link. Set once the handshake says so.
+   */
+  peerGrantsInBatches = false;
   private closedWith: CmdopError | null = null;
 
   constructor(private readonly sink: FrameSink, private readonly opts: MuxOptions) {
@@ -126,8 +135,12 @@ export class Mux implements StreamHost {
       for (const s of turn) {
         s.waiting = false;
         if (s.finished) continue;
+        if (!this.mayFly(s)) {
+          this.ground(s);
+          continue;
+        }
         const chunk = s.takeChunk();
-        if (chunk) this.sink.send(encodeData(s.id, chunk));
+        if (chunk) this.send(s, chunk);
         if (s.hasSendable) this.enqueue(s);
         else s.afterFlush();
       }
@@ -141,17 +154,30 @@ export class Mux implements StreamHost {
     for (const s of [...this.streams.values()]) s.linkLost(err);
     this.streams.clear();
     this.waiting = [];
+    this.grounded = [];
   }
 
   // ---- StreamHost ----
 
   flush(s: Stream): void {
-    if (s.waiting) return;
+    if (s.waiting || s.grounded) return;
     while (s.hasSendable) {
       if (this.sink.bufferedAmount() >= LINK_HIGH_WATER) return this.enqueue(s);
-      this.sink.send(encodeData(s.id, s.takeChunk()!));
+      if (!this.mayFly(s)) return this.ground(s);
+      this.send(s, s.takeChunk()!);
     }
     s.afterFlush();
+  }
+
+  landed(s: Stream, n: number): void {
+    if (this.peerGrantsInBatches) this.inflight -= n;
+    if (this.grounded.length === 0) return;
+    const list = this.grounded;
+    this.grounded = [];
+    for (const g of list) {
+      g.grounded = false;
+      if (g !== s && !g.finished) this.flush(g);
+    }
   }
 
   sendWindow(s: Stream, credit: number): void {
@@ -167,7 +193,26 @@ export class Mux implements StreamHost {
   }
 
   finished(s: Stream): void {
+    if (this.peerGrantsInBatches) this.inflight -= s.inflight;
+    s.inflight = 0;
     this.streams.delete(s.id);
+  }
+
+  private send(s: Stream, chunk: Uint8Array): void {
+    if (this.peerGrantsInBatches) this.inflight += chunk.length;
+    this.sink.send(encodeData(s.id, chunk));
+  }
+
+  /** See LINK_INFLIGHT: small frames always go; bulk ones while the link (or the stream's own batch) has room. */
+  private mayFly(s: Stream): boolean {
+    if (!this.peerGrantsInBatches) return true;
+    const n = s.nextChunkLength;
+    return n <= SMALL_FRAME || this.inflight + n <= LINK_INFLIGHT || s.inflight < GRANT_BATCH;
+  }
+
+  private ground(s: Stream): void {
+    s.grounded = true;
+    this.grounded.push(s);
   }
 
   private enqueue(s: Stream): void {

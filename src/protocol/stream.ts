@@ -14,6 +14,8 @@ export interface StreamHost {
   sendClose(stream: Stream): void;
   sendError(stream: Stream, err: CmdopError): void;
   finished(stream: Stream): void;
+  /** The peer granted back `n` bytes this stream had in flight. */
+  landed?(stream: Stream, n: number): void;
 }
 
 export interface StreamInfo {
@@ -56,6 +58,10 @@ export class Stream {
   private endError: CmdopError | null = null;
   /** Set while the stream waits in the link's congestion round-robin. */
   waiting = false;
+  /** Set while the stream waits for the link's in-flight bytes to land. */
+  grounded = false;
+  /** Bytes sent since the peer last granted them back (in its socket or its queue). */
+  inflight = 0;
 
   constructor(private readonly host: StreamHost, id: number, info: StreamInfo, sendWindow: number, receiveWindow: number, remoteEnded: boolean) {
     this.id = id;
@@ -158,7 +164,14 @@ export class Stream {
     }
     this.queuedBytes -= n;
     this.credit.spend(n);
+    this.inflight += n;
     return piece;
+  }
+
+  /** Length of the chunk takeChunk would return now (0 if none). */
+  get nextChunkLength(): number {
+    const head = this.queue[0];
+    return head ? Math.max(0, Math.min(head.length, this.credit.available, DATA_CHUNK)) : 0;
   }
 
   get hasSendable(): boolean {
@@ -182,6 +195,9 @@ export class Stream {
 
   receiveWindow(credit: number): void {
     this.credit.grant(credit);
+    const landed = Math.min(credit, this.inflight);
+    this.inflight -= landed;
+    if (landed > 0) this.host.landed?.(this, landed);
     this.host.flush(this);
   }
 

@@ -51,6 +51,8 @@ export class Conn {
   readonly outbox: Outbox;
   readonly log: Logger;
   readonly sessionId = randomBytes(6).toString('hex');
+  /** What the peer announced in its Hello (flow.v2: it grants back every GRANT_BATCH). */
+  capabilities: ReadonlySet<string> = new Set();
   /** The peer has sent a frame since its upgrade (an idle one may be shed under load). */
   spoke = false;
   private proof: PendingProof | null = null;
@@ -101,6 +103,7 @@ export class Conn {
   }
 
   private onHello(hello: cmdop.v1.Hello): void {
+    this.capabilities = new Set(hello.capabilities);
     if (hello.major !== PROTOCOL_MAJOR) {
       throw new ValidationError(`unsupported protocol version ${hello.major}.${hello.minor}: this relay speaks ${PROTOCOL_MAJOR}.x; upgrade the ${hello.major > PROTOCOL_MAJOR ? 'relay' : 'peer'}`, { detail: 'unsupported_version' });
     }

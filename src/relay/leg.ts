@@ -12,7 +12,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { encodeData } from '../protocol/codec.js';
-import { MAX_WINDOW } from '../protocol/limits.js';
+import { GRANT_BATCH, MAX_WINDOW } from '../protocol/limits.js';
 
 /** A frame waiting at the relay: its bytes (stream id already patched) and its payload length (0 for a close). */
 interface Held {
@@ -31,6 +31,13 @@ export class Leg {
   held = 0;
   /** Credit the destination granted and the relay has not spent. */
   dstCredit: number;
+  /** Bytes sent to the destination that it has not granted back yet (in its socket or its queue). */
+  dstInflight = 0;
+  /**
+   * How much the destination receives before it grants back (flow.v2: GRANT_BATCH or half its
+   * window; older peers: half the window). Infinity = not capped by the link's in-flight bound.
+   */
+  grantAfter = Infinity;
   /** The window this leg grows back to when the link's budget allows (never above the destination's). */
   target: number;
   /** The source sent its close (it may still be queued behind data). */
@@ -43,6 +50,8 @@ export class Leg {
   waiting = false;
   /** Set while the leg waits in its Outbox for budget to grant. */
   starved = false;
+  /** Set while the leg waits in its Outbox for the link's in-flight bytes to land. */
+  grounded = false;
   /** Grants credit to the source (sends it a Window frame). */
   onGrant: (credit: number) => void = () => {};
   /** The close went out: the route may be over. */
@@ -95,10 +104,14 @@ export class Leg {
   }
 
   /** The destination granted more. */
-  grantFromDst(credit: number): void {
+  /** The destination granted more; returns how much of what was in flight it took back. */
+  grantFromDst(credit: number): number {
     if (!Number.isInteger(credit) || credit <= 0 || this.dstCredit + credit > MAX_WINDOW) throw new ProtocolError(`invalid window grant of ${credit} bytes`);
     this.dstCredit += credit;
+    const landed = Math.min(credit, this.dstInflight);
+    this.dstInflight -= landed;
     if (this.dstCredit > this.target) this.target = Math.min(this.dstCredit, this.cap);
+    return landed;
   }
 
   /** True if a frame of `len` payload bytes may go out now without queueing (nothing ahead of it). */
@@ -110,6 +123,13 @@ export class Leg {
   passed(len: number): void {
     this.dstCredit -= len;
     this.owed += len;
+    this.dstInflight += len;
+  }
+
+  /** Payload length of the frame at the head of the queue (0 for a close), or -1 if none. */
+  get headLength(): number {
+    const head = this.queue[0];
+    return head ? Math.min(head.len, Math.max(this.dstCredit, 0)) : -1;
   }
 
   hold(bytes: Uint8Array, len: number): void {
@@ -149,6 +169,7 @@ export class Leg {
   /** Every held frame dropped (the stream aborted or a link went away). Returns the bytes released. */
   clear(): number {
     const released = this.committed;
+    this.dstInflight = 0;
     this.queue.length = 0;
     this.held = 0;
     this.srcCredit = 0;
@@ -158,12 +179,12 @@ export class Leg {
 
   /**
    * How much to grant the source now, given `room` bytes left in the link's budget; 0 = not yet.
-   * Grants come in batches of half a window (as receivers do), may grow the window back toward
+   * Grants come in batches of half a window or GRANT_BATCH (as flow.v2 receivers do), may grow the window back toward
    * `target`, and a leg may always keep `floor` bytes in flight so an idle neighbour's credit can
    * never starve it.
    */
   grantable(room: number, floor: number, minGrant: number): number {
-    if (this.owed < this.window / 2 || this.dead || this.ended) return 0;
+    if (this.owed < Math.min(this.window / 2, GRANT_BATCH) || this.dead || this.ended) return 0;
     const allowed = Math.max(room, floor - this.committed);
     let grant = Math.min(this.owed, allowed);
     if (grant < Math.min(this.owed, minGrant)) return 0;

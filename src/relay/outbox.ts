@@ -14,6 +14,7 @@
  *   links feeding it until it is half drained.
  */
 import type { Leg } from './leg.js';
+import { GRANT_BATCH, LINK_INFLIGHT, SMALL_FRAME } from '../protocol/limits.js';
 
 /** Bytes on a link's socket above which the relay's queues wait for drain (about 1 ms of a loopback link). */
 export const RELAY_SOCKET_HIGH_WATER = 256 * 1024;
@@ -27,6 +28,8 @@ export const RELAY_LINK_BUDGET = 16 * 1024 * 1024;
 export const RELAY_HELD_HARD_BOUND = 32 * 1024 * 1024;
 /** Smallest grant worth a Window frame when the budget is nearly spent. */
 const MIN_GRANT = 16 * 1024;
+/** The relay keeps to the protocol's in-flight bound per link (see LINK_INFLIGHT). */
+export const RELAY_LINK_INFLIGHT = LINK_INFLIGHT;
 
 export interface OutboxSink {
   send(bytes: Uint8Array): void;
@@ -38,7 +41,11 @@ export class Outbox {
   committed = 0;
   /** Payload bytes held at the relay for this link. */
   held = 0;
+  /** Bytes sent to this link and not yet granted back, over its in-flight-bounded legs. */
+  inflight = 0;
   private turns: Leg[] = [];
+  /** Legs waiting for the link's in-flight bytes to land. */
+  private grounded: Leg[] = [];
   private starved: Leg[] = [];
   private readonly paused = new Set<{ pause(): void; resume(): void }>();
 
@@ -56,9 +63,10 @@ export class Outbox {
 
   /** A data frame from the leg's source (its credit already spent), to send or hold. */
   data(leg: Leg, bytes: Uint8Array, len: number): void {
-    if (leg.canPass(len) && this.sink.bufferedAmount() < RELAY_SOCKET_HIGH_WATER) {
+    if (leg.canPass(len) && this.sink.bufferedAmount() < RELAY_SOCKET_HIGH_WATER && this.mayFly(leg, len)) {
       this.sink.send(bytes);
       leg.passed(len);
+      if (isFinite(leg.grantAfter)) this.inflight += len;
       this.committed -= len;
       this.grant(leg);
       this.retryStarved();
@@ -87,14 +95,24 @@ export class Outbox {
 
   /** The destination granted the leg more credit. */
   credit(leg: Leg, credit: number): void {
-    leg.grantFromDst(credit);
+    const landed = leg.grantFromDst(credit);
+    if (isFinite(leg.grantAfter)) this.inflight -= landed;
     if (leg.sendable) this.enqueue(leg);
+    if (this.grounded.length > 0) {
+      const list = this.grounded;
+      this.grounded = [];
+      for (const l of list) {
+        l.grounded = false;
+        if (!l.dead && l.sendable) this.enqueue(l);
+      }
+    }
     this.pump();
   }
 
   /** The leg is over (abort, or a link went away): its bytes and credit leave the budget. */
   release(leg: Leg): void {
     if (leg.dead) return;
+    if (isFinite(leg.grantAfter)) this.inflight -= leg.dstInflight;
     this.held -= leg.held;
     this.committed -= leg.clear();
     this.retryStarved();
@@ -109,6 +127,13 @@ export class Outbox {
       for (const leg of turn) {
         leg.waiting = false;
         if (leg.dead) continue;
+        if (!this.mayFly(leg, leg.headLength)) {
+          if (!leg.grounded) {
+            leg.grounded = true;
+            this.grounded.push(leg);
+          }
+          continue;
+        }
         const before = leg.held;
         const frame = leg.take();
         if (frame) {
@@ -116,6 +141,7 @@ export class Outbox {
           const sent = before - leg.held;
           this.held -= sent;
           this.committed -= sent;
+          if (isFinite(leg.grantAfter)) this.inflight += sent;
           if (leg.closeSent && !leg.hasQueue) leg.onCloseSent();
           else this.grant(leg);
         }
@@ -132,6 +158,16 @@ export class Outbox {
     this.paused.clear();
     this.turns = [];
     this.starved = [];
+    this.grounded = [];
+  }
+
+  /**
+   * True if a frame of `len` payload bytes on `leg` may go out as far as the in-flight bound goes:
+   * small frames always; bulk ones while the link has room, or while the leg has less in flight
+   * than its receiver takes before granting back (so it can always earn its next grant).
+   */
+  private mayFly(leg: Leg, len: number): boolean {
+    return !isFinite(leg.grantAfter) || len <= SMALL_FRAME || this.inflight + len <= RELAY_LINK_INFLIGHT || leg.dstInflight < leg.grantAfter;
   }
 
   private enqueue(leg: Leg): void {
@@ -151,7 +187,7 @@ export class Outbox {
     if (g > 0) {
       this.committed += g;
       leg.onGrant(g);
-    } else if (leg.owed >= leg.window / 2 && !leg.ended && !leg.starved) {
+    } else if (leg.owed >= Math.min(leg.window / 2, GRANT_BATCH) && !leg.ended && !leg.starved) {
       leg.starved = true;
       this.starved.push(leg);
     }

@@ -11,7 +11,7 @@
 import { ProtocolError, RateLimitError, UnavailableError, PermissionError, asCmdopError, type CmdopError } from '../errors.js';
 import { dataPayloadLength, decodeFrame, encodeFrame, patchStreamId } from '../protocol/codec.js';
 import { toWireError } from '../protocol/codes.js';
-import { DEFAULT_WINDOW, MAX_STREAMS_PER_LINK, MAX_WINDOW } from '../protocol/limits.js';
+import { DEFAULT_WINDOW, GRANT_BATCH, MAX_STREAMS_PER_LINK, MAX_WINDOW } from '../protocol/limits.js';
 import type { cmdop } from '../protocol/gen/cmdop.js';
 import type { Conn } from './conn.js';
 import type { Registry } from './registry.js';
@@ -105,6 +105,9 @@ export class Router {
       // agent -> client: the relay chooses what the agent may have in flight, within the client's window.
       const downWindow = from.outbox.initialWindow(window);
       const down = new Leg(id, downWindow, window, RELAY_STREAM_WINDOW, false);
+      // Receivers that grant back every GRANT_BATCH (flow.v2) let the link's in-flight bound apply.
+      if (to.capabilities.has('flow.v2')) up.grantAfter = Math.min(DEFAULT_WINDOW / 2, GRANT_BATCH);
+      if (from.capabilities.has('flow.v2')) down.grantAfter = Math.min(window / 2, GRANT_BATCH);
       const a = { conn: from, id, out: up } as RouteEnd;
       const b: RouteEnd = { conn: to, id: toId, out: down, peer: a };
       a.peer = b;

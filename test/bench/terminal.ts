@@ -225,6 +225,8 @@ export async function terminalBench(fileMiB: number, keystrokes: number): Promis
     const es = t.stream();
     let onEcho: ((d: Uint8Array) => void) | null = null;
     es.onLiveOutput((d) => onEcho?.(d));
+    // The marker may be printed before the attach lands: then it arrives drawn in the snapshot.
+    es.onSnapshot((snap) => onEcho?.(snap.data));
     const ready = echoReady((cb) => (onEcho = cb));
     await es.attach(e.id);
     const key = new Uint8Array([120]);

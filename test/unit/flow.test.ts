@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { GRANT_BATCH, MAX_WINDOW } from '../../src/protocol/limits.js';
 import { ReceiveWindow, SendCredit } from '../../src/protocol/flow.js';
 import { ProtocolError } from '../../src/errors.js';
-import { MAX_WINDOW } from '../../src/protocol/limits.js';
 
 describe('flow control', () => {
   it('a receiver refuses bytes beyond its window', () => {
@@ -19,6 +19,13 @@ describe('flow control', () => {
     expect(w.consume(30)).toBe(60);
     w.receive(60);
     expect(() => w.receive(1)).toThrow(ProtocolError);
+  });
+
+  it('a big window grants every GRANT_BATCH consumed (flow.v2), not only every half window', () => {
+    const w = new ReceiveWindow(16 * 1024 * 1024);
+    w.receive(1024 * 1024);
+    expect(w.consume(GRANT_BATCH - 1)).toBe(0);
+    expect(w.consume(1)).toBe(GRANT_BATCH);
   });
 
   it('invariant: bytes in flight never exceed the window, whatever the schedule', () => {

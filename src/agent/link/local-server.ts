@@ -96,6 +96,7 @@ export class LocalServer {
         }
         ready = true;
         clearTimeout(timer);
+        link.mux.peerGrantsInBatches = hello.capabilities.includes('flow.v2');
         link.sendControl({
           welcome: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR, software: `cmdop-agent/${VERSION}`, capabilities: [...CAPABILITIES], machineId: this.o.machineId(), heartbeatMs: LOCAL_HEARTBEAT_MS, maxFrame: MAX_FRAME_BYTES, maxStreams: MAX_STREAMS_PER_LINK },
         });
