@@ -68,7 +68,7 @@ export class Agent {
       allow: new Allowlist(c.tunnelAllow),
       sessions: this.sessions,
       execMaxOutput: c.execMaxOutput,
-      files: { policy: new FilesPolicy({ roots: c.filesRoots, readOnly: c.filesReadOnly }), partials: this.partials },
+      files: { policy: new FilesPolicy({ roots: c.filesRoots, readOnly: c.filesReadOnly, allowHardlinks: c.filesAllowHardlinks }), partials: this.partials },
     };
     this.services = new ServiceRegistry<AgentCtx>()
       .unary('agent', 'status', cmdop.v1.Empty, () =>

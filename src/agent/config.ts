@@ -25,6 +25,7 @@ export interface AgentConfig {
   aiDailyBudget: number;
   filesRoots: string[];
   filesReadOnly: boolean;
+  filesAllowHardlinks: boolean;
   filesResumeTtlSec: number;
   aiBaseUrl: string;
   aiModel: string;
@@ -83,6 +84,7 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'aiDailyBudget', flag: '--ai-daily-budget', env: 'CMDOP_AI_DAILY_BUDGET', type: 'number', default: 0, help: 'AI spend per UTC day after which asks are refused (0 = no limit)' },
   { key: 'filesRoots', flag: '--files-root', env: 'CMDOP_FILES_ROOTS', type: 'list', default: [], help: 'directories file operations are jailed to (empty = no jail)' },
   { key: 'filesReadOnly', flag: '--files-read-only', env: 'CMDOP_FILES_READ_ONLY', type: 'boolean', default: false, help: 'refuse every file operation that changes something' },
+  { key: 'filesAllowHardlinks', flag: '--files-allow-hardlinks', env: 'CMDOP_FILES_ALLOW_HARDLINKS', type: 'boolean', default: false, help: 'under a jail, read regular files that have more than one hard link' },
   { key: 'filesResumeTtlSec', flag: '--files-resume-ttl', env: 'CMDOP_FILES_RESUME_TTL', type: 'number', default: 86400, help: 'seconds an interrupted resumable upload is kept for resume' },
   { key: 'aiBaseUrl', flag: '--ai-base-url', env: 'CMDOP_AI_BASE_URL', type: 'string', default: 'http://127.0.0.1:11434/v1', help: 'OpenAI-compatible endpoint (Ollama, llama.cpp, vLLM, LM Studio, a cloud API); file key ai.baseUrl' },
   { key: 'aiModel', flag: '--ai-model', env: 'CMDOP_AI_MODEL', type: 'string', default: 'llama3.1', help: 'model name sent to the endpoint; file key ai.model' },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -79,6 +80,80 @@ describe('files: a jailed agent refuses every escape', () => {
     const tar = await buffer(await client.files.archive(jail));
     expect(tar.length).toBeGreaterThan(0);
     expect(gunzipSync(tar).includes(Buffer.from('TOP SECRET'))).toBe(false);
+  });
+
+  it('a hard link inside the root to a file outside it leaks nothing: read, search, tar.gz, zip, copy (issue 12, defect 6)', async () => {
+    const elsewhere = join(dir, 'outside-hardlink');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'linked-secret'), 'HARDLINKED SECRET');
+    linkSync(join(elsewhere, 'linked-secret'), join(jail, 'hard'));
+    const hardlink = { name: 'PermissionError', code: 'permission', detail: 'hardlink' };
+    await expect(client.files.read(join(jail, 'hard'))).rejects.toMatchObject(hardlink);
+    await expect(client.files.readStream(join(jail, 'hard')).then((r) => buffer(r))).rejects.toMatchObject(hardlink);
+    await expect(client.files.info(join(jail, 'hard'), { hash: 'sha256' })).rejects.toMatchObject(hardlink);
+    await expect(client.files.copy(join(jail, 'hard'), join(jail, 'hard-copy'))).rejects.toMatchObject(hardlink);
+    expect((await client.files.search(jail, { content: 'HARDLINKED' })).matches).toEqual([]);
+    expect(gunzipSync(await buffer(await client.files.archive(jail))).includes(Buffer.from('HARDLINKED'))).toBe(false);
+    const zip = await buffer(await client.files.archive(jail, { format: 'zip' }));
+    expect(zip.includes(Buffer.from('hard'))).toBe(zip.includes(Buffer.from('hard-copy'))); // neither entry is in it
+    await expect(client.files.copy(jail, join(dir, 'jail-copy'), { recursive: true })).rejects.toMatchObject({ code: 'permission' });
+    expect(existsSync(join(jail, 'hard-copy'))).toBe(false);
+    unlinkSync(join(jail, 'hard'));
+  });
+
+  it('a recursive copy cannot turn a relative symlink into one that leads outside (issue 12, defect 6)', async () => {
+    mkdirSync(join(jail, 'a/b/c'), { recursive: true });
+    writeFileSync(join(jail, 'x'), 'x');
+    symlinkSync('../../../x', join(jail, 'a/b/c/link')); // from a/b/c it is <jail>/x: inside
+    await expect(client.files.copy(join(jail, 'a/b/c'), join(jail, 'c2'), { recursive: true })).rejects.toMatchObject(outsideJail);
+    // At <jail>/c2 the same text would point two levels above the root: it was never made.
+    expect(existsSync(join(jail, 'c2', 'link')) || lstatSync(join(jail, 'c2', 'link'), { throwIfNoEntry: false }) !== undefined).toBe(false);
+    // A copy that keeps the link inside is fine.
+    await client.files.copy(join(jail, 'a/b/c'), join(jail, 'a/b/c3'), { recursive: true });
+    expect(readlinkSync(join(jail, 'a/b/c3/link'))).toBe('../../../x');
+    rmSync(join(jail, 'a'), { recursive: true });
+    rmSync(join(jail, 'c2'), { recursive: true, force: true });
+  });
+
+  it('600 uploads while a host process swaps their directory for a symlink: nothing is ever created outside (issue 12, defect 6)', async () => {
+    const raceOut = join(dir, 'race-outside');
+    mkdirSync(raceOut);
+    mkdirSync(join(jail, 'race'));
+    const stop = join(dir, 'race-stop');
+    // The swapper runs in its own process, so it races the agent for real.
+    const swapper = spawn(process.execPath, ['-e', `
+      const fs = require('fs');
+      const [d, real, out, stop] = process.argv.slice(1);
+      let n = 0;
+      while (!fs.existsSync(stop)) {
+        try { fs.renameSync(d, real); fs.symlinkSync(out, d); fs.unlinkSync(d); fs.renameSync(real, d); n++; } catch {}
+      }
+      console.log(n);
+    `, join(jail, 'race'), join(jail, 'race.real'), raceOut, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let swaps = '';
+    swapper.stdout!.on('data', (d: Buffer) => (swaps += d.toString()));
+    const swapperDone = new Promise((r) => swapper.once('exit', r));
+    const results = { ok: 0, refused: 0 };
+    const codes = new Set<string>();
+    for (let i = 0; i < 600; i++) {
+      await client.files.write(join(jail, 'race', `f${i}`), randomBytes(1024)).then(
+        () => results.ok++,
+        (err: { code?: string; message?: string }) => {
+          codes.add(`${err.code}: ${err.message?.replace(/f\d+/, 'fN')}`);
+          results.refused++;
+        },
+      );
+    }
+    writeFileSync(stop, '');
+    await swapperDone;
+    expect(Number(swaps)).toBeGreaterThan(0);
+    expect(results.ok + results.refused).toBe(600);
+    console.log(`600 racing uploads: ${results.ok} committed, ${results.refused} refused (${[...codes].join('; ')})`);
+    expect([...codes].filter((c) => c.startsWith('internal'))).toEqual([]);
+    expect(readdirSync(raceOut)).toEqual([]);
+    // Everything that was made is inside the jail.
+    const made = [...readdirSync(join(jail, 'race')), ...(existsSync(join(jail, 'race.real')) ? readdirSync(join(jail, 'race.real')) : [])];
+    expect(made.filter((n) => n.includes('cmdop-tmp'))).toEqual([]);
   });
 
   it('the roots themselves cannot be deleted or moved', async () => {

@@ -34,9 +34,10 @@ export async function streamArchive(stream: Stream, policy: FilesPolicy): Promis
 
 /** The top entry, then (for a directory) everything below it, named relative to the archive root. */
 async function* treeEntries(path: string, base: string, top: Stats, policy: FilesPolicy): AsyncGenerator<WalkEntry> {
-  yield { path, rel: base, name: base, stats: top };
+  // Hard-linked files under a jail are left out: another name for them may lie outside (see mayRead).
+  if (policy.mayRead(top)) yield { path, rel: base, name: base, stats: top };
   if (!top.isDirectory()) return;
-  for await (const e of walk(path, { recursive: true, hidden: true, guard: policy.guard })) yield { ...e, rel: `${base}/${e.rel}` };
+  for await (const e of walk(path, { recursive: true, hidden: true, guard: policy.guard })) if (policy.mayRead(e.stats)) yield { ...e, rel: `${base}/${e.rel}` };
 }
 
 /** A regular file's bytes, exactly `size` of them (zero-padded if it shrank meanwhile), never through a symlink. */

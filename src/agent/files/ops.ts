@@ -1,8 +1,8 @@
 /** The metadata and tree operations: list, info, delete, mkdir, copy, move. */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, cp, lstat, mkdir, open, rename, rm, rmdir, stat, unlink, utimes } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, copyFile, cp, lstat, mkdir, open, readlink, rename, rm, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AlreadyExistsError, IsADirectoryError, ValidationError } from '../../errors.js';
 import type { cmdop } from '../../protocol/gen/cmdop.js';
@@ -63,6 +63,7 @@ export async function hashFile(policy: FilesPolicy, r: ResolvedPath, length?: nu
     const fh = await open(r.path, constants.O_RDONLY | O_NOFOLLOW);
     try {
       await policy.verifyOpen(fh.fd, r);
+      policy.checkLinks(await fh.stat(), r.user);
       await pipeline(fh.createReadStream({ autoClose: false, highWaterMark: 1 << 20, ...(length !== undefined ? { end: length - 1 } : {}) }), h);
     } finally {
       await fh.close();
@@ -98,12 +99,13 @@ export async function copy(policy: FilesPolicy, req: cmdop.v1.CopyFileRequest): 
   const src = await policy.resolve(req.src, true);
   const dst = await policy.resolveForWrite(req.dst);
   const st = await onPath(src.user, () => stat(src.path));
+  policy.checkLinks(st, src.user);
   const existing = await lstat(dst.path).catch(() => null);
   if (existing && !req.overwrite) throw new AlreadyExistsError(`${dst.user}: already exists`);
   if (st.isDirectory()) {
     if (!req.recursive) throw new IsADirectoryError(`${src.user}: is a directory (copy it with recursive)`);
     if (existing && !existing.isDirectory()) throw fsError(Object.assign(new Error(), { code: 'ENOTDIR' }), dst.user);
-    await onPath(dst.user, () => copyTree(src.path, dst.path, true, req.overwrite));
+    await onPath(dst.user, () => copyTree(policy, src, dst, true, req.overwrite));
   } else {
     if (existing?.isDirectory()) throw new IsADirectoryError(`${dst.user}: is a directory`);
     // Atomic like write: copy beside the destination, keep mode and mtime, then rename over it.
@@ -131,15 +133,27 @@ export async function move(policy: FilesPolicy, req: cmdop.v1.CopyFileRequest): 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw fsError(err, (err as NodeJS.ErrnoException).code === 'ENOENT' ? src.user : dst.user);
     // Another device: copy (preserving mode, times and links), then delete the source.
-    await onPath(dst.user, () => copyTree(src.path, dst.path, st.isDirectory(), req.overwrite));
+    await onPath(dst.user, () => copyTree(policy, src, dst, st.isDirectory(), req.overwrite));
     await onPath(src.user, () => rm(src.path, { recursive: true }));
   }
   return entryFromStats(dst.path, await lstat(dst.path));
 }
 
-/** Copies a file or tree keeping modes, times and symlinks as links (never followed). */
-function copyTree(src: string, dst: string, recursive: boolean, overwrite: boolean): Promise<void> {
-  return cp(src, dst, { recursive, force: overwrite, errorOnExist: !overwrite, preserveTimestamps: true, verbatimSymlinks: true });
+/**
+ * Copies a file or tree keeping modes, times and symlinks as links (never followed). Under a jail
+ * each entry is checked before it is copied: no hard-linked file's content (see mayRead), and no
+ * symlink that would lead outside the roots from where the copy puts it (a relative link can).
+ */
+function copyTree(policy: FilesPolicy, src: ResolvedPath, dst: ResolvedPath, recursive: boolean, overwrite: boolean): Promise<void> {
+  const filter = async (from: string, to: string): Promise<boolean> => {
+    if (!policy.jailed) return true;
+    const st = await lstat(from);
+    const user = join(src.user, relative(src.path, from));
+    if (st.isSymbolicLink()) policy.checkNewLink(to, await readlink(from), user);
+    else policy.checkLinks(st, user);
+    return true;
+  };
+  return cp(src.path, dst.path, { recursive, force: overwrite, errorOnExist: !overwrite, preserveTimestamps: true, verbatimSymlinks: true, filter });
 }
 
 /** A hidden, unique temp name beside `path` (same directory, so rename is atomic). */

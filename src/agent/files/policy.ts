@@ -4,10 +4,12 @@
  * paths elsewhere and symlinks pointing out are refused. Files are opened without following a
  * final symlink where the platform allows (O_NOFOLLOW), and the open descriptor is checked again
  * (/proc/self/fd on Linux, dev+inode elsewhere) so that a path swapped in between check and open
- * is caught.
+ * is caught. Under a jail a regular file with more than one hard link is not read (another name
+ * for it may lie outside), unless config allows it; uploads create and rename their files inside a
+ * pinned directory (Linux), so a directory swapped for a symlink cannot make them land outside.
  */
-import { constants, realpathSync } from 'node:fs';
-import { lstat, readlink, realpath, stat } from 'node:fs/promises';
+import { constants, realpathSync, type Stats } from 'node:fs';
+import { lstat, open, readlink, realpath, stat } from 'node:fs/promises';
 import { fstat as fstatCb } from 'node:fs';
 import { promisify } from 'node:util';
 
@@ -21,8 +23,19 @@ export interface FilesPolicyOptions {
   /** Jail roots; empty = the whole filesystem (as far as the agent's user may go). */
   roots: string[];
   readOnly: boolean;
+  /** Under a jail, read regular files that have more than one hard link (default false). */
+  allowHardlinks?: boolean;
   /** Where "~" and relative paths start when there is no jail (default: the agent user's home). */
   home?: string;
+}
+
+/** A directory held open so that names are created and renamed in exactly it (see pinDir). */
+export interface PinnedDir {
+  /** A path for `name` inside the pinned directory. */
+  at(name: string): string;
+  /** fsync the directory (its renames survive a crash). */
+  sync(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface ResolvedPath {
@@ -38,6 +51,7 @@ export const O_NOFOLLOW: number = constants.O_NOFOLLOW ?? 0;
 export class FilesPolicy {
   readonly roots: string[];
   readonly readOnly: boolean;
+  readonly allowHardlinks: boolean;
   private readonly home: string;
 
   constructor(o: FilesPolicyOptions) {
@@ -49,6 +63,7 @@ export class FilesPolicy {
       }
     });
     this.readOnly = o.readOnly;
+    this.allowHardlinks = o.allowHardlinks ?? false;
     this.home = o.home ?? homedir();
   }
 
@@ -97,6 +112,46 @@ export class FilesPolicy {
     return this.roots.some((r) => real === r || real.startsWith(r.endsWith(sep) ? r : r + sep));
   }
 
+  /**
+   * Whether the content of this entry may be exposed: under a jail, not a regular file with more
+   * than one hard link (a link made inside the root to a file outside it would leak that file).
+   */
+  mayRead(st: Pick<Stats, 'nlink' | 'isFile'>): boolean {
+    return !this.jailed || this.allowHardlinks || !st.isFile() || st.nlink <= 1;
+  }
+
+  /** Throws PermissionError (detail `hardlink`) unless mayRead. */
+  checkLinks(st: Pick<Stats, 'nlink' | 'isFile'>, user: string): void {
+    if (!this.mayRead(st)) throw new PermissionError(`${user}: has ${st.nlink} hard links, and this agent's jailed files refuse those (another name for it may be outside the roots)`, { detail: 'hardlink' });
+  }
+
+  /** Throws PermissionError unless a symlink created at `linkPath` with `target` stays inside the jail. */
+  checkNewLink(linkPath: string, target: string, user: string): void {
+    if (!this.jailed) return;
+    if (!this.inside(resolve(dirname(linkPath), target))) throw new PermissionError(`${user}: a symbolic link to ${target} there would lead outside this agent's allowed file roots`, { detail: 'outside_jail' });
+  }
+
+  /**
+   * Holds `dir` open and names files through the descriptor (/proc/self/fd/N/name, which the
+   * kernel resolves like openat: the directory the descriptor has, whatever its path is now).
+   * Under a jail on Linux the descriptor is checked to be inside a root first. Elsewhere, names
+   * are plain paths in `dir`.
+   */
+  async pinDir(dir: string, user: string): Promise<PinnedDir> {
+    if (!this.jailed || process.platform !== 'linux') {
+      return { at: (name) => join(dir, name), sync: () => syncPath(dir), close: async () => undefined };
+    }
+    const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | O_NOFOLLOW).catch((err: unknown) => {
+      throw (err as NodeJS.ErrnoException).code === 'ELOOP' ? outside(user) : fsError(err, user);
+    });
+    const actual = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => '');
+    if (!this.inside(actual)) {
+      await fh.close();
+      throw outside(user);
+    }
+    return { at: (name) => `/proc/self/fd/${fh.fd}/${name}`, sync: () => fh.sync().catch(() => undefined), close: () => fh.close() };
+  }
+
   /** For tree walks: whether a directory still resolves inside the jail (it may have been swapped for a link). */
   readonly guard = async (dir: string): Promise<boolean> => !this.jailed || this.inside(await realpath(dir).catch(() => ''));
 
@@ -116,6 +171,15 @@ export class FilesPolicy {
     const [a, b] = await Promise.all([fstat(fd), stat(r.path).catch(() => null)]);
     if (!b || a.ino !== b.ino || a.dev !== b.dev || !this.inside(await realpath(r.path))) throw outside(r.user);
   }
+}
+
+/** fsync a directory by path, where the platform can (not on Windows). */
+async function syncPath(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const d = await open(dir, 'r').catch(() => null);
+  if (!d) return;
+  await d.sync().catch(() => undefined);
+  await d.close();
 }
 
 export function outside(p: string): PermissionError {

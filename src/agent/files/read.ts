@@ -22,6 +22,7 @@ export async function openForRead(policy: FilesPolicy, path: string): Promise<{ 
     await policy.verifyOpen(fh.fd, r);
     const st = await fh.stat();
     if (st.isDirectory()) throw new IsADirectoryError(`${r.user}: is a directory`);
+    policy.checkLinks(st, r.user);
     return { fh, size: st.size, user: r.user };
   } catch (err) {
     await fh.close();

@@ -30,7 +30,7 @@ export async function search(policy: FilesPolicy, req: cmdop.v1.SearchFilesReque
       if (!req.content) {
         matches.push({ entry: await entryFromStats(e.path, e.stats, e.rel) });
       } else {
-        if (!e.stats.isFile() || e.stats.size > CONTENT_MAX_FILE) continue;
+        if (!e.stats.isFile() || e.stats.size > CONTENT_MAX_FILE || !policy.mayRead(e.stats)) continue;
         const entry = await entryFromStats(e.path, e.stats, e.rel);
         for await (const hit of grep(e.path, req.content)) {
           matches.push({ entry, line: hit.line, text: hit.text });

@@ -8,13 +8,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { AlreadyExistsError, ConflictError, FileNotFoundError, IsADirectoryError } from '../../errors.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
 import { decodeRequest } from '../../link/services.js';
 import type { Stream } from '../../protocol/stream.js';
 import { fsError, onPath } from '../../fs-errors.js';
-import { outside, O_NOFOLLOW, type FilesPolicy, type ResolvedPath } from './policy.js';
+import { outside, O_NOFOLLOW, type FilesPolicy, type PinnedDir, type ResolvedPath } from './policy.js';
 import { partialPath, type Partials } from './partials.js';
 import { tempPath } from './ops.js';
 
@@ -61,11 +61,16 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
   let fh: FileHandle | null = null;
   let committed = false;
   let cut = false;
+  let pin: PinnedDir | null = null;
+  // Names are made through the pinned directory: a directory swapped for a symlink meanwhile cannot move them.
+  let at = temp;
   try {
+    pin = await ctx.policy.pinDir(dir, r.user);
+    at = pin.at(basename(temp));
     const offset = Number(req.offset) || 0;
     const hash = req.hash || offset ? createHash('sha256') : null;
     ctx.partials.begin(temp, temp !== key); // journalled before it exists: a crash leaves nothing unswept
-    fh = await openTemp(ctx.policy, { user: r.user, path: temp }, offset, req.prefixSha256, hash);
+    fh = await openTemp(ctx.policy, { user: r.user, path: at }, offset, req.prefixSha256, hash);
     stream.growWindow(UPLOAD_WINDOW);
     const size = await receive(stream, fh, offset, hash, r.user);
     if (size === null) {
@@ -74,16 +79,16 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
     }
     await fh.sync();
     // The temp must still be the file we wrote, in a directory inside the jail.
-    const [a, b] = await Promise.all([fh.stat(), lstat(temp).catch(() => null)]);
+    const [a, b] = await Promise.all([fh.stat(), lstat(at).catch(() => null)]);
     if (!b || a.ino !== b.ino || a.dev !== b.dev) throw outside(r.user);
     await ctx.policy.resolve(req.path, true);
     const mode = req.mode || (existing ? existing.mode & 0o7777 : 0o644);
     await fh.chmod(mode);
     await fh.close();
     fh = null;
-    await commit(temp, r, req.overwrite);
+    await commit(at, { user: r.user, path: pin.at(basename(r.path)) }, req.overwrite);
     committed = true;
-    await syncDir(dir);
+    await pin.sync();
     ctx.partials.forget(temp);
     ctx.partials.forget(key);
     stream.write(cmdop.v1.WriteFileResult.encode({ size, sha256: hash?.digest('hex') ?? '', path: r.path }).finish());
@@ -93,10 +98,11 @@ export async function streamWrite(stream: Stream, ctx: WriteCtx): Promise<void> 
     if (!committed) {
       if (cut && temp === key) ctx.partials.keep(temp);
       else {
-        await unlink(temp).catch(() => {});
+        await unlink(at).catch(() => {});
         ctx.partials.forget(temp);
       }
     }
+    await pin?.close();
     ctx.partials.release(key);
   }
 }
@@ -211,36 +217,31 @@ async function commit(temp: string, r: ResolvedPath, overwrite: boolean): Promis
   await unlink(temp);
 }
 
-/** fsync the directory so the rename itself survives a crash (not possible on Windows). */
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const d = await open(dir, 'r').catch(() => null);
-  if (!d) return;
-  await d.sync().catch(() => {});
-  await d.close();
-}
-
 /**
  * The same atomic commit for bytes already in memory (the AI's write_file): temp beside the
  * destination, fsync, mode, rename, directory fsync, all under the same jail checks.
  */
 export async function writeBuffer(policy: FilesPolicy, path: string, data: Uint8Array, o: { overwrite: boolean; createParents?: boolean }): Promise<{ path: string; size: number }> {
   const { r, dir, existing } = await prepareDestination(policy, path, o);
-  const temp = { user: r.user, path: tempPath(r.path) };
-  const fh = await openTemp(policy, temp, 0, '', null);
+  const pin = await policy.pinDir(dir, r.user);
+  const temp = { user: r.user, path: pin.at(basename(tempPath(r.path))) };
+  let fh: FileHandle | null = null;
   let committed = false;
   try {
-    await onPath(r.user, () => fh.writeFile(data));
+    fh = await openTemp(policy, temp, 0, '', null);
+    const h = fh;
+    await onPath(r.user, () => h.writeFile(data));
     await fh.sync();
     await fh.chmod(existing ? existing.mode & 0o7777 : 0o644);
     await fh.close();
-    await commit(temp.path, r, o.overwrite);
+    await commit(temp.path, { user: r.user, path: pin.at(basename(r.path)) }, o.overwrite);
     committed = true;
-    await syncDir(dir);
+    await pin.sync();
     return { path: r.path, size: data.length };
   } finally {
-    await fh.close().catch(() => {});
+    await fh?.close().catch(() => {});
     if (!committed) await unlink(temp.path).catch(() => {});
+    await pin.close();
   }
 }
 
