@@ -1,7 +1,12 @@
 /**
  * The CmdopError tree: one class per stable code. Codes cross the wire (see protocol/codes.ts);
- * callers branch on `code` or on the class, never on message text.
+ * callers branch on `code` or on the class, never on message text. Sub-codes (`detail`) are the
+ * one documented union in error-details.ts.
  */
+import type { ErrorDetail } from './error-details.js';
+
+export type { ErrorDetail } from './error-details.js';
+
 export type ErrorCode =
   | 'auth'
   | 'permission'
@@ -14,15 +19,16 @@ export type ErrorCode =
   | 'too_large'
   | 'internal'
   | 'protocol'
-  | 'connection';
+  | 'connection'
+  | 'cancelled';
 
 export interface CmdopErrorOptions {
   cause?: unknown;
   /** Whether the same call may succeed if tried again later. */
   retryable?: boolean;
   retryAfterMs?: number;
-  /** Machine-readable sub-code, e.g. `session_not_found`. */
-  detail?: string;
+  /** Machine-readable sub-code, e.g. `session_not_found` (see error-details.ts). */
+  detail?: ErrorDetail | undefined;
 }
 
 /** Codes whose errors are retryable unless the sender says otherwise. */
@@ -32,7 +38,7 @@ export class CmdopError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
-  readonly detail: string | undefined;
+  readonly detail: ErrorDetail | undefined;
 
   constructor(code: ErrorCode, message: string, options: CmdopErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -86,6 +92,10 @@ export class InternalError extends CmdopError {
 /** The peer broke the wire protocol; the link that carried it is closed. */
 export class ProtocolError extends CmdopError {
   constructor(message: string, options?: CmdopErrorOptions) { super('protocol', message, options); }
+}
+/** The caller cancelled the call (an AbortSignal): not a timeout, and not retryable. */
+export class CancelledError extends CmdopError {
+  constructor(message: string, options?: CmdopErrorOptions) { super('cancelled', message, { retryable: false, ...options }); }
 }
 /** Client side only: the link to the relay or local agent could not be made or was lost. */
 export class ConnectionError extends CmdopError {
@@ -146,11 +156,12 @@ const BY_CODE: Record<ErrorCode, new (message: string, options?: CmdopErrorOptio
   internal: InternalError,
   protocol: ProtocolError,
   connection: ConnectionError,
+  cancelled: CancelledError,
 };
 
 /** Builds the error class for a code (used when an error arrives from the wire). */
 export function errorFromCode(code: ErrorCode, message: string, options?: CmdopErrorOptions): CmdopError {
-  const byDetail = options?.detail ? BY_DETAIL[options.detail] : undefined;
+  const byDetail = options?.detail ? BY_DETAIL[options.detail as string] : undefined;
   if (byDetail) {
     const e = new byDetail(message, options);
     if (e.code === code) return e;

@@ -6,7 +6,8 @@
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { frameMessage, MessageReader, MSG_CONTROL, MSG_EVENT } from '../protocol/messages.js';
 import type { Stream } from '../protocol/stream.js';
-import { CmdopError, PermissionError, type ErrorCode } from '../errors.js';
+import { CmdopError, errorFromCode, PermissionError, type ErrorCode, type ErrorDetail } from '../errors.js';
+import { fromWireError } from '../protocol/codes.js';
 import { AsyncQueue } from './async-queue.js';
 
 const v1 = cmdop.v1;
@@ -24,7 +25,7 @@ export interface AskUsage {
 export type AskFrame =
   | { type: 'event'; payload: { delta?: string; toolCall?: { id: string; name: string; arguments: string }; toolResult?: { id: string; name: string; output: string; error: boolean; exitCode: number; refused: boolean }; agent?: string } }
   | { type: 'done'; text: string; output?: unknown; usage: AskUsage; sessionId: string }
-  | { type: 'error'; code: string; message: string; detail?: string }
+  | { type: 'error'; code: ErrorCode; message: string; detail?: string; /** The typed error (its class, `retryable`, `retryAfterMs`). */ error: CmdopError }
   | { type: 'pin_required'; challengeId: string }
   | { type: 'pin_denied'; reason: string; retryAfterMs?: number; locked: boolean }
   | { type: 'confirm_required'; token: string; action: string; reason: string; severity: 'normal' | 'high' };
@@ -49,12 +50,20 @@ export interface AskResult {
   sessionId: string;
 }
 
-/** An `error` frame from the machine's AI loop, as an exception. */
+/** The ask ended without an answer or an error frame (the link or the machine went away). */
 export class AgentStreamError extends CmdopError {
-  constructor(code: string, message: string, detail?: string) {
-    const known: ErrorCode[] = ['auth', 'permission', 'not_found', 'conflict', 'validation', 'rate_limit', 'unavailable', 'timeout', 'too_large', 'internal'];
-    super(known.includes(code as ErrorCode) ? (code as ErrorCode) : 'internal', message, detail ? { detail } : {});
+  constructor(code: ErrorCode, message: string, detail?: ErrorDetail) {
+    super(code, message, detail ? { detail } : {});
   }
+}
+
+const CODES: ReadonlySet<string> = new Set<ErrorCode>(['auth', 'permission', 'not_found', 'conflict', 'validation', 'rate_limit', 'unavailable', 'timeout', 'too_large', 'internal', 'protocol', 'cancelled']);
+
+/** The typed error of an error frame: the envelope's form when the agent sends it, else rebuilt from the strings (older agents). */
+function frameError(e: cmdop.v1.IAskError): CmdopError {
+  if (e.error) return fromWireError(e.error);
+  const code = CODES.has(e.code ?? '') ? (e.code as ErrorCode) : 'internal';
+  return errorFromCode(code, e.message || code, { retryable: e.retryable ?? undefined, retryAfterMs: e.retryAfterMs || undefined, detail: (e.detail || undefined) as ErrorDetail | undefined });
 }
 
 function toFrame(f: cmdop.v1.AskFrame): AskFrame | null {
@@ -72,7 +81,10 @@ function toFrame(f: cmdop.v1.AskFrame): AskFrame | null {
     const usage = { promptTokens: Number(u.promptTokens ?? 0), completionTokens: Number(u.completionTokens ?? 0), cost: u.cost ?? 0, estimated: u.estimated ?? false, modelCalls: u.modelCalls ?? 0 };
     return { type: 'done', text: f.done.text, ...(f.done.output ? { output: JSON.parse(f.done.output) as unknown } : {}), usage, sessionId: f.done.sessionId };
   }
-  if (f.error) return { type: 'error', code: f.error.code, message: f.error.message, ...(f.error.detail ? { detail: f.error.detail } : {}) };
+  if (f.error) {
+    const error = frameError(f.error);
+    return { type: 'error', code: error.code, message: error.message, ...(error.detail ? { detail: error.detail } : {}), error };
+  }
   if (f.pinRequired) return { type: 'pin_required', challengeId: f.pinRequired.challengeId };
   if (f.pinDenied) return { type: 'pin_denied', reason: f.pinDenied.reason, locked: f.pinDenied.locked, ...(f.pinDenied.retryAfterMs ? { retryAfterMs: f.pinDenied.retryAfterMs } : {}) };
   if (f.confirmRequired) {
@@ -136,7 +148,7 @@ export class AskStream implements AsyncIterable<AskFrame> {
     }
   }
 
-  /** Drains the stream to the final result; an error frame throws AgentStreamError. */
+  /** Drains the stream to the final result; an error frame throws its typed error (TimeoutError, RateLimitError, ...). */
   async result(): Promise<AskResult> {
     for await (const f of this) {
       if (f.type === 'pin_required') {
@@ -153,7 +165,7 @@ export class AskStream implements AsyncIterable<AskFrame> {
       } else if (f.type === 'done') {
         return { text: f.text, ...(f.output !== undefined ? { output: f.output } : {}), usage: f.usage, sessionId: f.sessionId };
       } else if (f.type === 'error') {
-        throw new AgentStreamError(f.code, f.message, f.detail);
+        throw f.error;
       }
     }
     throw new AgentStreamError('unavailable', 'the ask ended without an answer');

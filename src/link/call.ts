@@ -1,5 +1,5 @@
 /** Client-side helpers for calls on a link: unary with a deadline, and reading a whole stream. */
-import { TimeoutError, TooLargeError, type CmdopError } from '../errors.js';
+import { CancelledError, TimeoutError, TooLargeError, type CmdopError } from '../errors.js';
 import { MAX_UNARY_RESPONSE } from '../protocol/limits.js';
 import type { Stream } from '../protocol/stream.js';
 import type { Link } from './link.js';
@@ -18,7 +18,7 @@ export function readAll(stream: Stream, o: Omit<CallOptions, 'target'>): Promise
     const chunks: Uint8Array[] = [];
     let total = 0;
     const timer = setTimeout(() => stream.abort(new TimeoutError(`no answer to ${stream.info.service}.${stream.info.method} within ${o.timeoutMs} ms`)), o.timeoutMs);
-    const onAbort = () => stream.abort(new TimeoutError('call cancelled'));
+    const onAbort = () => stream.abort(new CancelledError('call cancelled'));
     o.signal?.addEventListener('abort', onAbort, { once: true });
     stream.handle({
       onData: (chunk) => {

@@ -1,5 +1,5 @@
 import { cmdop } from './gen/cmdop.js';
-import { errorFromCode, asCmdopError, type CmdopError, type ErrorCode } from '../errors.js';
+import { errorFromCode, asCmdopError, type CmdopError, type ErrorCode, type ErrorDetail } from '../errors.js';
 
 const WireCode = cmdop.v1.ErrorCode;
 
@@ -15,6 +15,7 @@ const TO_WIRE: Record<ErrorCode, cmdop.v1.ErrorCode> = {
   too_large: WireCode.TOO_LARGE,
   internal: WireCode.INTERNAL,
   protocol: WireCode.PROTOCOL,
+  cancelled: WireCode.CANCELLED,
   // A connection error is local to one side; the peer sees it as "unavailable".
   connection: WireCode.UNAVAILABLE,
 };
@@ -41,6 +42,6 @@ export function fromWireError(w: cmdop.v1.IError): CmdopError {
   return errorFromCode(code, w.message || code, {
     retryable: w.retryable ?? undefined,
     retryAfterMs: w.retryAfterMs || undefined,
-    detail: w.detail || undefined,
+    detail: (w.detail || undefined) as ErrorDetail | undefined,
   });
 }

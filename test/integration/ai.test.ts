@@ -8,6 +8,7 @@ import type { Client } from '../../src/client/client.js';
 import type { Agent } from '../../src/agent/agent.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import type { AskFrame, AskStream } from '../../src/client/ask.js';
+import { RateLimitError, UnavailableError } from '../../src/errors.js';
 
 const PIN = '482913';
 type Answers = { pin?: string; confirm?: (f: Extract<AskFrame, { type: 'confirm_required' }>) => boolean | null };
@@ -273,6 +274,7 @@ describe('AI agent: ask() against a scripted OpenAI-compatible server', () => {
     await lost.online();
     const frames = await drive(client.machines.ask('ai-lost', 'hi', { agentType: 'chat' }));
     expect(last(frames)).toMatchObject({ type: 'error', code: 'unavailable', detail: 'ai_unreachable', message: expect.stringContaining('127.0.0.1:9') });
+    expect((last(frames) as { error: unknown }).error).toBeInstanceOf(UnavailableError);
   });
 
   it('the daily budget refuses further asks once reached', async () => {
@@ -281,6 +283,10 @@ describe('AI agent: ask() against a scripted OpenAI-compatible server', () => {
     llm.script({ kind: 'text', text: 'expensive answer' });
     expect(await client.machines.ask('ai-costly', 'hi', { agentType: 'chat' }).collect()).toBe('expensive answer');
     await expect(client.machines.ask('ai-costly', 'again', { agentType: 'chat' }).collect()).rejects.toMatchObject({ code: 'rate_limit', detail: 'budget_exhausted' });
+    // The error crosses as the envelope's typed error: its class and retryable survive (issue 12).
+    const err = await client.machines.ask('ai-costly', 'again', { agentType: 'chat' }).collect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err).toMatchObject({ retryable: true });
   });
 
   it('history persists across an agent restart, feeds the next ask, and can be cleared', async () => {

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../src/client/client.js';
-import { PermissionError } from '../../src/errors.js';
+import { CancelledError, PermissionError, TimeoutError } from '../../src/errors.js';
+import { connectLink } from '../../src/link/connect.js';
+import { callUnary } from '../../src/link/call.js';
+import { silentLogger } from '../../src/log.js';
+import { cmdop } from '../../src/protocol/gen/cmdop.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { run } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -40,6 +44,19 @@ describe('machine info and management', () => {
     expect(Number(i.uptimeS)).toBeGreaterThan(0);
     expect(i.nodeVersion).toBe(process.versions.node);
     expect(i.timezone).toBeTruthy();
+  });
+
+  it('a cancelled call fails with CancelledError, not a timeout, and is not retryable (issue 12)', async () => {
+    const { link } = await connectLink({ dial: { url: c.relay.url, fingerprint: c.relay.fingerprint, timeoutMs: 5000 }, log: silentLogger(), hello: { role: cmdop.v1.Role.CLIENT, apiKey: c.apiKey, software: 'test' } });
+    const ac = new AbortController();
+    const req = cmdop.v1.ExecuteRequest.encode({ command: 'sleep 30', timeoutMs: 60_000 }).finish();
+    const call = callUnary(link, 'terminal', 'execute', req, { target: 'infohost', timeoutMs: 60_000, signal: ac.signal });
+    ac.abort();
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(err).not.toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'cancelled', retryable: false });
+    link.close();
   });
 
   it('presence summaries from heartbeats show in machines.list', async () => {

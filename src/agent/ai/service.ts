@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cmdop } from '../../protocol/gen/cmdop.js';
+import { toWireError } from '../../protocol/codes.js';
 import { frameMessage, MessageReader, MSG_CONTROL, MSG_EVENT } from '../../protocol/messages.js';
 import type { Stream } from '../../protocol/stream.js';
 import { CmdopError, PermissionError, TimeoutError, ValidationError, asCmdopError } from '../../errors.js';
@@ -159,7 +160,7 @@ export class AiService {
       const reason = abort.signal.reason;
       const e = abort.signal.aborted && reason instanceof CmdopError ? reason : asCmdopError(err, 'ai.ask');
       if (e.code === 'internal') this.d.log.error({ err }, 'ask failed');
-      if (!stream.finished) send({ error: { code: e.code, message: e.message, detail: e.detail ?? '', retryable: e.retryable, retryAfterMs: e.retryAfterMs ?? 0 } });
+      if (!stream.finished) send({ error: { code: e.code, message: e.message, detail: e.detail ?? '', retryable: e.retryable, retryAfterMs: e.retryAfterMs ?? 0, error: toWireError(e) } });
     } finally {
       clearTimeout(timer);
       if (!stream.finished) stream.end();

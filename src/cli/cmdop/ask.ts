@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError, type Command } from '../args.js';
 import { askYesNo, readSecret, readStdinLine } from '../prompt.js';
 import { AgentStreamError, type AgentType } from '../../client/ask.js';
+import { PermissionError } from '../../errors.js';
 import { CONNECT, connect } from './connect.js';
 
 export const askCommand: Command = {
@@ -52,7 +53,7 @@ export const askCommand: Command = {
             process.stderr.write(`PIN rejected: ${f.reason}${f.retryAfterMs ? ` (retry in ${Math.ceil(f.retryAfterMs / 1000)} s)` : ''}\n`);
             if (!tty) {
               await s.cancel();
-              throw new AgentStreamError('permission', `PIN rejected: ${f.reason}`);
+              throw new PermissionError(`PIN rejected: ${f.reason}`, { detail: 'pin_denied' });
             }
             break;
           case 'confirm_required': {
@@ -68,7 +69,7 @@ export const askCommand: Command = {
             else if (!f.text.endsWith('\n')) process.stdout.write('\n');
             return 0;
           case 'error':
-            throw new AgentStreamError(f.code, f.message, f.detail);
+            throw f.error;
         }
       }
       throw new AgentStreamError('unavailable', 'the ask ended without an answer');

@@ -1,0 +1,51 @@
+/**
+ * Every `detail` sub-code an error may carry, with what it means: one documented union
+ * (ws documents its WS_ERR_* codes in one page the same way). A detail refines a code; callers
+ * may branch on it. Adding one here is the only way to use a new one (the type is checked).
+ */
+export const ERROR_DETAILS = {
+  // links and identity
+  unsupported_version: 'the peer speaks another major protocol version (the message says which side to upgrade)',
+  tls_untrusted: "the relay's certificate is not trusted: pin it (--fingerprint) or trust its CA (--ca)",
+  not_enrolled: 'the relay does not know this machine: enrol it again with a join token',
+  admin_unavailable: "the relay is running but its admin socket did not answer; nothing was changed",
+  agent_not_running: 'no local agent answers on this host (its discovery file is stale or missing)',
+  // machines
+  machine_offline: 'the machine is enrolled but has no live link now',
+  machine_disabled: 'the machine was disabled on the relay',
+  machine_not_found: 'no machine has that id, hostname or name',
+  // terminals
+  session_not_found: 'no terminal session has that id on the machine',
+  observer: 'observers cannot send input, resize or signal',
+  bad_size: 'a terminal size outside 1..2000 columns by 1..1000 rows',
+  unknown_signal: 'a signal name outside the supported list',
+  // files
+  outside_jail: "the path (or where it leads) is outside the agent's file roots",
+  hardlink: 'under a jail, a regular file with more than one hard link is not read',
+  read_only: "the agent's files are read-only",
+  file_not_found: 'no such file or directory',
+  permission_denied: "the agent's OS user may not do that to the file",
+  already_exists: 'the destination exists (pass overwrite to replace it)',
+  not_a_directory: 'a path component is not a directory',
+  is_a_directory: 'the path is a directory where a file was expected',
+  directory_not_empty: 'the directory is not empty (pass recursive)',
+  file_too_large: 'over the size a buffered call allows: stream it instead',
+  no_space: 'the disk (or quota) is full',
+  resume_mismatch: "an upload resume does not match what the agent holds: start again from 0",
+  watch_closed: 'the watch ended (its directory went away, or the agent stopped it)',
+  // tunnels
+  connect_failed: 'the agent could not connect to the tunnel target',
+  reset: 'the tunnel target reset the connection',
+  // AI agent
+  pin_required: 'this machine needs its PIN before an ask',
+  pin_denied: 'the PIN was wrong (or tried too soon after failures)',
+  pin_locked: 'the PIN is locked for this key, or for everyone, until `cmdop-agent pin unlock`',
+  pin_not_set: 'no PIN is set on the machine (and its config does not say "pin": "off")',
+  pin_timeout: 'nobody gave the PIN in time',
+  budget_exhausted: "the machine's daily AI budget is spent",
+  iteration_limit: 'the agent loop reached its model-call limit',
+  schema_mismatch: 'the answer did not match the output schema after the repair turns',
+  ai_unreachable: "the machine's AI endpoint did not answer",
+} as const;
+
+export type ErrorDetail = keyof typeof ERROR_DETAILS;
