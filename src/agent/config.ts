@@ -1,4 +1,5 @@
 /** The agent's settings, where they live, and how they are resolved. */
+import { hostPaths, hostScope, type Scope } from '../platform/paths.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname as osHostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,30 +40,25 @@ export interface AgentConfig {
   pinVerifySec: number;
 }
 
-const isRoot = () => process.getuid?.() === 0;
+/** The scope of a system agent (root, or a Windows service) or a per-user one; see platform/paths.ts. */
+const scopeOf = (system?: boolean): Scope => (system === undefined ? hostScope() : system ? 'system' : 'user');
 
 /** Where the platform keeps the agent's config file (system or per-user). */
-export function defaultConfigPath(system = isRoot()): string {
-  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop', 'agent.json');
-  if (process.platform === 'darwin') return system ? '/Library/Application Support/cmdop/agent.json' : join(homedir(), 'Library/Application Support/cmdop/agent.json');
-  return system ? '/etc/cmdop/agent.json' : join(homedir(), '.config/cmdop/agent.json');
+export function defaultConfigPath(system?: boolean): string {
+  return hostPaths(scopeOf(system)).configFile;
 }
 
-export function defaultStateDir(system = isRoot()): string {
-  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop', 'state');
-  if (process.platform === 'darwin') return system ? '/Library/Application Support/cmdop/state' : join(homedir(), 'Library/Application Support/cmdop/state');
-  return system ? '/var/lib/cmdop' : join(homedir(), '.local/state/cmdop');
+export function defaultStateDir(system?: boolean): string {
+  return hostPaths(scopeOf(system)).stateDir;
 }
 
 /** Directory of the local socket and discovery file: /var/run/cmdop for a system agent, ~/.cmdop for a user one. */
-export function defaultRunDir(system = isRoot()): string {
-  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop');
-  return system ? '/var/run/cmdop' : join(homedir(), '.cmdop');
+export function defaultRunDir(system?: boolean): string {
+  return hostPaths(scopeOf(system)).runDir;
 }
 
-export function defaultSocketPath(system = isRoot()): string {
-  if (process.platform === 'win32') return `\\\\.\\pipe\\cmdop-agent-${process.env.USERNAME ?? 'system'}`;
-  return join(defaultRunDir(system), 'agent.sock');
+export function defaultSocketPath(system?: boolean): string {
+  return hostPaths(scopeOf(system)).socketPath;
 }
 
 export const AGENT_SETTINGS: readonly Setting[] = [

@@ -3,7 +3,8 @@
  * and the machine id the relay gave it at enrolment.
  */
 import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readJsonFile, writeFileAtomic } from '../platform/atomic.js';
 import { join } from 'node:path';
 
 export interface Enrollment {
@@ -55,21 +56,5 @@ export class Identity {
 
   saveEnrollment(e: Enrollment): void {
     writeFileAtomic(join(this.dir, 'machine.json'), JSON.stringify(e, null, 2) + '\n');
-  }
-}
-
-/** Writes a 0600 file so that a crash leaves either the old or the new content. */
-export function writeFileAtomic(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
-/** A JSON file's content, or null if it is missing or unreadable. */
-export function readJsonFile<T>(path: string): T | null {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    return null;
   }
 }

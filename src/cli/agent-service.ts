@@ -21,7 +21,7 @@ function layoutOf(v: Values): Layout {
   const platform = ((v.platform as string | undefined) ?? process.platform) as ServicePlatform;
   if (!['linux', 'darwin', 'win32'].includes(platform)) throw new UsageError('--platform is linux, darwin or win32');
   const user = v.user === true || (platform !== 'win32' && process.getuid?.() !== 0 && !v.root);
-  return layout(platform, user, (v.home as string | undefined) ?? homedir(), process.env.ProgramData, process.env.ProgramFiles);
+  return layout(platform, user, (v.home as string | undefined) ?? homedir(), process.env.ProgramData, process.env.ProgramFiles, process.env.LOCALAPPDATA);
 }
 
 async function enrol(L: Layout, v: Values): Promise<string> {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ValidationError } from '../errors.js';
-import { writeFileAtomic } from '../agent/identity.js';
+import { writeFileAtomic } from '../platform/atomic.js';
 
 /** Per-call timeout when nothing else is said. */
 export const DEFAULT_TIMEOUT_MS = 30_000;

@@ -3,8 +3,7 @@
  * ~/.cmdop/agent.info for a user agent, /var/run/cmdop/agent.info for a system one.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { discoveryFiles } from '../platform/paths.js';
 import { ConnectionError } from '../errors.js';
 
 export interface DiscoveryInfo {
@@ -15,9 +14,9 @@ export interface DiscoveryInfo {
   startedMs: number;
 }
 
+/** The discovery files to try: this user's agent first, then the system one (platform/paths.ts). */
 export function discoveryCandidates(): string[] {
-  if (process.platform === 'win32') return [join(process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop', 'agent.info')];
-  return [join(homedir(), '.cmdop', 'agent.info'), '/var/run/cmdop/agent.info'];
+  return discoveryFiles();
 }
 
 function alive(pid: number): boolean {

@@ -3,9 +3,9 @@
  * its helper and JS, the bash grammar) travel as SEA assets and are written, once, to a versioned
  * cache directory at first start. A marker written last makes a half-finished extraction redo.
  */
+import { hostPaths } from '../platform/paths.js';
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** The asset list the build put in the blob (key = path relative to the runtime dir). */
@@ -31,10 +31,7 @@ export function sea(): Sea | null {
 export function runtimeDir(version: string): string {
   const tag = `${version}-${process.platform}-${process.arch}`;
   if (process.env.CMDOP_RUNTIME_DIR) return join(process.env.CMDOP_RUNTIME_DIR, tag);
-  if (process.platform === 'win32') return join(process.env.LOCALAPPDATA ?? process.env.ProgramData ?? 'C:\\ProgramData', 'cmdop', 'runtime', tag);
-  if (process.getuid?.() === 0) return join('/var/lib/cmdop/runtime', tag);
-  if (process.platform === 'darwin') return join(homedir(), 'Library/Caches/cmdop/runtime', tag);
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cmdop/runtime', tag);
+  return join(hostPaths().runtimeDir, tag);
 }
 
 /** Writes the assets out if this version has not yet; returns the directory. */

@@ -3,7 +3,8 @@
  * start and kept in the data dir (key 0600), so its fingerprint stays the same across restarts
  * and agents can pin it (the normal case for an air-gapped relay).
  */
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../platform/atomic.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
@@ -54,7 +55,7 @@ export async function loadOrCreateTls(dataDir: string, certFile?: string, keyFil
       { name: 'subjectAltName', altNames: [...names.map((n) => ({ type: 2 as const, value: n })), { type: 7 as const, ip: '127.0.0.1' }, { type: 7 as const, ip: '::1' }] },
     ],
   });
-  writeFileSync(keyPath, pems.private, { mode: 0o600 });
-  writeFileSync(certPath, pems.cert, { mode: 0o644 });
+  writeFileAtomic(keyPath, pems.private, { mode: 0o600 });
+  writeFileAtomic(certPath, pems.cert, { mode: 0o644 });
   return { cert: pems.cert, key: pems.private, fingerprint: fingerprintOfPem(pems.cert), generated: true };
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../../errors.js';
-import { writeFileAtomic } from '../identity.js';
+import { writeFileAtomic } from '../../platform/atomic.js';
 
 export interface HistoryEntry {
   role: 'user' | 'assistant' | 'tool';

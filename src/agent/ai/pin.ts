@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ValidationError } from '../../errors.js';
-import { readJsonFile, writeFileAtomic } from '../identity.js';
+import { readJsonFile, writeFileAtomic } from '../../platform/atomic.js';
 
 const scrypt = promisify(scryptCb) as (pin: string, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../log.js';
-import { writeFileAtomic } from '../identity.js';
+import { writeFileAtomic } from '../../platform/atomic.js';
 
 const SWEEP_EVERY_MS = 5 * 60_000;
 

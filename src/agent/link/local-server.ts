@@ -13,7 +13,7 @@ import { ProtocolError, TimeoutError, ValidationError } from '../../errors.js';
 import { CAPABILITIES, HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_STREAMS_PER_LINK, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../../protocol/limits.js';
 import type { Stream } from '../../protocol/stream.js';
 import { Link, CLOSE_POLICY } from '../../link/link.js';
-import { writeFileAtomic } from '../identity.js';
+import { writeFileAtomic } from '../../platform/atomic.js';
 import type { DiscoveryInfo } from '../../link/discovery.js';
 import { VERSION } from '../../version.js';
 
@@ -56,7 +56,7 @@ export class LocalServer {
     this.server = server;
     const info: DiscoveryInfo = { pid: process.pid, socket: path, version: VERSION, machineId: this.o.machineId(), startedMs: Date.now() };
     mkdirSync(dirname(this.infoPath), { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.infoPath, JSON.stringify(info, null, 2) + '\n');
+    writeFileAtomic(this.infoPath, JSON.stringify(info, null, 2) + '\n', { durable: false }); // rewritten at every start
   }
 
   /** Streams open on local links. */

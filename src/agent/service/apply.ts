@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InternalError } from '../../errors.js';
-import { writeFileAtomic } from '../identity.js';
+import { writeFileAtomic } from '../../platform/atomic.js';
 import type { Step } from './plan.js';
 
 /** A layout path under a fake root: `C:\ProgramData\x` becomes `<root>/C/ProgramData/x`. */
@@ -26,8 +26,7 @@ export function applyPlan(steps: Step[], root?: string): Applied {
         mkdirSync(p, { recursive: true, mode: s.mode });
         break;
       case 'write':
-        writeFileAtomic(p, s.content);
-        chmodSync(p, s.mode);
+        writeFileAtomic(p, s.content, { mode: s.mode });
         break;
       case 'copy':
         rmSync(p, { force: true }); // a running binary cannot be overwritten in place, but can be replaced

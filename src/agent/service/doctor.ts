@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { getProxyForUrl } from 'proxy-from-env';
 import type { AgentConfig } from '../config.js';
 import { fingerprintOfDer, normalizeFingerprint } from '../../link/fingerprint.js';
-import { readJsonFile } from '../identity.js';
+import { readJsonFile } from '../../platform/atomic.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 export interface Check {

@@ -4,6 +4,7 @@
  * applied under a fake root by --root, and applied for real.
  */
 import { posix, win32 } from 'node:path';
+import { agentPaths, type PathEnv } from '../../platform/paths.js';
 
 export type ServicePlatform = 'linux' | 'darwin' | 'win32';
 
@@ -29,32 +30,11 @@ export type Step =
   | { kind: 'remove'; path: string; recursive?: boolean }
   | { kind: 'run'; argv: string[]; ignoreFailure?: boolean };
 
-export function layout(platform: ServicePlatform, user: boolean, home: string, programData = 'C:\\ProgramData', programFiles = 'C:\\Program Files'): Layout {
-  if (platform === 'win32') {
-    const dir = user ? win32.join(home, 'AppData', 'Local', 'cmdop') : win32.join(programData, 'cmdop');
-    return { platform, user, home, configFile: win32.join(dir, 'agent.json'), stateDir: win32.join(dir, 'state'), binPath: win32.join(user ? dir : win32.join(programFiles, 'cmdop'), 'cmdop-agent.exe'), serviceFile: null, logFile: null, serviceName: 'cmdop-agent' };
-  }
-  if (platform === 'darwin') {
-    const support = user ? posix.join(home, 'Library/Application Support/cmdop') : '/Library/Application Support/cmdop';
-    return {
-      platform, user, home,
-      configFile: posix.join(support, 'agent.json'),
-      stateDir: posix.join(support, 'state'),
-      binPath: user ? posix.join(home, '.local/bin/cmdop-agent') : '/usr/local/bin/cmdop-agent',
-      serviceFile: user ? posix.join(home, 'Library/LaunchAgents/com.cmdop.agent.plist') : '/Library/LaunchDaemons/com.cmdop.agent.plist',
-      logFile: user ? posix.join(home, 'Library/Logs/cmdop/agent.log') : '/Library/Logs/cmdop/agent.log',
-      serviceName: 'com.cmdop.agent',
-    };
-  }
-  return {
-    platform, user, home,
-    configFile: user ? posix.join(home, '.config/cmdop/agent.json') : '/etc/cmdop/agent.json',
-    stateDir: user ? posix.join(home, '.local/state/cmdop') : '/var/lib/cmdop',
-    binPath: user ? posix.join(home, '.local/bin/cmdop-agent') : '/usr/local/bin/cmdop-agent',
-    serviceFile: user ? posix.join(home, '.config/systemd/user/cmdop-agent.service') : '/etc/systemd/system/cmdop-agent.service',
-    logFile: null,
-    serviceName: 'cmdop-agent',
-  };
+export function layout(platform: ServicePlatform, user: boolean, home: string, programData = 'C:\\ProgramData', programFiles = 'C:\\Program Files', localAppData?: string): Layout {
+  const env: PathEnv = { platform, home, programData, programFiles, localAppData: localAppData ?? win32.join(home, 'AppData', 'Local'), userName: 'user' };
+  const p = agentPaths(env, user ? 'user' : 'system');
+  const logFile = platform === 'darwin' && p.logDir ? posix.join(p.logDir, 'agent.log') : null;
+  return { platform, user, home, configFile: p.configFile, stateDir: p.stateDir, binPath: p.binPath, serviceFile: p.serviceFile, logFile, serviceName: p.serviceName };
 }
 
 export interface InstallInput {
