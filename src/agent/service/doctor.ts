@@ -113,13 +113,13 @@ function clock(relay: URL, c: AgentConfig): Promise<Check> {
 /** A real pty round trip: spawn a shell on a pseudo-terminal and read what it prints. */
 async function pty(): Promise<Check> {
   try {
-    const { default: nodePty } = await import('@lydell/node-pty');
+    const { spawnPty } = await import('../../platform/pty.js');
     const [file, args] = process.platform === 'win32' ? ['cmd.exe', ['/c', 'echo cmdop-pty-ok']] : ['/bin/sh', ['-c', 'echo cmdop-pty-ok']];
     const out = await new Promise<string>((resolve, reject) => {
-      const p = nodePty.spawn(file, args, { cols: 80, rows: 24 });
+      const p = spawnPty(file, args, { cols: 80, rows: 24, cwd: process.cwd(), env: process.env as Record<string, string> });
       let text = '';
       const t = setTimeout(() => reject(new Error('no output within 10 s')), 10_000);
-      p.onData((d) => (text += d));
+      p.onData((d) => (text += Buffer.from(d).toString('utf8')));
       p.onExit(() => {
         clearTimeout(t);
         resolve(text);

@@ -2,6 +2,7 @@
  * terminal.execute: run a command without a pty, stdout and stderr interleaved as produced
  * (one pipe), with a timeout that kills the whole process group, and an output cap.
  */
+import { OWN_GROUP, signalGroup } from '../../platform/process.js';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -34,7 +35,7 @@ export function execute(req: cmdop.v1.ExecuteRequest, onOutput: (chunk: Uint8Arr
   const shell = req.shell || (process.platform === 'win32' ? 'cmd.exe' : '/bin/sh');
   const args = process.platform === 'win32' ? ['/d', '/s', '/c', req.command] : ['-c', `exec 2>&1\n${req.command}`];
   const started = Date.now();
-  const child = spawn(shell, args, { cwd, env: { ...process.env, ...req.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', windowsHide: true });
+  const child = spawn(shell, args, { cwd, env: { ...process.env, ...req.env }, stdio: ['ignore', 'pipe', 'pipe'], ...OWN_GROUP });
   let bytes = 0;
   let truncated = false;
   let timedOut = false;
@@ -51,14 +52,7 @@ export function execute(req: cmdop.v1.ExecuteRequest, onOutput: (chunk: Uint8Arr
   };
   child.stdout!.on('data', take);
   child.stderr!.on('data', take);
-  const killGroup = (sig: NodeJS.Signals) => {
-    try {
-      if (child.pid && process.platform !== 'win32') process.kill(-child.pid, sig);
-      else child.kill(sig);
-    } catch {
-      // the group is already gone
-    }
-  };
+  const killGroup = (sig: NodeJS.Signals) => signalGroup(child.pid, sig, () => child.kill(sig));
   const timer = setTimeout(() => {
     timedOut = true;
     killGroup('SIGKILL');

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
-import pty from '@lydell/node-pty';
+import { spawnPty, type Pty } from '../../platform/pty.js';
+import { signalGroup } from '../../platform/process.js';
 import type { Logger } from '../../log.js';
 import type { cmdop } from '../../protocol/gen/cmdop.js';
 import { ValidationError } from '../../errors.js';
@@ -63,7 +64,7 @@ export class TerminalSession {
   private lastDetachMs = 0;
   readonly ring: ScrollbackRing;
   readonly screen: Screen;
-  private readonly pty: pty.IPty;
+  private readonly pty: Pty;
   private readonly clients = new Map<string, SessionClient>();
   private readonly pauses = new Set<string>();
   exit: { code: number; signal: string } | null = null;
@@ -83,11 +84,10 @@ export class TerminalSession {
     this.rows = opts.rows;
     this.ring = new ScrollbackRing(opts.scrollbackBytes);
     this.screen = new Screen(opts.cols, opts.rows);
-    this.pty = pty.spawn(opts.shell, opts.args, { name: 'xterm-256color', cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env, encoding: null });
-    const fd = (this.pty as unknown as { fd?: number }).fd;
-    this.input = typeof fd === 'number' && process.platform !== 'win32' ? new PtyInput(fd) : null;
-    this.pty.onData((d) => this.onData(d as unknown as Uint8Array));
-    this.pty.onExit(({ exitCode, signal }) => this.handleExit(exitCode, signal ?? 0));
+    this.pty = spawnPty(opts.shell, opts.args, { cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env });
+    this.input = this.pty.masterFd !== null ? new PtyInput(this.pty.masterFd) : null;
+    this.pty.onData((d) => this.onData(d));
+    this.pty.onExit(({ exitCode, signal }) => this.handleExit(exitCode, signal));
   }
 
   get pid(): number {
@@ -118,8 +118,7 @@ export class TerminalSession {
     if (this.exit) return done?.();
     this.lastActivityMs = Date.now();
     if (!this.input) {
-      // Windows (ConPTY has no fd): node-pty writes Buffers as bytes; its typings only say string.
-      this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
+      this.pty.write(data); // no master descriptor (Windows ConPTY): the backend's own write
       return done?.();
     }
     this.input.write(data, done);
@@ -141,14 +140,7 @@ export class TerminalSession {
   signal(name: string): void {
     const sig = parseSignal(name);
     if (this.exit) return;
-    const group = foregroundGroup(this.pty.pid);
-    try {
-      if (group) process.kill(-group, sig);
-      else this.pty.kill(sig);
-    } catch (err) {
-      // ESRCH: the group ended between the lookup and the kill; nothing is left to signal.
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
+    signalGroup(foregroundGroup(this.pty.pid), sig, () => this.pty.kill(sig));
   }
 
   /** True while the pty's output is paused (some reason holds). */
