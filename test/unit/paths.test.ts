@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { agentPaths, discoveryFiles, type OsName, type PathEnv } from '../../src/platform/paths.js';
-import { layout } from '../../src/agent/service/plan.js';
+import { layout } from '../../src/platform/service/plan.js';
 
 const env = (platform: OsName): PathEnv => ({
   platform,

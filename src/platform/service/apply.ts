@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InternalError } from '../../errors.js';
-import { writeFileAtomic } from '../../platform/atomic.js';
+import { writeFileAtomic } from '../atomic.js';
 import type { Step } from './plan.js';
 
 /** A layout path under a fake root: `C:\ProgramData\x` becomes `<root>/C/ProgramData/x`. */
