@@ -1,8 +1,8 @@
 /** The agent's settings, where they live, and how they are resolved. */
 import { hostPaths, hostScope, type Scope } from '../platform/paths.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir, hostname as osHostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { hostname as osHostname } from 'node:os';
+import { resolve } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { resolveConfig, type Resolved, type Setting } from '../config/resolve.js';
 

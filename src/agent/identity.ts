@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { readJsonFile, writeFileAtomic } from '../platform/atomic.js';
+import { writeFileAtomic } from '../platform/atomic.js';
 import { join } from 'node:path';
 
 export interface Enrollment {

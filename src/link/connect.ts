@@ -3,6 +3,7 @@
  * sends one, and wait for Welcome. Used by the agent (to its relay) and the client (to a relay or
  * the local agent).
  */
+import { applyPeerCapabilities, checkVersion } from './handshake.js';
 import type { cmdop } from '../protocol/gen/cmdop.js';
 import type { Logger } from '../log.js';
 import { ConnectionError, ProtocolError, TimeoutError, type CmdopError } from '../errors.js';
@@ -56,8 +57,12 @@ export async function connectLink(o: ConnectOptions): Promise<Connected> {
         }
         case 'welcome': {
           const w = f.frame!.welcome!;
-          if (w.major !== PROTOCOL_MAJOR) return finish(new ProtocolError(`peer speaks protocol ${w.major}.${w.minor}; this build speaks ${PROTOCOL_MAJOR}.x`));
-          link.mux.peerGrantsInBatches = w.capabilities.includes('flow.v2');
+          try {
+            checkVersion(w.major, w.minor, 'client');
+          } catch (err) {
+            return finish(err as CmdopError);
+          }
+          applyPeerCapabilities(link, w.capabilities);
           return finish(null, w);
         }
         case 'error':

@@ -6,10 +6,10 @@ import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypt
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
-import { AuthError, PermissionError, ProtocolError, TimeoutError, ValidationError, asCmdopError, type CmdopError } from '../errors.js';
-import { CAPABILITIES, HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_STREAMS_PER_LINK, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../protocol/limits.js';
-import type { DecodedFrame } from '../protocol/codec.js';
-import { Link, CLOSE_POLICY } from '../link/link.js';
+import { AuthError, PermissionError, ProtocolError, ValidationError, type CmdopError } from '../errors.js';
+import { MAX_STREAMS_PER_LINK } from '../protocol/limits.js';
+import { Link } from '../link/link.js';
+import { Acceptor } from '../link/handshake.js';
 import { proofMessage } from '../link/proof.js';
 import type { Stream } from '../protocol/stream.js';
 import type { RouteEnd } from './router.js';
@@ -51,12 +51,8 @@ export class Conn {
   readonly outbox: Outbox;
   readonly log: Logger;
   readonly sessionId = randomBytes(6).toString('hex');
-  /** What the peer announced in its Hello (flow.v2: it grants back every GRANT_BATCH). */
-  capabilities: ReadonlySet<string> = new Set();
-  /** The peer has sent a frame since its upgrade (an idle one may be shed under load). */
-  spoke = false;
   private proof: PendingProof | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private readonly handshake: Acceptor;
 
   constructor(ws: WebSocket, private readonly h: ConnHooks) {
     this.log = h.log.child({ link: this.sessionId });
@@ -70,43 +66,38 @@ export class Conn {
         return h.intercept(this, bytes, id);
       },
       onStream: (s) => h.onStream(this, s),
-      onControl: (f) => this.onControl(f),
+      onControl: (f) => this.handshake.onControl(f),
       onPing: (p) => h.onPing(this, p),
       onDrain: () => this.outbox.pump(),
     });
     this.outbox = new Outbox({ send: (b) => this.link.send(b), bufferedAmount: () => this.link.ws.bufferedAmount });
-    this.timer = setTimeout(() => this.link.close(new TimeoutError(`handshake not finished within ${HANDSHAKE_TIMEOUT_MS} ms`), CLOSE_POLICY), HANDSHAKE_TIMEOUT_MS);
-    this.timer.unref();
-    this.link.onClose((err) => {
-      clearTimeout(this.timer);
-      h.onClosed(this, err);
+    this.handshake = new Acceptor(this.link, {
+      side: 'relay',
+      log: this.log,
+      onHello: (hello) => this.onHello(hello),
+      onFrame: (f) => {
+        if (f.kind === 'proof' && this.proof) return this.onProof(f.frame!.proof!.signature);
+        throw new ProtocolError(`unexpected ${f.kind} frame during the handshake`);
+      },
     });
+    this.link.onClose((err) => h.onClosed(this, err));
+  }
+
+  /** What the peer announced in its Hello (flow.v2: it grants back every GRANT_BATCH). */
+  get capabilities(): ReadonlySet<string> {
+    return this.handshake.capabilities;
+  }
+
+  /** The peer has said hello since its upgrade (an idle one may be shed under load). */
+  get spoke(): boolean {
+    return this.handshake.spoke;
   }
 
   get handshaking(): boolean {
     return this.role === 'pending';
   }
 
-  private onControl(f: DecodedFrame): void {
-    this.spoke = true;
-    if (this.role !== 'pending') throw new ProtocolError(`unexpected ${f.kind} frame after the handshake`);
-    try {
-      if (f.kind === 'hello' && !this.proof) return this.onHello(f.frame!.hello!);
-      if (f.kind === 'proof' && this.proof) return this.onProof(f.frame!.proof!.signature);
-      throw new ProtocolError(`unexpected ${f.kind} frame during the handshake`);
-    } catch (err) {
-      const e = asCmdopError(err, 'the handshake');
-      if (e.code === 'internal') this.log.error({ err }, 'handshake failed');
-      else this.log.info({ code: e.code, reason: e.message }, 'handshake refused');
-      this.link.close(e, CLOSE_POLICY);
-    }
-  }
-
   private onHello(hello: cmdop.v1.Hello): void {
-    this.capabilities = new Set(hello.capabilities);
-    if (hello.major !== PROTOCOL_MAJOR) {
-      throw new ValidationError(`unsupported protocol version ${hello.major}.${hello.minor}: this relay speaks ${PROTOCOL_MAJOR}.x; upgrade the ${hello.major > PROTOCOL_MAJOR ? 'relay' : 'peer'}`, { detail: 'unsupported_version' });
-    }
     if (hello.role === cmdop.v1.Role.CLIENT) {
       if (this.h.admin) return this.accept('admin', hello, {});
       if (!hello.apiKey) throw new AuthError('an API key is required');
@@ -171,22 +162,10 @@ export class Conn {
 
   private accept(role: Role, hello: cmdop.v1.Hello, extra: { machineId?: string }): void {
     this.role = role;
-    clearTimeout(this.timer);
     this.proof = null;
-    this.link.sendControl({
-      welcome: {
-        major: PROTOCOL_MAJOR,
-        minor: PROTOCOL_MINOR,
-        software: this.h.software,
-        capabilities: [...CAPABILITIES],
-        machineId: extra.machineId ?? '',
-        heartbeatMs: this.h.heartbeatMs,
-        maxFrame: MAX_FRAME_BYTES,
-        maxStreams: MAX_STREAMS_PER_LINK,
-        sessionId: this.sessionId,
-      },
-    });
+    this.handshake.accept({ software: this.h.software, heartbeatMs: this.h.heartbeatMs, machineId: extra.machineId ?? '', sessionId: this.sessionId });
     this.log.info({ role, software: hello.software, machineId: extra.machineId, keyId: this.keyId || undefined }, 'link authenticated');
     this.h.onAuthenticated(this);
   }
+
 }

@@ -7,6 +7,8 @@ import { ConnectionError } from '../../src/errors.js';
 import { startCluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 import { run } from '../helpers/procs.js';
+import { WebSocket } from 'ws';
+import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 
 describe('local mode', () => {
   it('Client.local() finds the agent through its discovery file and speaks the same protocol', async () => {
@@ -30,6 +32,27 @@ describe('local mode', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ hostname: 'here', linkState: 'online' });
     await agent.stop();
     expect(existsSync(info)).toBe(false);
+    await c.close();
+  });
+
+  it('the local socket refuses an unknown major version with the same typed error as the relay (one handshake)', async () => {
+    const c = await startCluster();
+    const agent = await c.startAgent('versions');
+    await agent.online();
+    const sock = join(c.dir, 'versions', 'run', 'agent.sock');
+    const ws = new WebSocket(`ws+unix://${sock}:/`, { perMessageDeflate: false });
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    const errors: cmdop.v1.IError[] = [];
+    ws.on('message', (d: Buffer) => {
+      const f = decodeFrame(new Uint8Array(d));
+      if (f.kind === 'error') errors.push(f.frame!.error!);
+    });
+    const closed = new Promise<number>((r) => ws.once('close', r));
+    ws.send(encodeFrame(0, { hello: { major: 2, minor: 0, role: cmdop.v1.Role.CLIENT, software: 'future' } }));
+    expect(await closed).toBe(1008);
+    expect(errors[0]).toMatchObject({ code: cmdop.v1.ErrorCode.VALIDATION, detail: 'unsupported_version' });
+    expect(errors[0]!.message).toMatch(/unsupported protocol version 2\.0: this agent speaks 1\.x; upgrade the agent/);
+    await agent.stop();
     await c.close();
   });
 

@@ -3,16 +3,17 @@
  * 0700 directory) or a named pipe on Windows, for clients on this host. File permissions are the
  * authentication. A discovery file says where the socket is.
  */
+import { Acceptor } from '../../link/handshake.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../../log.js';
-import { ProtocolError, TimeoutError, ValidationError } from '../../errors.js';
-import { CAPABILITIES, HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, MAX_STREAMS_PER_LINK, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../../protocol/limits.js';
+import { ProtocolError, ValidationError } from '../../errors.js';
+import { MAX_FRAME_BYTES, MAX_STREAMS_PER_LINK } from '../../protocol/limits.js';
 import type { Stream } from '../../protocol/stream.js';
-import { Link, CLOSE_POLICY } from '../../link/link.js';
+import { Link } from '../../link/link.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
 import type { DiscoveryInfo } from '../../link/discovery.js';
 import { VERSION } from '../../version.js';
@@ -76,7 +77,6 @@ export class LocalServer {
   }
 
   private accept(ws: import('ws').WebSocket): void {
-    let ready = false;
     const localId = randomBytes(6).toString('hex');
     const link: Link = new Link(ws, {
       dialer: false,
@@ -84,30 +84,20 @@ export class LocalServer {
       heartbeatMs: LOCAL_HEARTBEAT_MS,
       maxStreams: MAX_STREAMS_PER_LINK,
       onStream: (s) => {
-        if (!ready) return link.close(new ProtocolError('stream before the handshake'));
+        if (!handshake.accepted) return link.close(new ProtocolError('stream before the handshake'));
         s.info.caller = `local/${localId}`;
         this.o.onStream(s, link);
       },
-      onControl: (f) => {
-        const hello = f.kind === 'hello' && !ready ? f.frame!.hello! : null;
-        if (!hello) return link.close(new ProtocolError(`unexpected ${f.kind} frame`));
-        if (hello.major !== PROTOCOL_MAJOR) {
-          return link.close(new ValidationError(`unsupported protocol version ${hello.major}.${hello.minor}: this agent speaks ${PROTOCOL_MAJOR}.x`), CLOSE_POLICY);
-        }
-        ready = true;
-        clearTimeout(timer);
-        link.mux.peerGrantsInBatches = hello.capabilities.includes('flow.v2');
-        link.sendControl({
-          welcome: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR, software: `cmdop-agent/${VERSION}`, capabilities: [...CAPABILITIES], machineId: this.o.machineId(), heartbeatMs: LOCAL_HEARTBEAT_MS, maxFrame: MAX_FRAME_BYTES, maxStreams: MAX_STREAMS_PER_LINK },
-        });
-      },
+      onControl: (f) => handshake.onControl(f),
     });
-    const timer = setTimeout(() => link.close(new TimeoutError('handshake timeout')), HANDSHAKE_TIMEOUT_MS);
-    timer.unref();
+    // Local clients are trusted by the socket's file permissions: a Hello of a known version is enough.
+    const handshake: Acceptor = new Acceptor(link, {
+      side: 'agent',
+      log: this.o.log,
+      onHello: () => handshake.accept({ software: `cmdop-agent/${VERSION}`, heartbeatMs: LOCAL_HEARTBEAT_MS, machineId: this.o.machineId() }),
+    });
     this.links.add(link);
-    link.onClose(() => {
-      clearTimeout(timer);
-      this.links.delete(link);
-    });
+    link.onClose(() => this.links.delete(link));
   }
+
 }
