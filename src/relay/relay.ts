@@ -7,7 +7,7 @@
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -22,6 +22,11 @@ import { CLOSE_GOING_AWAY, CLOSE_POLICY } from '../link/link.js';
 import { LINK_PATH } from '../link/dial.js';
 import { VERSION } from '../version.js';
 import { Conn } from './conn.js';
+import { Admission, BUSY_RESPONSE, DEFAULT_MAX_HANDSHAKES } from './admission.js';
+import { removePidFile, writePidFile } from './pidfile.js';
+
+export { DEFAULT_MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS } from './admission.js';
+export { runningRelayPid } from './pidfile.js';
 import { Registry } from './registry.js';
 import { Router, AGENT_GONE, CLIENT_GONE } from './router.js';
 import { relayServices, type RelayCtx } from './services.js';
@@ -29,16 +34,6 @@ import { RelayState } from './state.js';
 import { JsonFileStore } from './store.js';
 import { loadOrCreateTls } from './tls.js';
 import type { ServiceRegistry } from '../link/services.js';
-
-/** Links allowed in the handshake at once; more get HTTP 503 and retry with jitter. */
-export const DEFAULT_MAX_HANDSHAKES = 256;
-/** Retry-After (seconds) sent with a 503 when the handshake cap is reached. */
-const RETRY_AFTER_S = 1;
-/**
- * Handshakes one remote address may have in flight at once: one host cannot hold the relay's
- * slots (a fleet behind one NAT gets 503s past this and comes back with jitter).
- */
-export const MAX_HANDSHAKES_PER_ADDRESS = 64;
 
 export interface RelayOptions {
   dataDir: string;
@@ -60,28 +55,6 @@ export function adminSocketPath(dataDir: string): string {
   return join(dataDir, 'admin.sock');
 }
 
-/** The pid file a serving relay keeps in its data dir. */
-function pidFilePath(dataDir: string): string {
-  return join(dataDir, 'relay.pid');
-}
-
-/** The pid of a live relay serving `dataDir`, or null (no pid file, or its process is gone). */
-export function runningRelayPid(dataDir: string): number | null {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFilePath(dataDir), 'utf8').trim());
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
-  }
-}
-
 export class Relay {
   readonly state: RelayState;
   readonly registry: Registry;
@@ -94,10 +67,7 @@ export class Relay {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   private readonly conns = new Set<Conn>();
   private readonly services: ServiceRegistry<RelayCtx>;
-  private handshaking = 0;
-  private readonly handshakingByAddress = new Map<string, number>();
-  /** Links still in the handshake, oldest first: the idle ones are shed when the cap is reached. */
-  private readonly pending = new Set<Conn>();
+  private readonly admission: Admission;
   private readonly heartbeatMs: number;
   private readonly log: Logger;
 
@@ -107,6 +77,7 @@ export class Relay {
     this.registry = new Registry(this.state);
     this.router = new Router(this.registry);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
     this.services = relayServices(this.registry, this.state, {
       closeKeyLinks: (id) => this.closeKeyLinks(id),
       closeMachineLink: (id) => this.registry.agentConn(id)?.link.close(new PermissionError('this machine was disabled on the relay', { detail: 'machine_disabled' }), CLOSE_POLICY),
@@ -159,7 +130,7 @@ export class Relay {
       });
     });
     if (this.opts.adminSocket !== false && process.platform !== 'win32') await this.listenAdmin();
-    if (this.opts.adminSocket !== false) writeFileSync(pidFilePath(this.opts.dataDir), `${process.pid}\n`, { mode: 0o644 });
+    if (this.opts.adminSocket !== false) writePidFile(this.opts.dataDir);
     this.log.info({ url: this.url, fingerprint: this.fingerprint || undefined, insecure: !!this.opts.insecure }, 'relay listening');
   }
 
@@ -188,41 +159,14 @@ export class Relay {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined));
       return;
     }
-    const max = this.opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES;
-    const address = (socket as { remoteAddress?: string }).remoteAddress ?? '';
-    const fromAddress = this.handshakingByAddress.get(address) ?? 0;
-    if (fromAddress >= MAX_HANDSHAKES_PER_ADDRESS || (this.handshaking >= max && !this.shedIdleHandshake())) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const done = this.admission.admit((socket as { remoteAddress?: string }).remoteAddress ?? '');
+    if (!done) {
+      socket.end(BUSY_RESPONSE);
       return;
     }
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    this.handshaking++;
-    this.handshakingByAddress.set(address, fromAddress + 1);
-    let counted = true;
-    const done = () => {
-      if (!counted) return;
-      counted = false;
-      this.handshaking--;
-      const left = (this.handshakingByAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.handshakingByAddress.set(address, left);
-      else this.handshakingByAddress.delete(address);
-    };
     socket.once('close', done);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done));
-  }
-
-  /**
-   * Frees a handshake slot held by a link that has sent nothing since its upgrade (the oldest
-   * first). Peers that said hello keep their slots. Returns false when there is none to shed.
-   */
-  private shedIdleHandshake(): boolean {
-    for (const c of this.pending) {
-      if (c.spoke) continue;
-      c.log.info('shedding an idle handshake to make room');
-      c.link.close(new UnavailableError('the relay is busy and this link sent nothing', { retryAfterMs: RETRY_AFTER_S * 1000 }), CLOSE_POLICY);
-      return true;
-    }
-    return false;
   }
 
   private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void): void {
@@ -238,7 +182,7 @@ export class Relay {
         this.services.dispatch(stream, { log: c.log, conn: c });
       },
       onAuthenticated: (c) => {
-        this.pending.delete(c);
+        this.admission.settled(c);
         handshakeDone();
         if (c.role !== 'agent') return;
         const old = this.registry.setOnline(c.machineId, c);
@@ -251,7 +195,7 @@ export class Relay {
         if (c.role === 'agent') this.registry.seen(c.machineId, ping.summary);
       },
       onClosed: (c, err) => {
-        this.pending.delete(c);
+        this.admission.settled(c);
         handshakeDone();
         this.conns.delete(c);
         this.router.dropAll(c, c.role === 'agent' ? AGENT_GONE() : CLIENT_GONE());
@@ -260,7 +204,7 @@ export class Relay {
       },
     });
     this.conns.add(conn);
-    if (!admin && conn.handshaking) this.pending.add(conn);
+    if (!admin) this.admission.track(conn);
   }
 
   /** Closes every live link that authenticated with `keyId`. */
@@ -280,7 +224,7 @@ export class Relay {
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
     this.state.dispose();
-    if (this.opts.adminSocket !== false && runningRelayPid(this.opts.dataDir) === process.pid) rmSync(pidFilePath(this.opts.dataDir), { force: true });
+    if (this.opts.adminSocket !== false) removePidFile(this.opts.dataDir);
     await Promise.all([
       new Promise<void>((r) => this.server.close(() => r())),
       this.adminServer ? new Promise<void>((r) => this.adminServer!.close(() => r())) : Promise.resolve(),

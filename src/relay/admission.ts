@@ -1,0 +1,68 @@
+/**
+ * Handshake slots on the public listener: at most `max` links in the handshake at once and at most
+ * MAX_HANDSHAKES_PER_ADDRESS from one remote address. When the cap is reached, the oldest link that
+ * has sent nothing since its upgrade is shed to make room (a peer that said hello keeps its slot);
+ * otherwise the newcomer gets 503 with Retry-After and comes back with jitter.
+ */
+import { UnavailableError } from '../errors.js';
+import { CLOSE_POLICY } from '../link/link.js';
+import type { Conn } from './conn.js';
+
+/** Links allowed in the handshake at once; more get HTTP 503 and retry with jitter. */
+export const DEFAULT_MAX_HANDSHAKES = 256;
+/** Retry-After (seconds) sent with a 503 when the handshake cap is reached. */
+export const RETRY_AFTER_S = 1;
+/**
+ * Handshakes one remote address may have in flight at once: one host cannot hold the relay's
+ * slots (a fleet behind one NAT gets 503s past this and comes back with jitter).
+ */
+export const MAX_HANDSHAKES_PER_ADDRESS = 64;
+
+export const BUSY_RESPONSE = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+
+export class Admission {
+  private count = 0;
+  private readonly byAddress = new Map<string, number>();
+  /** Links still in the handshake, oldest first. */
+  private readonly pending = new Set<Conn>();
+
+  constructor(private readonly max: number) {}
+
+  /** Takes a slot for a new upgrade from `address`; returns its release, or null (answer 503). */
+  admit(address: string): (() => void) | null {
+    const fromAddress = this.byAddress.get(address) ?? 0;
+    if (fromAddress >= MAX_HANDSHAKES_PER_ADDRESS) return null;
+    if (this.count >= this.max && !this.shedIdle()) return null;
+    this.count++;
+    this.byAddress.set(address, fromAddress + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.count--;
+      const left = (this.byAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.byAddress.set(address, left);
+      else this.byAddress.delete(address);
+    };
+  }
+
+  /** A link in its handshake (so it may be shed while it has sent nothing). */
+  track(conn: Conn): void {
+    if (conn.handshaking) this.pending.add(conn);
+  }
+
+  /** The link finished its handshake, or closed. */
+  settled(conn: Conn): void {
+    this.pending.delete(conn);
+  }
+
+  private shedIdle(): boolean {
+    for (const c of this.pending) {
+      if (c.spoke) continue;
+      c.log.info('shedding an idle handshake to make room');
+      c.link.close(new UnavailableError('the relay is busy and this link sent nothing', { retryAfterMs: RETRY_AFTER_S * 1000 }), CLOSE_POLICY);
+      return true;
+    }
+    return false;
+  }
+}
