@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/log.js';
 import { agentConfig } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 import { relayProcess, run, rssNow, peakRss } from '../helpers/procs.js';
+import { waitFor } from '../helpers/wait.js';
 import { rawClient, type RawPeer } from '../helpers/raw.js';
 import type { Relay } from '../../src/relay/relay.js';
 
@@ -121,5 +122,31 @@ describe('a bounded relay (issue 12, defect 1)', () => {
     expect(grew).toBeLessThan(RSS_BOUND);
     p.ws.terminate();
     await bystanderWork(1);
+  });
+
+  it('relay RSS stays bounded while 300 paused observers watch a flooding terminal', async () => {
+    bystander.terminal.setMachine('box');
+    const session = await bystander.terminal.create({ shell: '/bin/sh', args: ['-c', 'stty -echo; read x; yes observer-flood-line-of-some-length; read y'] });
+    const before = rssNow(relay.child.pid!);
+    const p = await attacker();
+    p.ws.pause(); // 300 observers on one link that never reads
+    const req = cmdop.v1.AttachRequest.encode({ sessionId: session.id, mode: cmdop.v1.AttachMode.OBSERVER }).finish();
+    for (let i = 0; i < 300; i++) p.send(encodeFrame(1 + 2 * i, { open: { target: 'box', service: 'terminal', method: 'attach', request: req, window: MAX_WINDOW } }));
+    // An operator that reads everything starts the flood; the observers fall behind at once.
+    const op = bystander.terminal.stream();
+    let got = 0;
+    op.onLiveOutput((b) => (got += b.length));
+    await op.attach(session.id);
+    op.sendInput('\n');
+    const { peak } = await peakRss([relay.child.pid!], (async () => {
+      await waitFor('24 MiB of flood through the operator', () => got > 24 * MiB, 120_000);
+      await bystanderWork(10);
+    })());
+    const grew = peak.get(relay.child.pid!)! - before;
+    console.log(`relay RSS under 300 paused observers of a flooding terminal: +${(grew / MiB).toFixed(1)} MiB at peak`);
+    expect(grew).toBeLessThan(RSS_BOUND);
+    op.close();
+    p.ws.terminate();
+    await bystander.terminal.close(session.id);
   });
 });
