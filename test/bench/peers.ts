@@ -25,13 +25,15 @@ export function track<T extends ChildProcess>(child: T): T {
 
 /** Kills every registered child still running (SIGKILL) and waits for them to go. */
 export async function stopStarted(): Promise<number> {
-  const left = [...started].filter((c) => c.exitCode === null && c.signalCode === null);
-  await Promise.all(left.map((c) => new Promise<void>((r) => {
+  const running = [...started].filter((c) => c.exitCode === null && c.signalCode === null);
+  // Those the group already signalled (and whose exit is on its way) are not "left running".
+  const left = running.filter((c) => !c.killed).length;
+  await Promise.all(running.map((c) => new Promise<void>((r) => {
     c.once('exit', () => r());
     c.kill('SIGKILL');
   })));
   started.clear();
-  return left.length;
+  return left;
 }
 
 /** Cleanups a group registered (temp servers started without a child of ours, like sshd). */
