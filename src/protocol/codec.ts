@@ -10,6 +10,7 @@
 import { cmdop } from './gen/cmdop.js';
 import { ProtocolError } from '../errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
+import { readVarint, varintRead, varintSize, writeVarint } from './varint.js';
 
 const Frame = cmdop.v1.Frame;
 export type FrameKind = 'data' | 'window' | 'open' | 'close' | 'error' | 'hello' | 'challenge' | 'proof' | 'welcome' | 'ping' | 'pong';
@@ -29,12 +30,6 @@ export interface DecodedFrame {
   frame: cmdop.v1.Frame | undefined;
 }
 
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) { n >>>= 7; size++; }
-  return size;
-}
-
 function writeHeader(out: Uint8Array, streamId: number): void {
   out[0] = TAG_STREAM_ID;
   out[1] = streamId & 0xff;
@@ -50,11 +45,7 @@ export function encodeData(streamId: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER_BYTES + 1 + lenBytes + len);
   writeHeader(out, streamId);
   out[5] = TAG_DATA;
-  let pos = 6;
-  let n = len;
-  while (n >= 0x80) { out[pos++] = (n & 0x7f) | 0x80; n >>>= 7; }
-  out[pos++] = n;
-  out.set(payload, pos);
+  out.set(payload, writeVarint(out, 6, len));
   return out;
 }
 
@@ -85,17 +76,8 @@ export function patchStreamId(bytes: Uint8Array, streamId: number): void {
  */
 export function dataPayloadLength(bytes: Uint8Array): number {
   if (bytes.length < 7 || bytes[5] !== TAG_DATA) return -1;
-  let len = 0;
-  let shift = 0;
-  let pos = 6;
-  for (;;) {
-    if (pos >= bytes.length || shift > 28) return -1;
-    const b = bytes[pos++]!;
-    len += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) break;
-    shift += 7;
-  }
-  return pos + len === bytes.length ? len : -1;
+  if (readVarint(bytes, 6) !== 0) return -1;
+  return varintRead.end + varintRead.value === bytes.length ? varintRead.value : -1;
 }
 
 /** Decodes a frame. Any malformed input throws ProtocolError; nothing else escapes. */

@@ -4,6 +4,7 @@
  * Output and input bodies are raw bytes; control and event bodies are protobuf messages.
  */
 import { ProtocolError } from '../errors.js';
+import { readVarint, varintRead, varintSize, VARINT_INCOMPLETE, VARINT_TOO_LONG, writeVarint } from './varint.js';
 
 export const MSG_OUTPUT = 1;
 export const MSG_EVENT = 2;
@@ -16,72 +17,94 @@ export const MAX_MESSAGE = 8 * 1024 * 1024;
 
 /** Frames a message with one copy of the body. */
 export function frameMessage(type: number, body: Uint8Array): Uint8Array {
-  let n = body.length;
-  let lenBytes = 1;
-  while (n >= 0x80) {
-    n >>>= 7;
-    lenBytes++;
-  }
-  const out = new Uint8Array(1 + lenBytes + body.length);
+  const out = new Uint8Array(1 + varintSize(body.length) + body.length);
   out[0] = type;
-  let pos = 1;
-  n = body.length;
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  out[pos++] = n;
-  out.set(body, pos);
+  out.set(body, writeVarint(out, 1, body.length));
   return out;
 }
 
 export type MessageHandler = (type: number, body: Uint8Array) => void;
 
+/** Bytes of a message header at most: the type byte and a 5-group varint. */
+const MAX_HEADER = 6;
+
+/**
+ * Reassembles messages from chunks cut anywhere. Linear in the bytes it sees: the chunks of a
+ * partial message are kept as they came, and joined once, when the message is complete (the old
+ * reader re-joined its pending bytes on every push, quadratic for a large message).
+ */
 export class MessageReader {
-  private pending: Uint8Array | null = null;
+  private parts: Uint8Array[] = [];
+  private partsLen = 0;
+  /** Total bytes (header + body) of the partial message, once its header is known; else -1. */
+  private need = -1;
 
   constructor(private readonly onMessage: MessageHandler, private readonly max = MAX_MESSAGE) {}
 
   /** Feeds bytes; calls the handler for every complete message. Throws ProtocolError on a bad header. */
   push(chunk: Uint8Array): void {
-    let buf = chunk;
-    if (this.pending) {
-      const joined = new Uint8Array(this.pending.length + chunk.length);
-      joined.set(this.pending, 0);
-      joined.set(chunk, this.pending.length);
-      buf = joined;
-      this.pending = null;
-    }
-    let pos = 0;
-    while (pos < buf.length) {
-      const start = pos;
-      const type = buf[pos++]!;
-      if (type === 0) throw new ProtocolError('stream message with type 0');
-      let len = 0;
-      let shift = 0;
-      let complete = false;
-      while (pos < buf.length) {
-        const b = buf[pos++]!;
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-        if (b < 0x80) {
-          complete = true;
-          break;
-        }
-        if (shift > 28) throw new ProtocolError('stream message length too long');
-      }
-      if (complete && len > this.max) throw new ProtocolError(`stream message of ${len} bytes exceeds ${this.max}`);
-      if (!complete || pos + len > buf.length) {
-        this.pending = buf.slice(start);
-        return;
-      }
-      this.onMessage(type, buf.subarray(pos, pos + len));
-      pos += len;
-    }
+    if (chunk.length === 0) return;
+    if (this.parts.length === 0) return this.scan(chunk);
+    this.parts.push(chunk);
+    this.partsLen += chunk.length;
+    if (this.need < 0) this.need = this.headerOf(this.head(Math.min(this.partsLen, MAX_HEADER)));
+    if (this.need < 0 || this.partsLen < this.need) return;
+    const joined = this.head(this.partsLen);
+    this.parts = [];
+    this.partsLen = 0;
+    this.need = -1;
+    this.scan(joined);
   }
 
   /** Bytes of a partial message waiting for the rest. */
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.partsLen;
+  }
+
+  /** Delivers every complete message in `buf`; keeps what is left as the start of a partial one. */
+  private scan(buf: Uint8Array): void {
+    let pos = 0;
+    while (pos < buf.length) {
+      const total = this.headerOf(buf.subarray(pos, pos + MAX_HEADER));
+      if (total < 0 || pos + total > buf.length) {
+        const rest = buf.subarray(pos);
+        this.parts = [rest];
+        this.partsLen = rest.length;
+        this.need = total;
+        return;
+      }
+      const bodyAt = pos + total - varintRead.value;
+      this.onMessage(buf[pos]!, buf.subarray(bodyAt, pos + total));
+      pos += total;
+    }
+  }
+
+  /**
+   * The whole size (header + body) of the message whose header starts `h`, or -1 if the header is
+   * not all there yet; leaves the body length in varintRead.value. Throws on a bad header.
+   */
+  private headerOf(h: Uint8Array): number {
+    if (h[0] === 0) throw new ProtocolError('stream message with type 0');
+    const r = readVarint(h, 1);
+    if (r === VARINT_TOO_LONG) throw new ProtocolError('stream message length too long');
+    if (r === VARINT_INCOMPLETE) return -1;
+    const len = varintRead.value;
+    if (len > this.max) throw new ProtocolError(`stream message of ${len} bytes exceeds ${this.max}`);
+    return varintRead.end + len;
+  }
+
+  /** The first `n` bytes of the parts, joined (a copy only when they span parts). */
+  private head(n: number): Uint8Array {
+    const first = this.parts[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const p of this.parts) {
+      const take = Math.min(p.length, n - at);
+      out.set(take === p.length ? p : p.subarray(0, take), at);
+      at += take;
+      if (at === n) break;
+    }
+    return out;
   }
 }
