@@ -16,6 +16,11 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_PROTOCOL = 1002;
 export const CLOSE_POLICY = 1008;
+/**
+ * A heartbeat tick later than this many intervals means this process was stalled, not the peer
+ * silent: the check waits a tick so frames that arrived meanwhile are read first.
+ */
+const STALL_FACTOR = 1.5;
 
 export interface LinkOptions extends MuxOptions {
   log: Logger;
@@ -136,9 +141,15 @@ export class Link {
     if (ms <= 0 || this.closed) return;
     const beat = () => this.sendControl(this.opts.pingBody?.() ?? { ping: { timeMs: Date.now() } });
     beat(); // at once, so presence summaries are there from the start
+    let lastTick = Date.now();
     this.timer = setInterval(() => {
-      const silent = Date.now() - this.lastReceived;
-      if (this.paused) this.lastReceived = Date.now();
+      const now = Date.now();
+      const silent = now - this.lastReceived;
+      // This tick came late: the process itself was stalled (a loaded machine, a long GC), and
+      // what the peer sent meanwhile waits unread behind this timer. Silence cannot be judged now.
+      const stalled = now - lastTick > ms * STALL_FACTOR;
+      lastTick = now;
+      if (this.paused || stalled) this.lastReceived = Math.max(this.lastReceived, now - ms);
       else if (silent >= 2 * ms) {
         this.log.warn({ silentMs: silent }, 'link silent for two heartbeats; dropping it');
         this.terminate(new UnavailableError(`link silent for ${silent} ms`));

@@ -109,6 +109,27 @@ describe('half-dead links', () => {
   });
 });
 
+describe('a stalled process', () => {
+  it('an event loop blocked for several heartbeats does not drop healthy links (frames wait unread behind the timer)', async () => {
+    const c = await startCluster({ heartbeatMs: 300 });
+    const agent = await c.startAgent('staller');
+    await agent.online();
+    let offline = false;
+    agent.relay!.once('offline', () => (offline = true));
+    const client = await c.client();
+    // Relay, agent and client share this process: block it for more than three heartbeats.
+    const stallEnd = Date.now() + 1200;
+    while (Date.now() < stallEnd) {
+      // busy: the process is stalled, as on a machine starved of CPU
+    }
+    // Let the heartbeat checks of at least two intervals after the stall run.
+    await waitFor('heartbeats after the stall', () => Date.now() > stallEnd + 900 && agent.relay!.status().lastHeartbeatMs > stallEnd + 600, 10_000);
+    expect(offline).toBe(false);
+    expect((await client.machines.get('staller')).presence).toBe('online');
+    await c.close();
+  });
+});
+
 describe('reconnect stampede', () => {
   it('the relay caps concurrent handshakes with HTTP 503 + Retry-After, and agents get in anyway', async () => {
     const { dir, cleanup } = tempDir();
