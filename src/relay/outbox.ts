@@ -28,8 +28,6 @@ export const RELAY_LINK_BUDGET = 16 * 1024 * 1024;
 export const RELAY_HELD_HARD_BOUND = 32 * 1024 * 1024;
 /** Smallest grant worth a Window frame when the budget is nearly spent. */
 const MIN_GRANT = 16 * 1024;
-/** The relay keeps to the protocol's in-flight bound per link (see LINK_INFLIGHT). */
-export const RELAY_LINK_INFLIGHT = LINK_INFLIGHT;
 
 export interface OutboxSink {
   send(bytes: Uint8Array): void;
@@ -128,10 +126,7 @@ export class Outbox {
         leg.waiting = false;
         if (leg.dead) continue;
         if (!this.mayFly(leg, leg.headLength)) {
-          if (!leg.grounded) {
-            leg.grounded = true;
-            this.grounded.push(leg);
-          }
+          this.ground(leg);
           continue;
         }
         const before = leg.held;
@@ -167,7 +162,14 @@ export class Outbox {
    * than its receiver takes before granting back (so it can always earn its next grant).
    */
   private mayFly(leg: Leg, len: number): boolean {
-    return !isFinite(leg.grantAfter) || len <= SMALL_FRAME || this.inflight + len <= RELAY_LINK_INFLIGHT || leg.dstInflight < leg.grantAfter;
+    return !isFinite(leg.grantAfter) || len <= SMALL_FRAME || this.inflight + len <= LINK_INFLIGHT || leg.dstInflight < leg.grantAfter;
+  }
+
+  /** Parks the leg until in-flight bytes on the link land (the next grant from the destination). */
+  private ground(leg: Leg): void {
+    if (leg.grounded) return;
+    leg.grounded = true;
+    this.grounded.push(leg);
   }
 
   private enqueue(leg: Leg): void {
