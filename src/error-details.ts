@@ -14,6 +14,13 @@ export const ERROR_DETAILS = {
   machine_offline: 'the machine is enrolled but has no live link now',
   machine_disabled: 'the machine was disabled on the relay',
   machine_not_found: 'no machine has that id, hostname or name',
+  // control plane
+  missing_grant: "the key's grants do not include the capability this call needs (the message names it)",
+  key_expired: 'the API key is past its expiry',
+  store_unavailable: "the relay's store (PostgreSQL) cannot be reached now; the relay reconnects by itself",
+  fleet_disabled: 'the fleet is disabled',
+  fleet_not_found: 'no fleet has that id or name',
+  audit_broken: 'an audit record does not follow the one before it (edited, deleted or reordered)',
   // terminals
   session_not_found: 'no terminal session has that id on the machine',
   observer: 'observers cannot send input, resize or signal',

@@ -23,6 +23,11 @@ import { registerFiles, type FilesCtx } from './files/service.js';
 import { FilesPolicy } from './files/policy.js';
 import { Partials } from './files/partials.js';
 import { AiService } from './ai/service.js';
+import { PermissionError } from '../errors.js';
+import { missingCapability } from '../control/capabilities.js';
+import { AuditJournal } from './audit/journal.js';
+import { AuditUploader } from './audit/upload.js';
+import { describeStream } from './audit/describe.js';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx {
   log: Logger;
@@ -52,6 +57,9 @@ export class Agent {
   private readonly partials: Partials;
   /** The AI loop, its PIN gate and history. */
   readonly ai: AiService;
+  /** This host's signed audit records, kept until the relay has them. */
+  readonly audit: AuditJournal;
+  private uploader: AuditUploader | null = null;
 
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
@@ -63,6 +71,7 @@ export class Agent {
       o.log.child({ component: 'terminal' }),
     );
     this.partials = new Partials(c.stateDir, c.filesResumeTtlSec * 1000, o.log.child({ component: 'files' }));
+    this.audit = new AuditJournal(c.stateDir, (d) => this.identity.sign(d), o.log.child({ component: 'audit' }));
     this.ctx = {
       log: o.log,
       allow: new Allowlist(c.tunnelAllow),
@@ -84,7 +93,7 @@ export class Agent {
       .stream('tunnel', 'connect', handleTunnelConnect);
     registerTerminal(this.services);
     registerFiles(this.services);
-    this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }) });
+    this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }), audit: (type, caller, fields) => this.audit.record(type, caller, fields) });
     this.ai.register(this.services);
     this.relay = c.relay
       ? new RelayLink({
@@ -97,7 +106,7 @@ export class Agent {
           hostname: c.hostname,
           labels: c.labels,
           log: o.log,
-          onStream: (s) => this.dispatch(s),
+          onStream: (s) => this.dispatch(s, 'relay'),
           pingBody: () => ({ ping: { timeMs: Date.now(), summary: presenceSummary() } }),
         })
       : null;
@@ -111,11 +120,16 @@ export class Agent {
         infoPath: o.infoPath,
         log: o.log.child({ component: 'local' }),
         machineId: () => agent.identity.enrollment()?.machineId ?? '',
-        onStream: (s) => agent.dispatch(s),
+        onStream: (s) => agent.dispatch(s, 'local'),
       });
       await agent.local.start();
     }
-    agent.relay?.start();
+    if (agent.relay) {
+      const relay = agent.relay;
+      agent.uploader = new AuditUploader(agent.audit, relay, o.log.child({ component: 'audit' }));
+      relay.on('online', () => void agent.uploader?.kick());
+      relay.start();
+    }
     return agent;
   }
 
@@ -136,10 +150,26 @@ export class Agent {
   async stop(): Promise<void> {
     this.sessions.closeAll();
     this.partials.stop();
+    await this.uploader?.stop();
     await Promise.all([this.relay?.stop(), this.local?.stop()]);
+    this.audit.close();
   }
 
-  private dispatch(stream: Stream): void {
+  /**
+   * Every stream, from the relay or the local socket. A relay that speaks grants.v1 stamped what
+   * the caller's key may do here; the agent checks it again (the relay should have refused
+   * already), so a stream that bypassed the relay's check still cannot do more.
+   */
+  private dispatch(stream: Stream, from: 'relay' | 'local'): void {
+    const { service, method } = stream.info;
+    if (from === 'relay' && this.relay?.speaks('grants.v1')) {
+      const missing = missingCapability(new Set(stream.info.caps ?? []), service, method);
+      if (missing) return stream.abort(new PermissionError(`this key lacks the ${missing} grant on this machine (for ${service}.${method})`, { detail: 'missing_grant' }));
+    } else {
+      stream.info.caps = undefined;
+    }
+    const d = describeStream(service, method, stream.info.request);
+    if (d) this.audit.record(d.type, stream.info.caller ?? '', d.fields);
     this.services.dispatch(stream, this.ctx);
   }
 }

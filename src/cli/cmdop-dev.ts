@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   } catch {
     token = undefined;
   }
-  token ??= relay.state.issueKey('npm start').secret;
+  token ??= (await relay.state.issueKey({ name: 'npm start' })).secret;
   writeProfile({ url: relay.url, token, fingerprint: relay.fingerprint }, profileFile);
 
   const { values: defaults } = resolveConfig<AgentConfig>(AGENT_SETTINGS, {}, {}, {});
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     ...defaults,
     relay: relay.url,
     fingerprint: relay.fingerprint,
-    token: relay.state.issueToken({ ttlMs: 60_000 }).secret,
+    token: (await relay.state.issueToken({ ttlMs: 60_000 })).secret,
     stateDir: join(dir, 'agent'),
     hostname: hostname(),
   };

@@ -16,25 +16,27 @@ import { callUnary } from '../link/call.js';
 import { ConnectionError, UnavailableError } from '../errors.js';
 import { adminSocketPath, runningRelayPid } from '../relay/relay.js';
 import { RelayState } from '../relay/state.js';
-import { JsonFileStore } from '../relay/store.js';
-import { keyView, tokenView } from '../relay/services.js';
+import { openStore } from '../relay/store/open.js';
+import { grantFromWire, keyView, tokenView } from '../relay/api/views.js';
+import { AuditLog } from '../relay/audit/log.js';
+import { loadAuditIdentity } from '../relay/audit/identity.js';
 import { VERSION } from '../version.js';
 
 const v1 = cmdop.v1;
 const ADMIN_TIMEOUT_MS = 10_000;
 
 export interface Admin {
-  issueKey(name: string): Promise<{ key: cmdop.v1.IApiKey; secret: string }>;
+  issueKey(req: cmdop.v1.IIssueKeyRequest): Promise<{ key: cmdop.v1.IApiKey; secret: string }>;
   listKeys(): Promise<cmdop.v1.IApiKey[]>;
   /** Live links closed by the running relay, or null when no relay was running (the state file was edited). */
   revokeKey(id: string): Promise<number | null>;
   issueToken(req: cmdop.v1.IIssueTokenRequest): Promise<{ token: cmdop.v1.IJoinToken; secret: string }>;
   listTokens(): Promise<cmdop.v1.IJoinToken[]>;
   revokeToken(id: string): Promise<void>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
-export async function openAdmin(dataDir: string): Promise<Admin> {
+export async function openAdmin(dataDir: string, store?: string): Promise<Admin> {
   const sock = adminSocketPath(dataDir);
   const pid = runningRelayPid(dataDir);
   if (existsSync(sock) || pid !== null) {
@@ -49,7 +51,7 @@ export async function openAdmin(dataDir: string): Promise<Admin> {
       }
     }
   }
-  return directAdmin(dataDir);
+  return directAdmin(dataDir, store);
 }
 
 async function socketAdmin(sock: string): Promise<Admin> {
@@ -61,8 +63,8 @@ async function socketAdmin(sock: string): Promise<Admin> {
   const call = (method: string, req: Uint8Array) => callUnary(link, 'admin', method, req, { timeoutMs: ADMIN_TIMEOUT_MS });
   const empty = v1.Empty.encode({}).finish();
   return {
-    issueKey: async (name) => {
-      const r = v1.IssueKeyResponse.decode(await call('keys.issue', v1.IssueKeyRequest.encode({ name }).finish()));
+    issueKey: async (req) => {
+      const r = v1.IssueKeyResponse.decode(await call('keys.issue', v1.IssueKeyRequest.encode(req).finish()));
       return { key: r.key!, secret: r.secret };
     },
     listKeys: async () => v1.ListKeysResponse.decode(await call('keys.list', empty)).keys,
@@ -77,24 +79,37 @@ async function socketAdmin(sock: string): Promise<Admin> {
   };
 }
 
-function directAdmin(dataDir: string): Admin {
-  const state = new RelayState(new JsonFileStore(dataDir));
+/** No relay runs on this data dir: the same state methods, on the store itself, audited the same way. */
+async function directAdmin(dataDir: string, spec: string | undefined): Promise<Admin> {
+  const store = await openStore(spec, dataDir);
+  const state = await RelayState.open(store);
+  const audit = await AuditLog.open(store, loadAuditIdentity(dataDir), silentLogger());
   return {
-    issueKey: async (name) => {
-      const { key, secret } = state.issueKey(name);
+    issueKey: async (req) => {
+      const { key, secret } = await state.issueKey({ name: req.name ?? '', grants: req.grants?.length ? req.grants.map(grantFromWire) : undefined, ttlMs: Number(req.ttlMs) || undefined });
+      audit.emit('key.issued', { subject: key.id, name: key.name, grants: key.grants, expiresMs: key.expiresMs, via: 'cmdop-relay' });
       return { key: keyView(key), secret };
     },
     listKeys: async () => state.listKeys().map(keyView),
     revokeKey: async (id) => {
-      state.revokeKey(id);
+      await state.revokeKey(id);
+      audit.emit('key.revoked', { subject: id, via: 'cmdop-relay' });
       return null;
     },
     issueToken: async (req) => {
-      const { token, secret } = state.issueToken({ ttlMs: req.ttlMs || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels ?? {} });
+      const { token, secret } = await state.issueToken({ ttlMs: Number(req.ttlMs) || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels ?? {}, fleet: req.fleet || undefined });
+      audit.emit('token.issued', { subject: token.id, expiresMs: token.expiresMs, via: 'cmdop-relay' });
       return { token: tokenView(token), secret };
     },
     listTokens: async () => state.listTokens().map(tokenView),
-    revokeToken: async (id) => void state.revokeToken(id),
-    close: () => state.dispose(),
+    revokeToken: async (id) => {
+      await state.revokeToken(id);
+      audit.emit('token.revoked', { subject: id, via: 'cmdop-relay' });
+    },
+    close: async () => {
+      await audit.stop();
+      await state.dispose();
+      await store.close();
+    },
   };
 }

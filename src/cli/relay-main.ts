@@ -7,10 +7,16 @@ import { loadOrCreateTls } from '../relay/tls.js';
 import { VERSION } from '../version.js';
 import { parseDuration, printJson, runProgram, table, UsageError, type Command, type Options } from './args.js';
 import { openAdmin } from './relay-admin.js';
+import { describeGrants, GRANT_OPTIONS, keyRequestFromFlags } from './grants.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-const DATA: Options = { 'data-dir': { type: 'string' } };
+const DATA: Options = { 'data-dir': { type: 'string' }, store: { type: 'string' } };
+
+/** `--store postgres://...` / CMDOP_RELAY_STORE; embedded by default. */
+function storeSpec(v: Values): string | undefined {
+  return (v.store as string | undefined) ?? process.env.CMDOP_RELAY_STORE ?? undefined;
+}
 
 function dataDir(v: Values): string {
   const dir = (v['data-dir'] as string | undefined) ?? process.env.CMDOP_RELAY_DATA ?? (process.getuid?.() === 0 ? '/var/lib/cmdop-relay' : join(homedir(), '.local/share/cmdop-relay'));
@@ -27,11 +33,11 @@ function parseListen(s: string): { host: string; port: number } {
 const date = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : '-');
 
 async function withAdmin<T>(v: Values, fn: (a: Awaited<ReturnType<typeof openAdmin>>) => Promise<T>): Promise<T> {
-  const admin = await openAdmin(dataDir(v));
+  const admin = await openAdmin(dataDir(v), storeSpec(v));
   try {
     return await fn(admin);
   } finally {
-    admin.close();
+    await admin.close();
   }
 }
 
@@ -39,9 +45,10 @@ const commands: Command[] = [
   {
     name: 'serve',
     summary: 'run the relay (HTTPS + WebSocket)',
-    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--cert FILE --key FILE] [--insecure]',
+    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--store postgres://...] [--audit-retention 90d] [--cert FILE --key FILE] [--insecure]',
     options: {
       ...DATA,
+      'audit-retention': { type: 'string' },
       listen: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
@@ -62,6 +69,8 @@ const commands: Command[] = [
         insecure: !!v.insecure,
         heartbeatMs: v.heartbeat ? parseDuration(v.heartbeat as string) : undefined,
         maxHandshakes: v['max-handshakes'] ? Number(v['max-handshakes']) : undefined,
+        store: storeSpec(v),
+        auditRetentionMs: v['audit-retention'] ? parseDuration(v['audit-retention'] as string) : undefined,
         log,
       });
       if (relay.fingerprint) process.stderr.write(`cmdop-relay listening on ${relay.url}\nfingerprint SHA256 ${relay.fingerprint}\n`);
@@ -85,14 +94,15 @@ const commands: Command[] = [
   },
   {
     name: 'keys issue',
-    summary: 'issue a client API key (shown once)',
-    usage: 'cmdop-relay keys issue [--name NAME] [--json]',
-    options: { ...DATA, name: { type: 'string' }, json: { type: 'boolean' } },
+    summary: 'issue a client API key (shown once); no scope flags = full access',
+    usage: 'cmdop-relay keys issue [--name NAME] [--fleet F,..] [--machine ID,..] [--selector k=v] [--allow CAPS] [--ttl 4h] [--json]',
+    options: { ...DATA, ...GRANT_OPTIONS, name: { type: 'string' }, json: { type: 'boolean' } },
     async run(v) {
-      const r = await withAdmin(v, (a) => a.issueKey((v.name as string | undefined) ?? ''));
-      if (v.json) return printJson({ id: r.key.id, name: r.key.name, secret: r.secret });
+      const req = await keyRequestFromFlags(v);
+      const r = await withAdmin(v, (a) => a.issueKey(req));
+      if (v.json) return printJson({ id: r.key.id, name: r.key.name, secret: r.secret, expires: r.key.expiresMs ? date(r.key.expiresMs) : null, grants: r.key.grants });
       process.stdout.write(`${r.secret}\n`);
-      process.stderr.write(`key ${r.key.id} issued; store it now, it is not shown again\n`);
+      process.stderr.write(`key ${r.key.id} issued (${describeGrants(r.key.grants)}); store it now, it is not shown again\n`);
     },
   },
   {
@@ -121,8 +131,8 @@ const commands: Command[] = [
   {
     name: 'tokens issue',
     summary: 'issue a join token for enrolling agents (shown once)',
-    usage: 'cmdop-relay tokens issue [--ttl 24h] [--uses N | --unlimited] [--labels k=v,...] [--json]',
-    options: { ...DATA, ttl: { type: 'string' }, uses: { type: 'string' }, unlimited: { type: 'boolean' }, labels: { type: 'string' }, json: { type: 'boolean' } },
+    usage: 'cmdop-relay tokens issue [--ttl 24h] [--uses N | --unlimited] [--labels k=v,...] [--fleet NAME] [--json]',
+    options: { ...DATA, ttl: { type: 'string' }, uses: { type: 'string' }, unlimited: { type: 'boolean' }, labels: { type: 'string' }, fleet: { type: 'string' }, json: { type: 'boolean' } },
     async run(v) {
       const labels: Record<string, string> = {};
       for (const pair of ((v.labels as string | undefined) ?? '').split(',').filter(Boolean)) {
@@ -132,7 +142,7 @@ const commands: Command[] = [
       }
       const uses = v.uses === undefined ? 1 : Number(v.uses);
       if (!(Number.isInteger(uses) && uses > 0)) throw new UsageError('--uses takes a positive whole number');
-      const r = await withAdmin(v, (a) => a.issueToken({ ttlMs: v.ttl ? parseDuration(v.ttl as string) : 0, uses, unlimited: !!v.unlimited, labels }));
+      const r = await withAdmin(v, (a) => a.issueToken({ ttlMs: v.ttl ? parseDuration(v.ttl as string) : 0, uses, unlimited: !!v.unlimited, labels, fleet: (v.fleet as string | undefined) ?? '' }));
       if (v.json) return printJson({ id: r.token.id, expires: date(r.token.expiresMs), secret: r.secret });
       process.stdout.write(`${r.secret}\n`);
       process.stderr.write(`join token ${r.token.id} expires ${date(r.token.expiresMs)}\n`);

@@ -60,7 +60,7 @@ export interface AcceptorHooks {
    */
   onHello(hello: cmdop.v1.Hello): void;
   /** Further handshake frames (the agent's proof). Throw to refuse. */
-  onFrame?(f: DecodedFrame): void;
+  onFrame?(f: DecodedFrame): void | Promise<void>;
 }
 
 export class Acceptor {
@@ -97,7 +97,12 @@ export class Acceptor {
         this.capabilities = applyPeerCapabilities(this.link, hello.capabilities);
         return this.h.onHello(hello);
       }
-      if (this.helloSeen && this.h.onFrame) return this.h.onFrame(f);
+      if (this.helloSeen && this.h.onFrame) {
+        const r = this.h.onFrame(f);
+        // An async check (enrolment writes the store) refuses the same way when it fails.
+        if (r) r.catch((err: unknown) => this.refuse(asCmdopError(err, 'the handshake')));
+        return;
+      }
       throw new ProtocolError(`unexpected ${f.kind} frame during the handshake`);
     } catch (err) {
       this.refuse(asCmdopError(err, 'the handshake'));

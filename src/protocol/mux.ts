@@ -228,7 +228,7 @@ export class Mux implements StreamHost {
     if (window > MAX_WINDOW) throw new ProtocolError(`peer asked for a ${window}-byte window (limit ${MAX_WINDOW})`);
     if (this.streams.size >= this.maxStreams) return refuse(new RateLimitError(`too many streams on this link (limit ${this.maxStreams})`));
     if (!this.opts.onStream) return refuse(new NotFoundError(`no service ${open.service}.${open.method} here`));
-    const info: StreamInfo = { target: open.target, service: open.service, method: open.method, request: open.request, caller: open.caller };
+    const info: StreamInfo = { target: open.target, service: open.service, method: open.method, request: open.request, caller: open.caller, caps: open.caps };
     const stream = new Stream(this, id, info, window, DEFAULT_WINDOW, open.end);
     this.streams.set(id, stream);
     this.opts.onStream(stream);

@@ -25,6 +25,11 @@ export interface StreamInfo {
   request: Uint8Array;
   /** Who opened it, as stamped by the relay or the local socket server (empty on the opener's side). */
   caller?: string;
+  /**
+   * The capabilities the relay stamped (grants.v1): what the caller's key may do on this machine.
+   * Undefined where no relay scoped the stream (the local socket, an older relay): full access.
+   */
+  caps?: readonly string[] | undefined;
 }
 
 export interface StreamHandlers {

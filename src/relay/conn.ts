@@ -8,14 +8,17 @@ import type { Logger } from '../log.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { AuthError, PermissionError, ProtocolError, ValidationError, type CmdopError } from '../errors.js';
 import { MAX_STREAMS_PER_LINK } from '../protocol/limits.js';
-import { Link } from '../link/link.js';
+import { CLOSE_POLICY, Link } from '../link/link.js';
 import { Acceptor } from '../link/handshake.js';
 import { proofMessage } from '../link/proof.js';
 import type { Stream } from '../protocol/stream.js';
 import type { RouteEnd } from './router.js';
 import { Outbox } from './outbox.js';
 import type { RelayState } from './state.js';
-import type { TokenRecord } from './store.js';
+import type { KeyRecord, TokenRecord } from './store/records.js';
+
+/** Longest single timer Node keeps (about 24.8 days); a later expiry is re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type Role = 'pending' | 'client' | 'agent' | 'admin';
 
@@ -44,6 +47,11 @@ interface PendingProof {
 export class Conn {
   role: Role = 'pending';
   keyId = '';
+  /** The client's key record (null for agents and the admin socket, which is trusted by its file mode). */
+  key: KeyRecord | null = null;
+  /** The remote address, for the audit log. */
+  remote = '';
+  private expiryTimer: NodeJS.Timeout | undefined;
   machineId = '';
   readonly link: Link;
   readonly routes = new Map<number, RouteEnd>();
@@ -80,7 +88,22 @@ export class Conn {
         throw new ProtocolError(`unexpected ${f.kind} frame during the handshake`);
       },
     });
-    this.link.onClose((err) => h.onClosed(this, err));
+    this.link.onClose((err) => {
+      clearTimeout(this.expiryTimer);
+      h.onClosed(this, err);
+    });
+  }
+
+  /** A key that expires while its link is up is cut at its expiry, not at the next stream. */
+  private armExpiry(): void {
+    const at = this.key?.expiresMs;
+    if (at == null) return;
+    const ms = at - this.h.state.now();
+    this.expiryTimer = setTimeout(() => {
+      if (this.h.state.now() >= at) this.link.close(new AuthError('API key expired', { detail: 'key_expired' }), CLOSE_POLICY);
+      else this.armExpiry();
+    }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
+    this.expiryTimer.unref();
   }
 
   /** What the peer announced in its Hello (flow.v2: it grants back every GRANT_BATCH). */
@@ -103,6 +126,8 @@ export class Conn {
       if (!hello.apiKey) throw new AuthError('an API key is required');
       const key = this.h.state.verifyKey(hello.apiKey);
       this.keyId = key.id;
+      this.key = key;
+      this.armExpiry();
       return this.accept('client', hello, {});
     }
     if (hello.role !== cmdop.v1.Role.AGENT) throw new ValidationError('hello without a role');
@@ -135,14 +160,15 @@ export class Conn {
     this.link.sendControl({ challenge: { nonce } });
   }
 
-  private onProof(signature: Uint8Array): void {
+  private async onProof(signature: Uint8Array): Promise<void> {
     const p = this.proof!;
+    this.proof = null;
     if (!verify(null, proofMessage(p.nonce, p.claim), p.key, signature)) throw new AuthError('agent identity proof failed');
     let machineId = p.claim;
     const info = p.hello.enroll;
     if (p.token && info) {
       const spki = p.key.export({ format: 'der', type: 'spki' }).toString('base64');
-      const rec = this.h.state.enroll(this.h.state.checkToken(info.joinToken), {
+      const rec = await this.h.state.enroll(this.h.state.checkToken(info.joinToken), {
         hostname: info.hostname,
         labels: info.labels,
         publicKey: spki,
@@ -153,9 +179,9 @@ export class Conn {
       machineId = rec.id;
       this.log.info({ machineId, hostname: info.hostname }, 'agent enrolled');
     } else {
-      const m = this.h.state.machine(machineId)!;
-      m.agentVersion = p.hello.software;
+      this.h.state.noteVersion(machineId, p.hello.software);
     }
+    if (!this.link.isOpen) return; // closed while the store wrote
     this.machineId = machineId;
     this.accept('agent', p.hello, { machineId });
   }

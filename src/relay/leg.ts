@@ -91,7 +91,11 @@ export class Leg {
   }
 
   /** The source sent `len` payload bytes. Throws ProtocolError if it overran the relay's grant. */
+  /** Payload bytes that entered this direction (for the audit record). */
+  bytes = 0;
+
   spend(len: number, streamId: number): void {
+    this.bytes += len;
     if (this.ended) throw new ProtocolError(`data after close on stream ${streamId}`);
     if (len > this.srcCredit) throw new ProtocolError(`peer overran its flow-control window on stream ${streamId}`);
     this.srcCredit -= len;

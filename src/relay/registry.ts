@@ -5,7 +5,7 @@
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { ConflictError, NotFoundError, PermissionError, UnavailableError, ValidationError } from '../errors.js';
 import type { RelayState } from './state.js';
-import type { MachineRecord } from './store.js';
+import type { KeyRecord, MachineRecord } from './store/records.js';
 import type { Conn } from './conn.js';
 
 const Presence = cmdop.v1.Presence;
@@ -45,31 +45,44 @@ export class Registry {
   }
 
   seen(machineId: string, summary?: cmdop.v1.IPresenceSummary | null): void {
-    const m = this.state.machine(machineId);
-    if (m) {
-      m.lastSeenMs = Date.now();
-      this.state.touch();
-    }
+    this.state.seen(machineId);
     if (summary) this.summaries.set(machineId, summary);
   }
 
-  /** Finds a machine by id, else by hostname or name. More than one match is a conflict. */
-  find(target: string): MachineRecord {
+  capsOn(key: KeyRecord, m: MachineRecord): Set<string> {
+    return this.state.capsOn(key, m);
+  }
+
+  isOnline(machineId: string): boolean {
+    return this.online.has(machineId);
+  }
+
+  /** The machines a key reaches (all of them for the admin socket, whose key is null). */
+  visible(key: KeyRecord | null): MachineRecord[] {
+    const all = this.state.machines();
+    return key ? all.filter((m) => this.state.capsOn(key, m).size > 0) : all;
+  }
+
+  /**
+   * Finds a machine by id, else by hostname or name, among those the key reaches: one outside
+   * its reach is "not found", exactly as one that does not exist. More than one match is a conflict.
+   */
+  find(target: string, key: KeyRecord | null = null): MachineRecord {
     const byId = this.state.machine(target);
-    if (byId) return byId;
-    const matches = this.state.machines().filter((m) => m.hostname === target || m.name === target);
+    if (byId && (!key || this.state.capsOn(key, byId).size > 0)) return byId;
+    const matches = this.visible(key).filter((m) => m.hostname === target || m.name === target);
     if (matches.length === 0) throw new NotFoundError(`no machine ${target}`, { detail: 'machine_not_found' });
     if (matches.length > 1) throw new ConflictError(`${matches.length} machines are called ${target}; use a machine id`);
     return matches[0]!;
   }
 
-  /** The live link of the target's agent, or a typed error. */
-  resolve(target: string): Conn {
-    const m = this.find(target);
+  /** The machine and the live link of its agent, or a typed error. */
+  resolve(target: string, key: KeyRecord | null): { machine: MachineRecord; conn: Conn } {
+    const m = this.find(target, key);
     if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled`);
     const conn = this.online.get(m.id);
     if (!conn) throw new UnavailableError(`machine ${m.hostname} is offline`, { detail: 'machine_offline' });
-    return conn;
+    return { machine: m, conn };
   }
 
   view(m: MachineRecord): cmdop.v1.IMachine {
@@ -92,7 +105,7 @@ export class Registry {
   }
 
   /** One page of machines, ordered by hostname then id; the cursor is the last item's sort key. */
-  list(req: cmdop.v1.ListMachinesRequest): cmdop.v1.IListMachinesResponse {
+  list(req: cmdop.v1.IListMachinesRequest, caller: KeyRecord | null, among?: readonly MachineRecord[]): cmdop.v1.IListMachinesResponse {
     const limit = req.limit || LIST_PAGE_DEFAULT;
     if (limit > LIST_PAGE_MAX) throw new ValidationError(`limit must be at most ${LIST_PAGE_MAX}`);
     let after: string | null = null;
@@ -102,8 +115,7 @@ export class Registry {
     }
     const key = (m: MachineRecord) => `${m.hostname}\0${m.id}`;
     const wanted = req.presence || Presence.PRESENCE_UNSPECIFIED;
-    const all = this.state
-      .machines()
+    const all = (among ?? this.visible(caller))
       .filter((m) => wanted === Presence.PRESENCE_UNSPECIFIED || (this.online.has(m.id) ? Presence.ONLINE : Presence.OFFLINE) === wanted)
       .filter((m) => after === null || key(m) > after)
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));

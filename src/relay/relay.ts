@@ -29,9 +29,15 @@ export { DEFAULT_MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS } from './admission.
 export { runningRelayPid } from './pidfile.js';
 import { Registry } from './registry.js';
 import { Router, AGENT_GONE, CLIENT_GONE } from './router.js';
-import { relayServices, type RelayCtx } from './services.js';
+import { relayServices, type RelayCtx } from './api/index.js';
 import { RelayState } from './state.js';
-import { JsonFileStore } from './store.js';
+import { openStore } from './store/open.js';
+import type { RelayStore } from './store/store.js';
+import { AuditLog } from './audit/log.js';
+import { loadAuditIdentity, type AuditIdentity } from './audit/identity.js';
+
+/** How often old audit records are pruned (when a retention is set). */
+const PRUNE_EVERY_MS = 3600_000;
 import { loadOrCreateTls } from './tls.js';
 import type { ServiceRegistry } from '../link/services.js';
 
@@ -48,6 +54,10 @@ export interface RelayOptions {
   maxHandshakes?: number;
   /** Listen on <dataDir>/admin.sock for key and token administration (default true). */
   adminSocket?: boolean;
+  /** `postgres://...`, or embedded (the default: files in the data dir). */
+  store?: string | undefined;
+  /** Audit records older than this are deleted (default: kept for ever). */
+  auditRetentionMs?: number | undefined;
   log: Logger;
 }
 
@@ -57,6 +67,9 @@ export function adminSocketPath(dataDir: string): string {
 
 export class Relay {
   readonly state: RelayState;
+  readonly audit: AuditLog;
+  readonly auditIdentity: AuditIdentity;
+  private pruneTimer: NodeJS.Timeout | undefined;
   readonly registry: Registry;
   readonly router: Router;
   /** SHA-256 fingerprint of the TLS certificate ('' with --insecure). */
@@ -71,23 +84,52 @@ export class Relay {
   private readonly heartbeatMs: number;
   private readonly log: Logger;
 
-  private constructor(private readonly opts: RelayOptions) {
+  private constructor(private readonly opts: RelayOptions, state: RelayState, audit: AuditLog, auditIdentity: AuditIdentity) {
     this.log = opts.log;
-    this.state = new RelayState(new JsonFileStore(opts.dataDir));
+    this.state = state;
+    this.audit = audit;
+    this.auditIdentity = auditIdentity;
     this.registry = new Registry(this.state);
-    this.router = new Router(this.registry);
+    this.router = new Router(this.registry, audit);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
-    this.services = relayServices(this.registry, this.state, {
+    this.services = relayServices({
+      registry: this.registry,
+      state: this.state,
+      audit,
+      auditIdentity,
       closeKeyLinks: (id) => this.closeKeyLinks(id),
       closeMachineLink: (id) => this.registry.agentConn(id)?.link.close(new PermissionError('this machine was disabled on the relay', { detail: 'machine_disabled' }), CLOSE_POLICY),
     });
   }
 
   static async start(opts: RelayOptions): Promise<Relay> {
-    const relay = new Relay(opts);
+    const store = await openStore(opts.store, opts.dataDir);
+    let relay: Relay;
+    try {
+      const state = await RelayState.open(store);
+      const id = loadAuditIdentity(opts.dataDir);
+      relay = new Relay(opts, state, await AuditLog.open(store, id, opts.log.child({ component: 'audit' })), id);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
     await relay.listen();
+    relay.startPruning();
     return relay;
+  }
+
+  get store(): RelayStore {
+    return this.state.store;
+  }
+
+  private startPruning(): void {
+    const ms = this.opts.auditRetentionMs;
+    if (!ms) return;
+    const run = () => void this.audit.prune(ms).catch((err: Error) => this.log.warn({ err: err.message }, 'audit prune failed'));
+    run();
+    this.pruneTimer = setInterval(run, PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
   }
 
   get port(): number {
@@ -156,7 +198,7 @@ export class Relay {
     // The admin socket (0600, the relay's own user) never waits behind the public listener's
     // handshake cap: an unauthenticated flood must not be able to stall a revoke.
     if (admin) {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined, 'admin.sock'));
       return;
     }
     const done = this.admission.admit((socket as { remoteAddress?: string }).remoteAddress ?? '');
@@ -166,10 +208,12 @@ export class Relay {
     }
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     socket.once('close', done);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done));
+    const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done, remote));
   }
 
-  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void): void {
+  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string): void {
+    const upMs = Date.now();
     const conn: Conn = new Conn(ws, {
       state: this.state,
       log: this.log,
@@ -184,6 +228,7 @@ export class Relay {
       onAuthenticated: (c) => {
         this.admission.settled(c);
         handshakeDone();
+        this.audit.emit('link.up', { role: c.role, key: c.keyId || undefined, machine: c.machineId || undefined, remote, link: c.sessionId });
         if (c.role !== 'agent') return;
         const old = this.registry.setOnline(c.machineId, c);
         if (old && old !== c) {
@@ -197,12 +242,18 @@ export class Relay {
       onClosed: (c, err) => {
         this.admission.settled(c);
         handshakeDone();
+        if (c.role === 'pending') {
+          if (err.code === 'auth' || err.code === 'permission') this.audit.emit('auth.failed', { remote, code: err.code, reason: err.message });
+        } else {
+          this.audit.emit('link.down', { role: c.role, key: c.keyId || undefined, machine: c.machineId || undefined, remote, link: c.sessionId, code: err.code, reason: err.message, durationMs: Date.now() - upMs });
+        }
         this.conns.delete(c);
         this.router.dropAll(c, c.role === 'agent' ? AGENT_GONE() : CLIENT_GONE());
         if (c.role === 'agent') this.registry.setOffline(c.machineId, c);
         c.log.debug({ reason: err.message }, 'link closed');
       },
     });
+    conn.remote = remote;
     this.conns.add(conn);
     if (!admin) this.admission.track(conn);
   }
@@ -223,7 +274,10 @@ export class Relay {
   async stop(): Promise<void> {
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
-    this.state.dispose();
+    clearInterval(this.pruneTimer);
+    await this.state.dispose();
+    await this.audit.stop();
+    await this.state.store.close().catch(() => undefined);
     if (this.opts.adminSocket !== false) removePidFile(this.opts.dataDir);
     await Promise.all([
       new Promise<void>((r) => this.server.close(() => r())),

@@ -12,11 +12,23 @@ import { ProtocolError, RateLimitError, UnavailableError, PermissionError, asCmd
 import { dataPayloadLength, decodeFrame, encodeFrame, patchStreamId } from '../protocol/codec.js';
 import { toWireError } from '../protocol/codes.js';
 import { DEFAULT_WINDOW, GRANT_BATCH, MAX_STREAMS_PER_LINK, MAX_WINDOW } from '../protocol/limits.js';
-import type { cmdop } from '../protocol/gen/cmdop.js';
+import { cmdop } from '../protocol/gen/cmdop.js';
 import type { Conn } from './conn.js';
 import type { Registry } from './registry.js';
 import { Leg } from './leg.js';
 import { RELAY_STREAM_WINDOW } from './outbox.js';
+import { CAPABILITIES, missingCapability } from '../control/capabilities.js';
+
+const EVERYTHING: ReadonlySet<string> = new Set(CAPABILITIES);
+
+/** What the audit record of a stream says (held on the client's end). */
+interface StreamMeta {
+  atMs: number;
+  key: string;
+  machine: string;
+  service: string;
+  method: string;
+}
 
 /** One end of a forwarded stream, as seen on one link. */
 export interface RouteEnd {
@@ -25,12 +37,17 @@ export interface RouteEnd {
   /** The direction from this end to its peer. */
   out: Leg;
   peer: RouteEnd;
+  meta?: StreamMeta;
+}
+
+export interface StreamAudit {
+  emit(type: string, fields: Record<string, unknown>): void;
 }
 
 const TAG_OPEN = 0x22;
 
 export class Router {
-  constructor(private readonly registry: Registry) {}
+  constructor(private readonly registry: Registry, private readonly audit: StreamAudit = { emit: () => undefined }) {}
 
   /** Link intercept: true if the frame belonged to a forwarded stream (or opened one). */
   intercept(conn: Conn, bytes: Uint8Array, id: number): boolean {
@@ -61,7 +78,7 @@ export class Router {
           return true;
         case 'error':
           this.sendRaw(peer, bytes);
-          this.remove(end);
+          this.remove(end, String(cmdop.v1.ErrorCode[f.frame!.error!.code] ?? 'error').toLowerCase());
           return true;
         default:
           throw new ProtocolError(`unexpected ${f.kind} frame on stream ${id}`);
@@ -76,6 +93,7 @@ export class Router {
   /** A link closed: every stream through it ends, and the other side is told why. */
   dropAll(conn: Conn, reason: CmdopError): void {
     for (const end of conn.routes.values()) {
+      this.closed(end, reason.code);
       this.sendError(end.peer.conn, end.peer.id, reason);
       end.peer.conn.routes.delete(end.peer.id);
       end.peer.conn.outbox.release(end.out);
@@ -97,7 +115,11 @@ export class Router {
       if (from.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError(`too many streams on this link (limit ${MAX_STREAMS_PER_LINK})`);
       const window = open.window || DEFAULT_WINDOW;
       if (window > MAX_WINDOW) throw new ProtocolError(`window of ${window} bytes exceeds ${MAX_WINDOW}`);
-      const to = this.registry.resolve(open.target);
+      const { machine, conn: to } = this.registry.resolve(open.target, from.key);
+      // The grant check: the key's capabilities on this machine, refused before the agent hears of it.
+      const caps = from.key ? this.registry.capsOn(from.key, machine) : EVERYTHING;
+      const missing = missingCapability(caps, open.service, open.method);
+      if (missing) throw new PermissionError(`this key lacks the ${missing} grant on ${machine.hostname} (for ${open.service}.${open.method})`, { detail: 'missing_grant' });
       if (to.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError('the machine has too many open streams');
       const toId = to.link.mux.allocateId();
       // client -> agent: the protocol gives the opener the acceptor's default window, on both hops.
@@ -108,24 +130,28 @@ export class Router {
       // Receivers that grant back every GRANT_BATCH (flow.v2) let the link's in-flight bound apply.
       if (to.capabilities.has('flow.v2')) up.grantAfter = Math.min(DEFAULT_WINDOW / 2, GRANT_BATCH);
       if (from.capabilities.has('flow.v2')) down.grantAfter = Math.min(window / 2, GRANT_BATCH);
-      const a = { conn: from, id, out: up } as RouteEnd;
+      const a = { conn: from, id, out: up, meta: { atMs: Date.now(), key: from.keyId, machine: machine.id, service: open.service, method: open.method } } as RouteEnd;
       const b: RouteEnd = { conn: to, id: toId, out: down, peer: a };
       a.peer = b;
       up.source = from.link;
       up.onGrant = (credit) => this.sendRaw(a, encodeFrame(id, { window: { credit } }));
       down.onGrant = (credit) => this.sendRaw(b, encodeFrame(toId, { window: { credit } }));
       up.onCloseSent = down.onCloseSent = () => {
-        if (up.closeSent && down.closeSent) this.remove(a);
+        if (up.closeSent && down.closeSent) this.remove(a, 'ok');
       };
+      this.audit.emit('stream.open', { key: from.keyId || undefined, machine: machine.id, service: open.service, method: open.method, link: from.sessionId });
       to.outbox.adopt(up);
       from.outbox.adopt(down);
       from.routes.set(id, a);
       to.routes.set(toId, b);
       // The caller is the relay's word, never the client's: its API key and this link.
-      to.link.send(encodeFrame(toId, { open: { ...open, window: downWindow, caller: `${from.keyId}/${from.sessionId}` } }));
+      // The grants too, so the agent enforces them again (an observe-only key attaching as operator).
+      to.link.send(encodeFrame(toId, { open: { ...open, window: downWindow, caller: `${from.keyId}/${from.sessionId}`, caps: [...caps] } }));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
-      this.sendError(from, id, asCmdopError(err, 'routing a stream'));
+      const e = asCmdopError(err, 'routing a stream');
+      this.audit.emit('stream.refused', { key: from.keyId || undefined, target: open.target, service: open.service, method: open.method, code: e.code, reason: e.message });
+      this.sendError(from, id, e);
     }
   }
 
@@ -139,8 +165,18 @@ export class Router {
     if (conn.link.isOpen) conn.link.send(encodeFrame(id, { error: toWireError(err) }));
   }
 
-  private remove(end: RouteEnd): void {
+  /** The stream's audit record: who, where, what, how it ended, bytes each way, how long. */
+  private closed(end: RouteEnd, code: string): void {
+    const client = end.meta ? end : end.peer;
+    const m = client.meta;
+    if (!m) return;
+    client.meta = undefined;
+    this.audit.emit('stream.close', { key: m.key || undefined, machine: m.machine, service: m.service, method: m.method, code, bytesUp: client.out.bytes, bytesDown: client.peer.out.bytes, durationMs: Date.now() - m.atMs });
+  }
+
+  private remove(end: RouteEnd, code: string): void {
     if (end.conn.routes.get(end.id) !== end) return;
+    this.closed(end, code);
     end.conn.routes.delete(end.id);
     end.peer.conn.routes.delete(end.peer.id);
     end.peer.conn.outbox.release(end.out);

@@ -1,112 +1,155 @@
 /**
- * The relay's records (API keys, join tokens, machines) in memory, persisted through a
- * RelayStore. Security-relevant changes are saved before they take effect; presence timestamps
- * are saved in the background (at most every PRESENCE_SAVE_MS) because losing one costs nothing.
+ * The relay's records in memory over a RelayStore: keys, join tokens, machines (and, in
+ * FleetBook, fleets). Reads are answered from memory (a stream open must not wait on a
+ * database); every security-relevant change is written to the store first and applied here
+ * only once the store took it. Last-seen and last-used times are saved in the background (at
+ * most every PRESENCE_SAVE_MS): losing one costs nothing.
  */
-import { AuthError, NotFoundError, PermissionError, ValidationError } from '../errors.js';
-import { newSecret, parseSecret, secretMatches, API_KEY_PREFIX, JOIN_TOKEN_PREFIX } from './secrets.js';
-import type { KeyRecord, MachineRecord, RelayData, RelayStore, TokenRecord } from './store.js';
 import { randomUUID } from 'node:crypto';
+import { AuthError, NotFoundError, PermissionError, ValidationError } from '../errors.js';
+import { CAPABILITIES } from '../control/capabilities.js';
+import { capsOn, keyLive } from '../control/access.js';
+import { newSecret, parseSecret, secretMatches, API_KEY_PREFIX, JOIN_TOKEN_PREFIX } from './secrets.js';
+import type { Grant, KeyRecord, MachineRecord, TokenRecord } from './store/records.js';
+import type { RelayStore } from './store/store.js';
+import { FleetBook } from './fleets.js';
 
 /** Background save interval for last-seen times. */
 export const PRESENCE_SAVE_MS = 30_000;
 /** Default lifetime of a join token. */
 export const DEFAULT_TOKEN_TTL_MS = 24 * 3600_000;
-/** Longest lifetime a join token may have. */
+/** Longest lifetime of a join token or an API key. */
 export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
+/** Everything, everywhere: what a bootstrap key from `cmdop-relay keys issue` gets by default. */
+export const FULL_ACCESS: Grant[] = [{ on: 'all', caps: [...CAPABILITIES] }];
 
 export interface IssuedKey { key: KeyRecord; secret: string }
 export interface IssuedToken { token: TokenRecord; secret: string }
 
 export class RelayState {
-  private data: RelayData;
+  readonly fleets: FleetBook;
+  private readonly keys = new Map<string, KeyRecord>();
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly machinesById = new Map<string, MachineRecord>();
+  private readonly seenDirty = new Set<string>();
+  private readonly usedDirty = new Set<string>();
   private dirtyTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: RelayStore, private readonly now: () => number = Date.now) {
-    this.data = store.load();
+  private constructor(readonly store: RelayStore, readonly now: () => number, s: Awaited<ReturnType<RelayStore['snapshot']>>) {
+    for (const k of s.keys) this.keys.set(k.id, k);
+    for (const t of s.tokens) this.tokens.set(t.id, t);
+    for (const m of s.machines) this.machinesById.set(m.id, m);
+    this.fleets = new FleetBook(store, now, s);
   }
 
-  save(): void {
+  static async open(store: RelayStore, now: () => number = Date.now): Promise<RelayState> {
+    return new RelayState(store, now, await store.snapshot());
+  }
+
+  /** Saves the background times now. */
+  async flush(): Promise<void> {
     clearTimeout(this.dirtyTimer);
     this.dirtyTimer = undefined;
-    this.store.save(this.data);
+    const seen = [...this.seenDirty].map((id) => this.machinesById.get(id)).filter((m) => m !== undefined);
+    const used = [...this.usedDirty].map((id) => this.keys.get(id)).filter((k) => k !== undefined);
+    this.seenDirty.clear();
+    this.usedDirty.clear();
+    await this.store.touchMachines(seen.map((m) => ({ id: m.id, lastSeenMs: m.lastSeenMs })));
+    for (const k of used) await this.store.putKey(k);
   }
 
-  /** Schedules a background save (presence). */
-  touch(): void {
+  private touch(): void {
     if (this.dirtyTimer) return;
-    this.dirtyTimer = setTimeout(() => this.save(), PRESENCE_SAVE_MS);
+    this.dirtyTimer = setTimeout(() => void this.flush().catch(() => undefined), PRESENCE_SAVE_MS);
     this.dirtyTimer.unref();
   }
 
-  dispose(): void {
-    if (this.dirtyTimer) this.save();
+  async dispose(): Promise<void> {
+    if (this.dirtyTimer) await this.flush().catch(() => undefined);
   }
 
   // ---- API keys ----
 
-  issueKey(name: string): IssuedKey {
+  async issueKey(o: { name: string; grants?: Grant[]; ttlMs?: number }): Promise<IssuedKey> {
+    if (o.ttlMs !== undefined && !(o.ttlMs > 0 && o.ttlMs <= MAX_TOKEN_TTL_MS)) throw new ValidationError('a key lifetime is between 1 ms and 365 days');
+    const grants = o.grants ?? FULL_ACCESS;
+    for (const g of grants) {
+      if (g.on === 'fleets') for (const id of g.ids) this.fleets.find(id);
+      if (g.on === 'machines') for (const id of g.ids) if (!this.machinesById.has(id)) throw new NotFoundError(`no machine ${id}`);
+    }
     const s = newSecret(API_KEY_PREFIX);
-    const key: KeyRecord = { id: s.id, name: name || 'unnamed', hash: s.hash, createdMs: this.now(), revoked: false, lastUsedMs: 0 };
-    this.data.keys.push(key);
-    this.save();
+    const key: KeyRecord = { id: s.id, name: o.name || 'unnamed', hash: s.hash, createdMs: this.now(), expiresMs: o.ttlMs ? this.now() + o.ttlMs : null, revoked: false, lastUsedMs: 0, grants };
+    await this.store.putKey(key);
+    this.keys.set(key.id, key);
     return { key, secret: s.secret };
   }
 
   listKeys(): KeyRecord[] {
-    return this.data.keys;
+    return [...this.keys.values()];
   }
 
-  revokeKey(id: string): KeyRecord {
-    const key = this.data.keys.find((k) => k.id === id);
-    if (!key) throw new NotFoundError(`no API key with id ${id}`);
+  key(id: string): KeyRecord | undefined {
+    return this.keys.get(id);
+  }
+
+  /** Revokes in the store first; only then is the key refused here (and its links closed by the caller). */
+  async revokeKey(id: string): Promise<KeyRecord> {
+    const key = this.keys.get(id);
+    if (!key || !(await this.store.revokeKey(id))) throw new NotFoundError(`no API key with id ${id}`);
     key.revoked = true;
-    this.save();
     return key;
   }
 
   /** Checks a presented API key; the same error for every failure so nothing is revealed. */
   verifyKey(presented: string): KeyRecord {
     const parsed = parseSecret(API_KEY_PREFIX, presented);
-    const key = parsed ? this.data.keys.find((k) => k.id === parsed.id) : undefined;
+    const key = parsed ? this.keys.get(parsed.id) : undefined;
     // Compare even when there is no record, so timing does not tell which part was wrong.
     const ok = secretMatches(parsed?.secretPart ?? '', key?.hash ?? '0'.repeat(64));
     if (!parsed || !key || !ok || key.revoked) throw new AuthError('invalid or revoked API key');
+    if (!keyLive(key, this.now())) throw new AuthError('API key expired', { detail: 'key_expired' });
     key.lastUsedMs = this.now();
+    this.usedDirty.add(key.id);
     this.touch();
     return key;
   }
 
+  /** The capabilities a key has on a machine now (empty: out of its reach). */
+  capsOn(key: KeyRecord, m: MachineRecord): Set<string> {
+    if (!keyLive(key, this.now())) return new Set();
+    return capsOn(this.fleets, key, m);
+  }
+
   // ---- join tokens ----
 
-  issueToken(o: { ttlMs?: number; uses?: number | null; labels?: Record<string, string> }): IssuedToken {
+  async issueToken(o: { ttlMs?: number; uses?: number | null; labels?: Record<string, string>; fleet?: string }): Promise<IssuedToken> {
     const ttl = o.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
     if (!(ttl > 0 && ttl <= MAX_TOKEN_TTL_MS)) throw new ValidationError('token lifetime must be between 1 ms and 365 days');
     const uses = o.uses === undefined ? 1 : o.uses;
     if (uses !== null && !(Number.isInteger(uses) && uses > 0)) throw new ValidationError('uses must be a positive integer (or unlimited)');
+    const fleetId = o.fleet ? this.fleets.find(o.fleet).id : '';
     const s = newSecret(JOIN_TOKEN_PREFIX);
-    const token: TokenRecord = { id: s.id, hash: s.hash, createdMs: this.now(), expiresMs: this.now() + ttl, usesLeft: uses, uses: 0, labels: o.labels ?? {}, revoked: false };
-    this.data.tokens.push(token);
-    this.save();
+    const token: TokenRecord = { id: s.id, hash: s.hash, createdMs: this.now(), expiresMs: this.now() + ttl, usesLeft: uses, uses: 0, labels: o.labels ?? {}, revoked: false, fleetId };
+    await this.store.putToken(token);
+    this.tokens.set(token.id, token);
     return { token, secret: s.secret };
   }
 
   listTokens(): TokenRecord[] {
-    return this.data.tokens;
+    return [...this.tokens.values()];
   }
 
-  revokeToken(id: string): TokenRecord {
-    const t = this.data.tokens.find((k) => k.id === id);
-    if (!t) throw new NotFoundError(`no join token with id ${id}`);
+  async revokeToken(id: string): Promise<TokenRecord> {
+    const t = this.tokens.get(id);
+    if (!t || !(await this.store.revokeToken(id))) throw new NotFoundError(`no join token with id ${id}`);
     t.revoked = true;
-    this.save();
     return t;
   }
 
-  /** Checks a join token without using it up. */
+  /** Checks a join token without using it up (enrol uses it, atomically, in the store). */
   checkToken(presented: string): TokenRecord {
     const parsed = parseSecret(JOIN_TOKEN_PREFIX, presented);
-    const t = parsed ? this.data.tokens.find((k) => k.id === parsed.id) : undefined;
+    const t = parsed ? this.tokens.get(parsed.id) : undefined;
     const ok = secretMatches(parsed?.secretPart ?? '', t?.hash ?? '0'.repeat(64));
     if (!parsed || !t || !ok || t.revoked) throw new AuthError('invalid or revoked join token');
     if (t.expiresMs <= this.now()) throw new AuthError('join token expired');
@@ -116,51 +159,67 @@ export class RelayState {
 
   // ---- machines ----
 
-  machines(): readonly MachineRecord[] {
-    return this.data.machines;
+  machines(): MachineRecord[] {
+    return [...this.machinesById.values()];
   }
 
   machine(id: string): MachineRecord | undefined {
-    return this.data.machines.find((m) => m.id === id);
+    return this.machinesById.get(id);
+  }
+
+  /** A live agent was heard from (saved in the background). */
+  seen(id: string): void {
+    const m = this.machinesById.get(id);
+    if (!m) return;
+    m.lastSeenMs = this.now();
+    this.seenDirty.add(id);
+    this.touch();
+  }
+
+  private async putMachine(next: MachineRecord): Promise<MachineRecord> {
+    await this.store.putMachine(next);
+    const cur = this.machinesById.get(next.id);
+    if (cur) Object.assign(cur, next);
+    else this.machinesById.set(next.id, next);
+    return cur ?? next;
   }
 
   /** Renames a machine or replaces its labels. */
-  updateMachine(id: string, o: { name?: string; labels?: Record<string, string> }): MachineRecord {
+  async updateMachine(id: string, o: { name?: string; labels?: Record<string, string> }): Promise<MachineRecord> {
     const m = this.machine(id);
     if (!m) throw new NotFoundError(`no machine ${id}`);
-    if (o.name !== undefined) {
-      if (!/^[\w.@:-]{1,128}$/.test(o.name)) throw new ValidationError('a machine name is 1-128 letters, digits and . _ - @ :');
-      m.name = o.name;
-    }
-    if (o.labels !== undefined) m.labels = o.labels;
-    this.save();
-    return m;
+    if (o.name !== undefined && !/^[\w.@:-]{1,128}$/.test(o.name)) throw new ValidationError('a machine name is 1-128 letters, digits and . _ - @ :');
+    return this.putMachine({ ...m, ...(o.name !== undefined ? { name: o.name } : {}), ...(o.labels !== undefined ? { labels: o.labels } : {}) });
   }
 
-  setDisabled(id: string, disabled: boolean): MachineRecord {
+  async setDisabled(id: string, disabled: boolean): Promise<MachineRecord> {
     const m = this.machine(id);
     if (!m) throw new NotFoundError(`no machine ${id}`);
-    m.disabled = disabled;
-    this.save();
-    return m;
+    return this.putMachine({ ...m, disabled });
+  }
+
+  /** Records the agent version a machine reconnected with (background: not security-relevant). */
+  noteVersion(id: string, agentVersion: string): void {
+    const m = this.machinesById.get(id);
+    if (!m || m.agentVersion === agentVersion) return;
+    m.agentVersion = agentVersion;
+    void this.store.putMachine(m).catch(() => undefined);
   }
 
   /**
-   * Enrols a machine with a checked token and a proven public key. A host that enrols again with
-   * the same key (it lost its machine id) gets its old record back.
+   * Enrols a machine with a checked token and a proven public key, in one store transaction. A
+   * host that enrols again with the same key (it lost its machine id) gets its old record back.
    */
-  enroll(token: TokenRecord, m: Omit<MachineRecord, 'id' | 'enrolledMs' | 'lastSeenMs' | 'disabled' | 'name'>): MachineRecord {
-    let rec = this.data.machines.find((x) => x.publicKey === m.publicKey);
-    if (rec?.disabled) throw new PermissionError('this machine is disabled on the relay');
-    if (token.usesLeft !== null) token.usesLeft--;
-    token.uses++;
-    if (!rec) {
-      rec = { ...m, id: randomUUID(), name: m.hostname, labels: { ...token.labels, ...m.labels }, enrolledMs: this.now(), lastSeenMs: this.now(), disabled: false };
-      this.data.machines.push(rec);
-    } else {
-      Object.assign(rec, { hostname: m.hostname, agentVersion: m.agentVersion, os: m.os, arch: m.arch });
-    }
-    this.save();
-    return rec;
+  async enroll(token: TokenRecord, m: Pick<MachineRecord, 'hostname' | 'labels' | 'publicKey' | 'agentVersion' | 'os' | 'arch'>): Promise<MachineRecord> {
+    const known = this.machines().find((x) => x.publicKey === m.publicKey);
+    if (known?.disabled) throw new PermissionError('this machine is disabled on the relay');
+    const rec: MachineRecord = { ...m, id: randomUUID(), name: m.hostname, labels: { ...token.labels, ...m.labels }, enrolledMs: this.now(), lastSeenMs: this.now(), disabled: false };
+    const r = await this.store.enroll(token.id, rec, this.now());
+    this.tokens.set(r.token.id, r.token);
+    const cur = this.machinesById.get(r.machine.id);
+    if (cur) Object.assign(cur, r.machine);
+    else this.machinesById.set(r.machine.id, r.machine);
+    if (r.token.fleetId) this.fleets.attachedByStore(r.token.fleetId, r.machine.id);
+    return this.machinesById.get(r.machine.id)!;
   }
 }

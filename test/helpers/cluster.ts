@@ -17,7 +17,7 @@ export interface Cluster {
   apiKey: string;
   startAgent(name: string, overrides?: Partial<AgentConfig>): Promise<Agent>;
   client(overrides?: Parameters<typeof Client.connect>[0]): Promise<Client>;
-  joinToken(o?: { uses?: number | null; ttlMs?: number }): string;
+  joinToken(o?: { uses?: number | null; ttlMs?: number; fleet?: string; labels?: Record<string, string> }): Promise<string>;
   restartRelay(): Promise<void>;
   close(): Promise<void>;
 }
@@ -42,16 +42,16 @@ export async function startCluster(relayOpts: Partial<RelayOptions> = {}): Promi
   const log = silentLogger();
   const opts: RelayOptions = { dataDir: join(dir, 'relay'), port: 0, log, heartbeatMs: 1000, ...relayOpts };
   let relay = await Relay.start(opts);
-  const apiKey = relay.state.issueKey('test').secret;
+  const apiKey = (await relay.state.issueKey({ name: 'test' })).secret;
   const agents: Agent[] = [];
   const clients: Client[] = [];
   const c: Cluster = {
     dir,
     relay,
     apiKey,
-    joinToken: (o = {}) => c.relay.state.issueToken(o).secret,
+    joinToken: async (o = {}) => (await c.relay.state.issueToken(o)).secret,
     async startAgent(name, overrides = {}) {
-      const agent = await Agent.start({ config: agentConfig(dir, name, c.relay, c.joinToken(), overrides), log });
+      const agent = await Agent.start({ config: agentConfig(dir, name, c.relay, await c.joinToken(), overrides), log });
       agents.push(agent);
       return agent;
     },

@@ -32,12 +32,12 @@ describe('authentication and trust', () => {
   });
 
   it('revoking a key closes its live links at once and refuses new ones; other keys keep working', async () => {
-    const { key, secret } = c.relay.state.issueKey('doomed');
+    const { key, secret } = await c.relay.state.issueKey({ name: 'doomed' });
     const victim = await c.client({ token: secret });
     const bystander = await c.client();
     let dropped: unknown;
     victim.on('disconnect', (e) => (dropped = e));
-    c.relay.state.revokeKey(key.id);
+    await c.relay.state.revokeKey(key.id);
     expect(c.relay.closeKeyLinks(key.id)).toBe(1);
     await waitFor('victim link to drop', () => dropped, 5000);
     expect(dropped).toBeInstanceOf(AuthError);
@@ -57,13 +57,13 @@ describe('authentication and trust', () => {
       }
     };
     expect(await tryEnroll('t-wrong', 'cmdj_0000000000000000_' + 'A'.repeat(43))).toMatch(/^auth: invalid or revoked join token/);
-    const expired = c.relay.state.issueToken({ ttlMs: 1 });
+    const expired = await c.relay.state.issueToken({ ttlMs: 1 });
     await waitFor('token expiry', () => Date.now() > expired.token.expiresMs, 1000);
     expect(await tryEnroll('t-expired', expired.secret)).toMatch(/^auth: join token expired/);
-    const revoked = c.relay.state.issueToken({});
-    c.relay.state.revokeToken(revoked.token.id);
+    const revoked = await c.relay.state.issueToken({});
+    await c.relay.state.revokeToken(revoked.token.id);
     expect(await tryEnroll('t-revoked', revoked.secret)).toMatch(/^auth: invalid or revoked/);
-    const once = c.relay.state.issueToken({ uses: 1 });
+    const once = await c.relay.state.issueToken({ uses: 1 });
     const first = await Agent.start({ config: agentConfig(c.dir, 't-first', c.relay, once.secret), log: silentLogger(), local: false });
     await first.online(5000);
     await first.stop();
@@ -107,7 +107,7 @@ describe('authentication and trust', () => {
     const target = await c.startAgent('streamer');
     await target.online();
     // A hand-driven agent: enrols with a real token and key, then tries to reach another machine.
-    const p = await rawAgent(c.relay, c.joinToken(), 'raw-agent');
+    const p = await rawAgent(c.relay, await c.joinToken(), 'raw-agent');
     expect(p.machineId).toMatch(/-/);
     p.send(encodeFrame(1, { open: { target: 'streamer', service: 'agent', method: 'status', end: true } }));
     const err = await p.next('error');

@@ -70,7 +70,7 @@ describe('malformed and hostile frames', () => {
 
   it('a peer that overruns its flow-control window through the relay', async () => {
     // Both ends by hand, so nothing grants credit behind the test's back.
-    const agent = await rawAgent(c.relay, c.joinToken(), 'raw-sender');
+    const agent = await rawAgent(c.relay, await c.joinToken(), 'raw-sender');
     const client = await rawClient(c.relay, c.apiKey);
     client.send(encodeFrame(1, { open: { target: agent.machineId, service: 'x', method: 'y', window: 1000 } }));
     const open = await agent.next('open');

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Agent } from '../../src/agent/agent.js';
 import { Relay, MAX_HANDSHAKES_PER_ADDRESS } from '../../src/relay/relay.js';
 import { RelayState } from '../../src/relay/state.js';
-import { JsonFileStore } from '../../src/relay/store.js';
+import { EmbeddedStore } from '../../src/relay/store/embedded.js';
 import { silentLogger } from '../../src/log.js';
 import { Client } from '../../src/client/client.js';
 import { AGENT_SETTINGS, type AgentConfig } from '../../src/agent/config.js';
@@ -134,7 +135,7 @@ describe('reconnect stampede', () => {
   it('the relay caps concurrent handshakes with HTTP 503 + Retry-After, and agents get in anyway', async () => {
     const { dir, cleanup } = tempDir();
     const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 2 });
-    const token = relay.state.issueToken({ uses: null }).secret;
+    const token = (await relay.state.issueToken({ uses: null })).secret;
     // Two peers that say hello and then never answer the challenge hold both handshake slots.
     const squatters = await Promise.all([0, 1].map(async (i) => {
       const p = await rawPeer(relay, { role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: `squat${i}` } });
@@ -159,7 +160,7 @@ describe('reconnect stampede', () => {
   it('idle upgrades (nothing sent) are shed to make room, so squatters cannot keep agents and clients out (issue 12, defect 3)', async () => {
     const { dir, cleanup } = tempDir();
     const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 4 });
-    const key = relay.state.issueKey('k').secret;
+    const key = (await relay.state.issueKey({ name: 'k' })).secret;
     const squatters = await Promise.all([0, 1, 2, 3].map(() => rawPeer(relay)));
     // Every slot is held by a peer that said nothing; a real client still gets in, at once.
     const client = await Client.connect({ url: relay.url, token: key, fingerprint: relay.fingerprint, timeoutMs: 5000 });
@@ -176,7 +177,7 @@ describe('reconnect stampede', () => {
   it('one remote address cannot hold more than its share of handshake slots', async () => {
     const { dir, cleanup } = tempDir();
     const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 10_000 });
-    const token = relay.state.issueToken({ uses: null }).secret;
+    const token = (await relay.state.issueToken({ uses: null })).secret;
     const hello = () => ({ role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: 'squat' } });
     const held = await Promise.all(Array.from({ length: MAX_HANDSHAKES_PER_ADDRESS }, async () => {
       const p = await rawPeer(relay, hello());
@@ -205,10 +206,13 @@ describe('relay state', () => {
     const client = await Client.connect({ url: c.relay.url, token: c.apiKey, fingerprint: c.relay.fingerprint, timeoutMs: 5000 });
     expect((await client.machines.get('persist')).presence).toBe('online');
     await client.close();
-    const raw = new JsonFileStore(join(c.dir, 'relay'));
-    const text = JSON.stringify(raw.load());
+    await c.relay.stop();
+    const raw = new EmbeddedStore(join(c.dir, 'relay'));
+    const text = JSON.stringify(await raw.snapshot()) + readFileSync(raw.auditPath, 'utf8');
     expect(text).not.toContain(c.apiKey.slice(22));
-    expect(new RelayState(raw).listKeys().length).toBeGreaterThan(0);
+    expect((await RelayState.open(raw)).listKeys().length).toBeGreaterThan(0);
+    await raw.close();
+    await c.relay.stop();
     await c.close();
   });
 });

@@ -132,7 +132,7 @@ describe('install enrols with the relay, and doctor checks the link', () => {
 
   it('enrols with the join token, which is never written to disk', async () => {
     const root = join(dir, 'enrol');
-    const token = cluster.joinToken();
+    const token = await cluster.joinToken();
     const child = spawnAsync(process.execPath, [CLI('cmdop-agent'), 'install', '--platform', 'linux', '--root', root, '--relay', cluster.relay.url, '--fingerprint', cluster.relay.fingerprint, '--token', token, '--hostname', 'installed-host']);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

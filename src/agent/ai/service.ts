@@ -32,6 +32,8 @@ export interface AiServiceDeps {
   info: InfoCache;
   policy: FilesPolicy;
   log: Logger;
+  /** Records an audit event (every action the loop asked to confirm, and the answer). */
+  audit?: (type: string, caller: string, fields: Record<string, unknown>) => void;
 }
 
 export class AiService {
@@ -151,7 +153,9 @@ export class AiService {
             return false;
           }
           // The answer's token must be this one, unused, unexpired, from this session, for this exact action.
-          return this.tokens.use(answer.token, caller, action) === 'ok' && answer.accept;
+          const ok = this.tokens.use(answer.token, caller, action) === 'ok' && answer.accept;
+          this.d.audit?.('ai.confirm', caller, { action, severity, accepted: ok });
+          return ok;
         },
       }, { prompt: req.prompt, sessionId, agentType, ...(outputSchema ? { outputSchema } : {}) });
       const r = await run.run();

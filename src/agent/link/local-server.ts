@@ -86,6 +86,7 @@ export class LocalServer {
       onStream: (s) => {
         if (!handshake.accepted) return link.close(new ProtocolError('stream before the handshake'));
         s.info.caller = `local/${localId}`;
+        s.info.caps = undefined; // the socket's owner: no relay scoped this stream
         this.o.onStream(s, link);
       },
       onControl: (f) => handshake.onControl(f),

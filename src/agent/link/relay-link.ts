@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 import { arch, platform } from 'node:os';
 import type { Logger } from '../../log.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
-import { CmdopError, ValidationError, asCmdopError } from '../../errors.js';
+import { CmdopError, UnavailableError, ValidationError, asCmdopError } from '../../errors.js';
+import { callUnary } from '../../link/call.js';
 import type { FrameBody } from '../../protocol/codec.js';
 import type { Stream } from '../../protocol/stream.js';
 import { backoffDelay } from '../../link/backoff.js';
@@ -22,6 +23,8 @@ import type { Identity } from '../identity.js';
 export const STABLE_LINK_MS = 10_000;
 /** Bound on dialing plus handshake. */
 export const CONNECT_TIMEOUT_MS = 15_000;
+/** Calls to the relay's own services (audit upload). */
+const RELAY_CALL_TIMEOUT_MS = 30_000;
 
 export type LinkState = 'idle' | 'connecting' | 'online' | 'backoff' | 'stopped';
 
@@ -64,6 +67,8 @@ export class RelayLink extends EventEmitter {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private readonly log: Logger;
+  /** What the relay announced in its Welcome (grants.v1: it stamps each stream's capabilities). */
+  private relayCaps: ReadonlySet<string> = new Set();
 
   constructor(private readonly o: RelayLinkOptions) {
     super();
@@ -72,6 +77,20 @@ export class RelayLink extends EventEmitter {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  speaks(capability: string): boolean {
+    return this.relayCaps.has(capability);
+  }
+
+  get online(): boolean {
+    return this.state === 'online' && !!this.link?.isOpen;
+  }
+
+  /** A call to a service the relay answers itself (the audit upload). */
+  unary(service: string, method: string, request: Uint8Array): Promise<Uint8Array> {
+    if (!this.link?.isOpen) return Promise.reject(new UnavailableError('not connected to the relay'));
+    return callUnary(this.link, service, method, request, { timeoutMs: RELAY_CALL_TIMEOUT_MS });
   }
 
   get machineId(): string {
@@ -176,6 +195,7 @@ export class RelayLink extends EventEmitter {
       onStream: this.o.onStream,
       pingBody: this.o.pingBody,
     });
+    this.relayCaps = new Set(welcome.capabilities);
     if (!enrolled) {
       id.saveEnrollment({ machineId: welcome.machineId, relayUrl: this.o.url, enrolledMs: Date.now() });
       this.log.info({ machineId: welcome.machineId }, 'enrolled with the relay');

@@ -104,6 +104,9 @@ export function handleAttach(stream: Stream, ctx: { log: Logger; sessions: Sessi
   const req = decodeRequest(cmdop.v1.AttachRequest, stream);
   const session = ctx.sessions.get(req.sessionId);
   const role: Role = req.mode === cmdop.v1.AttachMode.OBSERVER ? 'observer' : 'operator';
+  // The relay let an observe-only key through to attach; only `terminal` may attach as operator.
+  const caps = stream.info.caps;
+  if (role === 'operator' && caps && !caps.includes('terminal')) throw new PermissionError('this key may only observe terminals (it lacks the terminal grant); attach as observer', { detail: 'missing_grant' });
   const a = new Attachment(req.clientId || randomUUID(), role, session, stream, ctx.log);
   if (role === 'operator' && req.cols && req.rows) session.resize(req.cols, req.rows);
 

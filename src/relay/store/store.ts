@@ -1,0 +1,49 @@
+/**
+ * RelayStore: the relay's durable state, one method per change to one record. Two
+ * implementations: embedded (a JSON file + a JSONL audit log; the default, no database) and
+ * PostgreSQL (shared by several relay nodes). Each security-relevant change is one call that
+ * either took effect durably or threw; callers change their in-memory view only after it returns.
+ */
+import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, Snapshot, TokenRecord } from './records.js';
+
+export interface EnrollResult { machine: MachineRecord; token: TokenRecord; created: boolean }
+
+export interface RelayStore {
+  /** What the store is, for logs: `embedded:<dir>` or `postgres://host/db` (never a password). */
+  readonly describe: string;
+  /** Every record but the audit log. */
+  snapshot(): Promise<Snapshot>;
+
+  putKey(k: KeyRecord): Promise<void>;
+  /** Marks a key revoked; false if there is no such key. */
+  revokeKey(id: string): Promise<boolean>;
+  putToken(t: TokenRecord): Promise<void>;
+  revokeToken(id: string): Promise<boolean>;
+  /**
+   * In one transaction: uses the token once (refused if revoked, expired or used up, even when
+   * another relay node uses it at the same moment), adds or updates the machine with this public
+   * key, and attaches it to the token's fleet.
+   */
+  enroll(tokenId: string, m: MachineRecord, nowMs: number): Promise<EnrollResult>;
+  putMachine(m: MachineRecord): Promise<void>;
+  /** Last-seen times, batched; losing one costs nothing. */
+  touchMachines(seen: ReadonlyArray<{ id: string; lastSeenMs: number }>): Promise<void>;
+
+  putFleet(f: FleetRecord): Promise<void>;
+  attach(fleetId: string, machineId: string): Promise<void>;
+  detach(fleetId: string, machineId: string): Promise<boolean>;
+  putMember(m: MemberRecord): Promise<void>;
+  removeMember(fleetId: string, keyId: string): Promise<boolean>;
+
+  /** The last record of a chain, to continue it. */
+  auditHead(chain: string): Promise<{ seq: number; hash: string } | null>;
+  /** The last agent record stored for a machine (its upload resumes after it). */
+  agentAuditHead(machineId: string): Promise<{ seq: number; hash: string } | null>;
+  /** Appends rows that continue their chains; a duplicate (chain, seq) is refused as a whole. */
+  appendAudit(rows: readonly AuditRow[]): Promise<void>;
+  queryAudit(q: AuditQuery): Promise<AuditPage>;
+  /** Deletes records older than `beforeMs`; returns how many. */
+  pruneAudit(beforeMs: number): Promise<number>;
+
+  close(): Promise<void>;
+}
