@@ -4,6 +4,8 @@ import { createLogger } from '../log.js';
 import { Agent } from '../agent/agent.js';
 import { AGENT_SETTINGS, loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { Client } from '../client/client.js';
+import { verifyAgentAuditFile } from '../agent/audit/verify-file.js';
+import { Identity } from '../agent/identity.js';
 import { VERSION } from '../version.js';
 import { ago, printJson, runProgram, type Command, type Options } from './args.js';
 import { readSecret, readStdinLine } from './prompt.js';
@@ -120,6 +122,19 @@ const commands: Command[] = [
       const cfg = configOf(v);
       const g = new PinGate(cfg.stateDir, 0);
       process.stdout.write(`pin ${cfg.pin === 'off' ? 'off (asks need no PIN)' : g.configured ? 'set' : 'not set (asks are refused)'}\nfailures ${g.failures}\nlocked ${g.locked ? 'yes, for every caller: run cmdop-agent pin unlock' : g.lockedKeys.length ? `for ${g.lockedKeys.length} key(s) (${g.lockedKeys.join(', ')}): run cmdop-agent pin unlock` : 'no'}\n`);
+    },
+  },
+  {
+    name: 'audit verify',
+    summary: "check this host's audit file: every record's hash, signature and order",
+    usage: 'cmdop-agent audit verify [--state-dir DIR] [--config FILE] [--json]',
+    options: { ...CONFIG_FLAGS, json: { type: 'boolean' } },
+    async run(v) {
+      const cfg = configOf(v);
+      const r = verifyAgentAuditFile(cfg.stateDir, Identity.loadOrCreate(cfg.stateDir).publicKeyDer);
+      if (v.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else process.stdout.write(r.ok ? `ok: ${r.records} records verify\n` : `BROKEN at ${r.firstBad}: ${r.reason}\n`);
+      return r.ok ? 0 : 1;
     },
   },
 ];

@@ -51,14 +51,15 @@ export async function runProgram(program: string, commands: Command[], argv: str
     process.stdout.write(`${program} ${version}\n`);
     return;
   }
-  // Two-word commands ("keys issue") are matched before one-word ones.
-  const cmd = commands.find((c) => c.name === `${name} ${rest[0] ?? ''}`) ?? commands.find((c) => c.name === name);
+  // The longest matching name wins: "fleets members add" before "fleets members" before "fleets".
+  const words = argv;
+  const cmd = [...commands].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length).find((c) => c.name.split(' ').every((w, i) => words[i] === w));
   if (!cmd) {
     process.stderr.write(`${program}: unknown command "${name}" (see ${program} --help)\n`);
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const args = cmd.name.includes(' ') ? rest.slice(1) : rest;
+  const args = argv.slice(cmd.name.split(' ').length);
   try {
     const { values, positionals } = parse(cmd, args);
     if (values.help) {

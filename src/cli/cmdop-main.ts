@@ -9,9 +9,12 @@ import { infoCommand } from './cmdop/info.js';
 import { spendCommand } from './cmdop/spend.js';
 import { cpCommand } from './cmdop/cp.js';
 import { askCommand } from './cmdop/ask.js';
+import { keysCommands } from './cmdop/keys.js';
+import { fleetsCommands } from './cmdop/fleets.js';
+import { auditCommands } from './cmdop/audit.js';
 import { catCommand, lsCommand, mkdirCommand, mvCommand, rmCommand, watchCommand } from './cmdop/files.js';
 
 /** Runs `cmdop` with these arguments (the bin script and the single executable both call this). */
 export function main(argv: string[]): Promise<void> {
-  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand], argv, VERSION);
+  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...auditCommands], argv, VERSION);
 }

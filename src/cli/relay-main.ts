@@ -7,6 +7,10 @@ import { loadOrCreateTls } from '../relay/tls.js';
 import { VERSION } from '../version.js';
 import { parseDuration, printJson, runProgram, table, UsageError, type Command, type Options } from './args.js';
 import { openAdmin } from './relay-admin.js';
+import { openStore } from '../relay/store/open.js';
+import { RelayState } from '../relay/state.js';
+import { verifyStore } from '../relay/api/audit.js';
+import { loadAuditIdentity } from '../relay/audit/identity.js';
 import { describeGrants, GRANT_OPTIONS, keyRequestFromFlags } from './grants.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -169,6 +173,25 @@ const commands: Command[] = [
       if (pos.length !== 1) throw new UsageError('tokens revoke takes one token id');
       await withAdmin(v, (a) => a.revokeToken(pos[0]!));
       process.stdout.write(`token ${pos[0]} revoked\n`);
+    },
+  },
+  {
+    name: 'audit verify',
+    summary: "check the relay's audit log in its store: every chain, and each agent's chain inside it",
+    usage: 'cmdop-relay audit verify [--data-dir DIR] [--store postgres://...] [--json]',
+    options: { ...DATA, json: { type: 'boolean' } },
+    async run(v) {
+      const dir = dataDir(v);
+      const store = await openStore(storeSpec(v), dir);
+      try {
+        const state = await RelayState.open(store);
+        const r = await verifyStore(store, state, loadAuditIdentity(dir));
+        if (v.json) printJson(r);
+        else process.stdout.write(r.ok ? `ok: ${r.records} records in ${r.chains} chain(s) verify\n` : `BROKEN at ${r.firstBad}: ${r.reason} (${r.records} records checked)\n`);
+        return r.ok ? 0 : 1;
+      } finally {
+        await store.close();
+      }
     },
   },
 ];

@@ -19,6 +19,9 @@ import { Terminal } from './terminal.js';
 import { Tunnels } from './tunnels.js';
 import { Files } from './files.js';
 import { Agent } from './agent.js';
+import { Keys } from './keys.js';
+import { Fleets } from './fleets.js';
+import { Audit } from './audit.js';
 import { MachineTarget } from './target.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
 
@@ -36,6 +39,12 @@ export class Client {
   /** The chosen machine's AI agent (`agent.run`). */
   readonly agent: Agent;
   readonly tunnels: Tunnels;
+  /** API keys and their grants (admin). */
+  readonly keys: Keys;
+  /** Fleets, their machines and members, and fan-out over them. */
+  readonly fleets: Fleets;
+  /** The relay's audit log. */
+  readonly audit: Audit;
   /** Where this client is connected: a relay URL or the local agent's socket. */
   readonly endpoint: string;
   private readonly caller: Caller;
@@ -48,6 +57,9 @@ export class Client {
     this.files = new Files(this.caller, target);
     this.agent = new Agent(this.machines, target);
     this.tunnels = new Tunnels(this.caller);
+    this.keys = new Keys(this.caller);
+    this.fleets = new Fleets(this.caller);
+    this.audit = new Audit(this.caller);
     this.endpoint = endpoint;
   }
 

@@ -2,6 +2,11 @@
 export { Client, type LocalOptions } from './client.js';
 export type { ClientOptions } from './options.js';
 export type { Machine, Page, Presence, PresenceSummary, ListMachinesOptions } from './machines.js';
+export type { ApiKey, KeyGrant, IssueKeyOptions } from './keys.js';
+export type { Fleet, FleetMember } from './fleets.js';
+export type { FanoutResult, FanoutStatus, FanoutOptions } from './fanout.js';
+export type { AuditEvent, AuditQuery, AuditVerdict } from './audit.js';
+export type { Capability, FleetRole } from '../control/capabilities.js';
 export {
   CmdopError,
   AuthError,

@@ -8,7 +8,7 @@
  * relay's grant is a protocol error and its link is closed. So what the relay holds for a link is
  * bounded (see Outbox), and the destination's socket is never given more than it drains.
  */
-import { ProtocolError, RateLimitError, UnavailableError, PermissionError, asCmdopError, type CmdopError } from '../errors.js';
+import { NotFoundError, ProtocolError, RateLimitError, UnavailableError, PermissionError, asCmdopError, type CmdopError } from '../errors.js';
 import { dataPayloadLength, decodeFrame, encodeFrame, patchStreamId } from '../protocol/codec.js';
 import { toWireError } from '../protocol/codes.js';
 import { DEFAULT_WINDOW, GRANT_BATCH, MAX_STREAMS_PER_LINK, MAX_WINDOW } from '../protocol/limits.js';
@@ -115,7 +115,7 @@ export class Router {
       if (from.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError(`too many streams on this link (limit ${MAX_STREAMS_PER_LINK})`);
       const window = open.window || DEFAULT_WINDOW;
       if (window > MAX_WINDOW) throw new ProtocolError(`window of ${window} bytes exceeds ${MAX_WINDOW}`);
-      const { machine, conn: to } = this.registry.resolve(open.target, from.key);
+      const { machine, conn: to } = this.resolve(open.target, from);
       // The grant check: the key's capabilities on this machine, refused before the agent hears of it.
       const caps = from.key ? this.registry.capsOn(from.key, machine) : EVERYTHING;
       const missing = missingCapability(caps, open.service, open.method);
@@ -152,6 +152,21 @@ export class Router {
       const e = asCmdopError(err, 'routing a stream');
       this.audit.emit('stream.refused', { key: from.keyId || undefined, target: open.target, service: open.service, method: open.method, code: e.code, reason: e.message });
       this.sendError(from, id, e);
+    }
+  }
+
+  /**
+   * The target among the machines the key reaches. For a scoped key a machine outside its reach
+   * is a PermissionError that reads the same whether or not the machine exists.
+   */
+  private resolve(target: string, from: Conn) {
+    try {
+      return this.registry.resolve(target, from.key);
+    } catch (err) {
+      if (err instanceof NotFoundError && from.key && !from.key.grants.some((g) => g.on === 'all')) {
+        throw new PermissionError(`this key reaches no machine ${target} (check its grants with cmdop keys list)`, { detail: 'missing_grant' });
+      }
+      throw err;
     }
   }
 

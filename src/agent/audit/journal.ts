@@ -64,6 +64,7 @@ export class AuditJournal {
 
   /** Records one event. Never throws: auditing must not break the action it records. */
   record(type: string, caller: string, fields: Record<string, unknown>): void {
+    if (this.fd < 0) return;
     try {
       if (this.pendingBytes >= MAX_PENDING_BYTES) {
         this.dropped++;
@@ -155,11 +156,13 @@ export class AuditJournal {
   }
 
   close(): void {
+    if (this.fd < 0) return;
     try {
       fdatasyncSync(this.fd);
     } catch {
-      // already closed
+      // nothing to flush
     }
     closeSync(this.fd);
+    this.fd = -1;
   }
 }

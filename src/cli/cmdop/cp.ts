@@ -3,7 +3,8 @@
  * both sides on machines). Directories with -r. Uploads and downloads are atomic on arrival and
  * resumable with --resume. A progress bar with rate and ETA shows on a terminal.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { printSummary } from './fleet-exec.js';
 import { basename, join } from 'node:path';
 import { posix } from 'node:path';
 import type { Client } from '../../client/client.js';
@@ -17,11 +18,13 @@ import { CONNECT, connect, type Values } from './connect.js';
 export const cpCommand: Command = {
   name: 'cp',
   summary: 'copy files to, from or between machines (machine:path)',
-  usage: 'cmdop cp [-r] [--resume] [--quiet] SRC DST   (one or both of SRC, DST as machine:path)',
+  usage: 'cmdop cp [-r] [--resume] [--quiet] SRC DST   (one or both of SRC, DST as machine:path; DST fleet:NAME:path writes to every machine of a fleet)',
   options: { ...CONNECT, recursive: { type: 'boolean', short: 'r' }, resume: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
   async run(v, pos) {
     if (pos.length !== 2) throw new UsageError('usage: cmdop cp [-r] [--resume] SRC DST');
     const [srcArg, dstArg] = pos as [string, string];
+    const fleet = /^fleet:([^:]+):(.+)$/.exec(dstArg);
+    if (fleet) return toFleet(v, srcArg, fleet[1]!, fleet[2]!);
     const src = parseRemote(srcArg);
     const dst = parseRemote(dstArg);
     if (!src && !dst) throw new UsageError('one side must be machine:path (for a local copy, use cp)');
@@ -35,6 +38,18 @@ export const cpCommand: Command = {
     }
   },
 };
+
+/** `cmdop cp FILE fleet:NAME:/path`: one file to every machine of a fleet, with a summary. */
+async function toFleet(v: Values, file: string, fleet: string, path: string): Promise<number> {
+  const data = await readFile(file);
+  const client = await connect(v);
+  try {
+    const results = await client.fleets.write(fleet, path, data, { onResult: (r) => void (r.status === 'ok' && !v.quiet && process.stderr.write(`${r.machine.hostname}: written\n`)) });
+    return printSummary(results, false);
+  } finally {
+    await client.close();
+  }
+}
 
 async function remoteIsDir(client: Client, r: RemotePath): Promise<boolean> {
   client.files.setMachine(r.machine);
