@@ -77,6 +77,7 @@ export class Agent {
       allow: new Allowlist(c.tunnelAllow),
       sessions: this.sessions,
       execMaxOutput: c.execMaxOutput,
+      commandEnv: { CMDOP_HOSTNAME: c.hostname },
       files: { policy: new FilesPolicy({ roots: c.filesRoots, readOnly: c.filesReadOnly, allowHardlinks: c.filesAllowHardlinks }), partials: this.partials },
     };
     this.services = new ServiceRegistry<AgentCtx>()

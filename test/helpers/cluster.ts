@@ -16,6 +16,10 @@ export interface Cluster {
   relay: Relay;
   apiKey: string;
   startAgent(name: string, overrides?: Partial<AgentConfig>): Promise<Agent>;
+  /** An agent enrolled with this join token (a fleet-bound one, say). */
+  startAgentWithToken(name: string, token: string, overrides?: Partial<AgentConfig>): Promise<Agent>;
+  /** Stops a started agent (its machine stays enrolled, offline). */
+  stopAgent(name: string): Promise<void>;
   client(overrides?: Parameters<typeof Client.connect>[0]): Promise<Client>;
   joinToken(o?: { uses?: number | null; ttlMs?: number; fleet?: string; labels?: Record<string, string> }): Promise<string>;
   restartRelay(): Promise<void>;
@@ -44,6 +48,7 @@ export async function startCluster(relayOpts: Partial<RelayOptions> = {}): Promi
   let relay = await Relay.start(opts);
   const apiKey = (await relay.state.issueKey({ name: 'test' })).secret;
   const agents: Agent[] = [];
+  const named = new Map<string, Agent>();
   const clients: Client[] = [];
   const c: Cluster = {
     dir,
@@ -51,9 +56,16 @@ export async function startCluster(relayOpts: Partial<RelayOptions> = {}): Promi
     apiKey,
     joinToken: async (o = {}) => (await c.relay.state.issueToken(o)).secret,
     async startAgent(name, overrides = {}) {
-      const agent = await Agent.start({ config: agentConfig(dir, name, c.relay, await c.joinToken(), overrides), log });
+      return c.startAgentWithToken(name, await c.joinToken(), overrides);
+    },
+    async startAgentWithToken(name, token, overrides = {}) {
+      const agent = await Agent.start({ config: agentConfig(dir, name, c.relay, token, overrides), log });
       agents.push(agent);
+      named.set(name, agent);
       return agent;
+    },
+    async stopAgent(name) {
+      await named.get(name)?.stop();
     },
     async client(overrides = {}) {
       const client = await Client.connect({ url: c.relay.url, token: apiKey, fingerprint: c.relay.fingerprint, timeoutMs: 5000, ...overrides });

@@ -26,7 +26,7 @@ export interface Execution {
   kill(): void;
 }
 
-export function execute(req: cmdop.v1.ExecuteRequest, onOutput: (chunk: Uint8Array) => void, maxOutput: number): Execution {
+export function execute(req: cmdop.v1.ExecuteRequest, onOutput: (chunk: Uint8Array) => void, maxOutput: number, baseEnv: Readonly<Record<string, string>> = {}): Execution {
   if (!req.command) throw new ValidationError('execute needs a command');
   const timeout = req.timeoutMs || DEFAULT_EXEC_TIMEOUT_MS;
   if (timeout > MAX_EXEC_TIMEOUT_MS) throw new ValidationError(`timeout may be at most ${MAX_EXEC_TIMEOUT_MS} ms`);
@@ -35,7 +35,7 @@ export function execute(req: cmdop.v1.ExecuteRequest, onOutput: (chunk: Uint8Arr
   const shell = req.shell || (process.platform === 'win32' ? 'cmd.exe' : '/bin/sh');
   const args = process.platform === 'win32' ? ['/d', '/s', '/c', req.command] : ['-c', `exec 2>&1\n${req.command}`];
   const started = Date.now();
-  const child = spawn(shell, args, { cwd, env: { ...process.env, ...req.env }, stdio: ['ignore', 'pipe', 'pipe'], ...OWN_GROUP });
+  const child = spawn(shell, args, { cwd, env: { ...process.env, ...baseEnv, ...req.env }, stdio: ['ignore', 'pipe', 'pipe'], ...OWN_GROUP });
   let bytes = 0;
   let truncated = false;
   let timedOut = false;

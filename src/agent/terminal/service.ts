@@ -16,6 +16,8 @@ export interface TerminalCtx {
   log: Logger;
   sessions: Sessions;
   execMaxOutput: number;
+  /** Set for every command the agent runs: CMDOP_HOSTNAME (as SSH_CONNECTION tells a command where it runs). */
+  commandEnv: Readonly<Record<string, string>>;
 }
 
 export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): ServiceRegistry<C> {
@@ -51,7 +53,7 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
     .stream('terminal', 'attach', (stream, ctx) => handleAttach(stream, ctx))
     .unary('terminal', 'execute', v1.ExecuteRequest, async (req, ctx) => {
       const chunks: Uint8Array[] = [];
-      const ex = execute(req, (c) => chunks.push(c), Number(req.maxOutput) || ctx.execMaxOutput);
+      const ex = execute(req, (c) => chunks.push(c), Number(req.maxOutput) || ctx.execMaxOutput, ctx.commandEnv);
       const result = await ex.done;
       return v1.ExecuteResponse.encode({ output: Buffer.concat(chunks), result }).finish();
     })
@@ -60,7 +62,7 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
       // Streaming output is flow-controlled, not capped.
       const ex = execute(req, (c) => {
         if (!stream.write(frameMessage(MSG_OUTPUT, c))) ex.pause();
-      }, Number.MAX_SAFE_INTEGER);
+      }, Number.MAX_SAFE_INTEGER, ctx.commandEnv);
       stream.handle({
         onDrain: () => ex.resume(),
         onClose: (err) => {
