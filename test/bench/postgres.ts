@@ -13,7 +13,13 @@ import { userInfo } from 'node:os';
 export interface Postgres {
   port: number;
   bin: (name: string) => string;
+  /** postgres://user@127.0.0.1:port/postgres */
+  url: string;
   stop(): void;
+  /** Stops the server but keeps its data (a database restart under a running client). */
+  down(): void;
+  /** Starts it again on the same port. */
+  up(): void;
 }
 
 export function postgresBinDir(): string | null {
@@ -48,7 +54,9 @@ export async function startPostgres(): Promise<Postgres> {
   }
   as(bin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
   const port = await freePort();
-  as(bin('pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const up = () => void as(bin('pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const down = () => void as(bin('pg_ctl'), ['-D', data, '-w', '-m', 'fast', 'stop']);
+  up();
   const stop = () => {
     try {
       as(bin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
@@ -58,7 +66,7 @@ export async function startPostgres(): Promise<Postgres> {
     rmSync(dir, { recursive: true, force: true });
   };
   onGroupEnd(stop); // the cluster goes with its group however the group ends
-  return { port, bin, stop };
+  return { port, bin, stop, up, down, url: `postgres://postgres@127.0.0.1:${port}/postgres` };
 }
 
 export const pgUser = () => (process.getuid?.() === 0 ? 'postgres' : userInfo().username);

@@ -3,7 +3,7 @@
  * that signs its records, both kept in the data dir (0600) so the chain continues across restarts.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/atomic.js';
 
@@ -16,6 +16,7 @@ export interface AuditIdentity {
 }
 
 export function loadAuditIdentity(dataDir: string): AuditIdentity {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const idPath = join(dataDir, 'node-id');
   const keyPath = join(dataDir, 'audit-key.pem');
   if (!existsSync(idPath)) writeFileAtomic(idPath, randomBytes(6).toString('hex') + '\n');

@@ -1,0 +1,120 @@
+/**
+ * One suite, both stores: the embedded files and a real PostgreSQL (Debian's, a throwaway
+ * unprivileged cluster). Then PostgreSQL restarted under a running relay.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { EmbeddedStore } from '../../src/relay/store/embedded.js';
+import { PostgresStore } from '../../src/relay/store/postgres.js';
+import type { RelayStore } from '../../src/relay/store/store.js';
+import type { AuditRow, MachineRecord, TokenRecord } from '../../src/relay/store/records.js';
+import { startPostgres, type Postgres } from '../bench/postgres.js';
+import { tempDir } from '../helpers/tmp.js';
+import { startCluster } from '../helpers/cluster.js';
+import { UnavailableError } from '../../src/errors.js';
+
+let pg: Postgres;
+const tmp = tempDir();
+beforeAll(async () => {
+  pg = await startPostgres();
+});
+afterAll(() => {
+  pg?.stop();
+  tmp.cleanup();
+});
+
+const token = (o: Partial<TokenRecord> = {}): TokenRecord => ({ id: randomUUID().slice(0, 16), hash: 'h', createdMs: 1, expiresMs: Date.now() + 60_000, usesLeft: 1, uses: 0, labels: {}, revoked: false, fleetId: '', ...o });
+const machine = (o: Partial<MachineRecord> = {}): MachineRecord => ({ id: randomUUID(), hostname: 'h', name: 'h', labels: {}, publicKey: randomUUID(), agentVersion: 'v', os: 'linux', arch: 'x64', enrolledMs: 1, lastSeenMs: 1, disabled: false, ...o });
+const row = (chain: string, seq: number, o: Partial<AuditRow> = {}): AuditRow => ({ chain, seq, tsMs: seq * 10, type: 't', keyId: 'k', machineId: '', body: '{}', prev: '', hash: `h${seq}`, sig: 's', agentSeq: null, ...o });
+
+const stores: Array<[string, () => Promise<RelayStore>]> = [
+  ['embedded', async () => new EmbeddedStore(join(tmp.dir, randomUUID()))],
+  ['postgres', async () => {
+    // A database of its own per case, so the cases do not see each other's rows.
+    const db = `t_${randomUUID().replaceAll('-', '')}`;
+    const admin = await PostgresStore.open(pg.url);
+    await (admin as unknown as { q(sql: string): Promise<unknown> }).q(`CREATE DATABASE ${db}`);
+    await admin.close();
+    return PostgresStore.open(pg.url.replace(/\/postgres$/, `/${db}`));
+  }],
+];
+
+describe.each(stores)('RelayStore (%s)', (_name, open) => {
+  it('keeps records by id and revokes one', async () => {
+    const s = await open();
+    await s.putKey({ id: 'k1', name: 'n', hash: 'x', createdMs: 1, expiresMs: null, revoked: false, lastUsedMs: 0, grants: [{ on: 'all', caps: ['info'] }] });
+    expect(await s.revokeKey('k1')).toBe(true);
+    expect(await s.revokeKey('nope')).toBe(false);
+    const snap = await s.snapshot();
+    expect(snap.keys).toEqual([{ id: 'k1', name: 'n', hash: 'x', createdMs: 1, expiresMs: null, revoked: true, lastUsedMs: 0, grants: [{ on: 'all', caps: ['info'] }] }]);
+    await s.close();
+  });
+
+  it('uses a one-use token exactly once, even when two enrolments race', async () => {
+    const s = await open();
+    const t = token();
+    await s.putToken(t);
+    const results = await Promise.allSettled([s.enroll(t.id, machine(), Date.now()), s.enroll(t.id, machine(), Date.now())]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.message)).toMatch(/used up/);
+    expect((await s.snapshot()).machines).toHaveLength(1);
+    await s.close();
+  });
+
+  it('attaches a machine enrolled with a fleet-bound token, and keeps fleets, attachments and members', async () => {
+    const s = await open();
+    await s.putFleet({ id: 'f1', name: 'edge', description: '', selector: 'env=prod', disabled: false, createdMs: 1, updatedMs: 1 });
+    const t = token({ fleetId: 'f1' });
+    await s.putToken(t);
+    const { machine: m } = await s.enroll(t.id, machine(), Date.now());
+    await s.putKey({ id: 'k', name: 'n', hash: 'x', createdMs: 1, expiresMs: null, revoked: false, lastUsedMs: 0, grants: [] });
+    await s.putMember({ fleetId: 'f1', keyId: 'k', role: 'operator', addedMs: 5 });
+    let snap = await s.snapshot();
+    expect(snap.fleetMachines).toEqual([{ fleetId: 'f1', machineId: m.id }]);
+    expect(snap.members).toEqual([{ fleetId: 'f1', keyId: 'k', role: 'operator', addedMs: 5 }]);
+    await expect(s.putFleet({ id: 'f2', name: 'edge', description: '', selector: '', disabled: false, createdMs: 1, updatedMs: 1 })).rejects.toThrow(/already called edge/);
+    expect(await s.detach('f1', m.id)).toBe(true);
+    expect(await s.removeMember('f1', 'k')).toBe(true);
+    snap = await s.snapshot();
+    expect([snap.fleetMachines, snap.members]).toEqual([[], []]);
+    await s.close();
+  });
+
+  it('appends audit rows that continue their chain, refuses a duplicate, queries and prunes', async () => {
+    const s = await open();
+    await s.appendAudit([row('relay:a', 1), row('relay:a', 2, { keyId: 'other', type: 'stream.close' })]);
+    await expect(s.appendAudit([row('relay:a', 2)])).rejects.toThrow();
+    await s.appendAudit([row('relay:a', 3, { machineId: 'm', agentSeq: 1, body: JSON.stringify({ agent: { hash: 'ah1' } }) })]);
+    expect(await s.auditHead('relay:a')).toEqual({ seq: 3, hash: 'h3' });
+    expect(await s.agentAuditHead('m')).toEqual({ seq: 1, hash: 'ah1' });
+    expect((await s.queryAudit({ keyId: 'other', limit: 10 })).rows.map((r) => r.seq)).toEqual([2]);
+    expect((await s.queryAudit({ type: 'stream.*', limit: 10 })).rows.map((r) => r.seq)).toEqual([2]);
+    const first = await s.queryAudit({ limit: 2 });
+    expect((await s.queryAudit({ after: first.next, limit: 10 })).rows.map((r) => r.seq)).toEqual([3]);
+    expect(await s.pruneAudit(25)).toBe(2);
+    expect((await s.queryAudit({ limit: 10 })).rows.map((r) => r.seq)).toEqual([3]);
+    await s.close();
+  });
+});
+
+describe('PostgreSQL restarted under a running relay', () => {
+  it('fails calls with a clear unavailable error while it is down, and recovers by itself', async () => {
+    const c = await startCluster({ store: pg.url });
+    try {
+      const client = await c.client();
+      await client.fleets.create('before');
+      pg.down();
+      const err = await client.fleets.create('during').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect((err as UnavailableError).detail).toBe('store_unavailable');
+      expect((err as Error).message).toMatch(/PostgreSQL/);
+      // Reads come from the relay's memory and still work.
+      expect((await client.fleets.get('before')).name).toBe('before');
+      pg.up();
+      expect((await client.fleets.create('after')).name).toBe('after');
+    } finally {
+      await c.close();
+    }
+  });
+});
