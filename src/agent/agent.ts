@@ -151,7 +151,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.sessions.closeAll();
     this.partials.stop();
-    await this.uploader?.stop();
+    this.uploader?.stop();
     await Promise.all([this.relay?.stop(), this.local?.stop()]);
     this.audit.close();
   }

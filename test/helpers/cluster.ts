@@ -23,6 +23,8 @@ export interface Cluster {
   client(overrides?: Parameters<typeof Client.connect>[0]): Promise<Client>;
   joinToken(o?: { uses?: number | null; ttlMs?: number; fleet?: string; labels?: Record<string, string> }): Promise<string>;
   restartRelay(): Promise<void>;
+  /** Starts the relay again (after relay.stop()) on this port, on the same data. */
+  restartRelayOn(port: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,11 @@ export async function startCluster(relayOpts: Partial<RelayOptions> = {}): Promi
       const client = await Client.connect({ url: c.relay.url, token: apiKey, fingerprint: c.relay.fingerprint, timeoutMs: 5000, ...overrides });
       clients.push(client);
       return client;
+    },
+    async restartRelayOn(port) {
+      await c.relay.stop();
+      relay = await Relay.start({ ...opts, port });
+      c.relay = relay;
     },
     async restartRelay() {
       const port = c.relay.port;

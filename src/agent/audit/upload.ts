@@ -64,9 +64,9 @@ export class AuditUploader {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stops uploading; a call in flight ends with the link (nothing is acknowledged without an answer). */
+  stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
-    await this.running?.catch(() => undefined);
   }
 }

@@ -166,6 +166,7 @@ export class AuditLog {
       head = { seq: l.seq, hash: l.hash };
     }
     if (fresh.length === 0) return head?.seq ?? 0;
+    if (this.stopped) throw new ConflictError('the relay is shutting down; upload again later');
     if (this.queue.length + fresh.length > MAX_QUEUED) throw new ConflictError('the relay audit queue is full; upload again later');
     const stored = Promise.all(fresh.map((p) => new Promise<void>((r) => (p.done = r))));
     this.queue.push(...fresh);
