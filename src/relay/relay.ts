@@ -272,6 +272,15 @@ export class Relay {
 
   /** Stops listening and closes every link (agents see "going away" and reconnect). */
   async stop(): Promise<void> {
+    // Once: a second stop must not close the store's file descriptors again (by then the numbers
+    // may belong to other files or sockets of this process).
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private stopping: Promise<void> | undefined;
+
+  private async stopOnce(): Promise<void> {
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
     clearInterval(this.pruneTimer);

@@ -242,8 +242,11 @@ export class EmbeddedStore implements RelayStore {
     return lines.length - keep.length;
   }
 
+  /** Idempotent: the descriptor number is never closed twice (it may have been reused). */
   async close(): Promise<void> {
+    if (this.auditFd < 0) return;
     closeSync(this.auditFd);
+    this.auditFd = -1;
   }
 }
 
