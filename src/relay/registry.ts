@@ -68,21 +68,36 @@ export class Registry {
    * its reach is "not found", exactly as one that does not exist. More than one match is a conflict.
    */
   find(target: string, key: KeyRecord | null = null): MachineRecord {
+    return this.findWithCaps(target, key).machine;
+  }
+
+  /** find(), with the key's capabilities on the machine (computed once, for the grant check). */
+  findWithCaps(target: string, key: KeyRecord | null): { machine: MachineRecord; caps: ReadonlySet<string> | null } {
+    const inReach = (m: MachineRecord) => {
+      const caps = key ? this.state.capsOn(key, m) : null;
+      return caps === null || caps.size > 0 ? { machine: m, caps } : null;
+    };
     const byId = this.state.machine(target);
-    if (byId && (!key || this.state.capsOn(key, byId).size > 0)) return byId;
-    const matches = this.visible(key).filter((m) => m.hostname === target || m.name === target);
+    const hit = byId && inReach(byId);
+    if (hit) return hit;
+    // By name: match first, then check reach on the matches only (not on every machine).
+    const matches = this.state
+      .machines()
+      .filter((m) => m.hostname === target || m.name === target)
+      .map(inReach)
+      .filter((x) => x !== null);
     if (matches.length === 0) throw new NotFoundError(`no machine ${target}`, { detail: 'machine_not_found' });
     if (matches.length > 1) throw new ConflictError(`${matches.length} machines are called ${target}; use a machine id`);
     return matches[0]!;
   }
 
   /** The machine and the live link of its agent, or a typed error. */
-  resolve(target: string, key: KeyRecord | null): { machine: MachineRecord; conn: Conn } {
-    const m = this.find(target, key);
+  resolve(target: string, key: KeyRecord | null): { machine: MachineRecord; conn: Conn; caps: ReadonlySet<string> | null } {
+    const { machine: m, caps } = this.findWithCaps(target, key);
     if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled`);
     const conn = this.online.get(m.id);
     if (!conn) throw new UnavailableError(`machine ${m.hostname} is offline`, { detail: 'machine_offline' });
-    return { machine: m, conn };
+    return { machine: m, conn, caps };
   }
 
   view(m: MachineRecord): cmdop.v1.IMachine {

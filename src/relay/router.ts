@@ -115,9 +115,10 @@ export class Router {
       if (from.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError(`too many streams on this link (limit ${MAX_STREAMS_PER_LINK})`);
       const window = open.window || DEFAULT_WINDOW;
       if (window > MAX_WINDOW) throw new ProtocolError(`window of ${window} bytes exceeds ${MAX_WINDOW}`);
-      const { machine, conn: to } = this.resolve(open.target, from);
+      const found = this.resolve(open.target, from);
+      const { machine, conn: to } = found;
       // The grant check: the key's capabilities on this machine, refused before the agent hears of it.
-      const caps = from.key ? this.registry.capsOn(from.key, machine) : EVERYTHING;
+      const caps = found.caps ?? EVERYTHING;
       const missing = missingCapability(caps, open.service, open.method);
       if (missing) throw new PermissionError(`this key lacks the ${missing} grant on ${machine.hostname} (for ${open.service}.${open.method})`, { detail: 'missing_grant' });
       if (to.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError('the machine has too many open streams');

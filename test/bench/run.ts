@@ -15,6 +15,7 @@ import { tunnelBench } from './tunnel.js';
 import { filesBench } from './files.js';
 import { aiBench } from './ai.js';
 import { binaryBench } from './binary.js';
+import { controlBench } from './control.js';
 
 const groups: Record<string, () => Promise<Figure[]>> = {
   foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
@@ -22,6 +23,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   ai: () => aiBench(),
   binary: () => binaryBench(),
   files: () => filesBench(Number(process.env.BENCH_FILE_MIB ?? 1024)),
+  control: () => controlBench(Number(process.env.BENCH_FLEET ?? 200)),
   terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
 };
 

@@ -51,6 +51,8 @@ export async function startSshd(dir: string): Promise<Sshd> {
       'PermitRootLogin yes',
       `PidFile ${join(dir, 'sshd.pid')}`,
       'LogLevel ERROR',
+      // The fan-out peer opens 50 logins at once; the default (10:30:100) would drop some.
+      'MaxStartups 256',
       'Subsystem sftp /usr/lib/openssh/sftp-server',
     ].join('\n') + '\n',
   );

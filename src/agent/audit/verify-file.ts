@@ -18,5 +18,6 @@ export function verifyAgentAuditFile(stateDir: string, publicKeyDer: Uint8Array)
       return { ok: false, records: links.length, firstBad: `line ${i + 1}`, reason: 'it is not a JSON record (edited or torn)' };
     }
   }
-  return verifyChain(links, createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' }));
+  // The agent signs every record it writes.
+  return verifyChain(links, createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' }), undefined, true);
 }

@@ -1,7 +1,7 @@
 /** `cmdop audit [--follow] [--json]` and `cmdop audit verify`: the relay's audit log. */
 import { parseDuration, printJson, table, type Command } from '../args.js';
 import type { AuditEvent } from '../../client/audit.js';
-import { CONNECT, connect } from './connect.js';
+import { CONNECT, withClient } from './connect.js';
 
 const FOLLOW_POLL_MS = 1000;
 
@@ -21,7 +21,6 @@ export const auditCommands: Command[] = [
     usage: 'cmdop audit [--since 1h] [--machine M] [--key ID] [--type stream.*] [--limit N] [--follow] [--json]',
     options: { ...CONNECT, since: { type: 'string' }, machine: { type: 'string' }, key: { type: 'string' }, type: { type: 'string' }, limit: { type: 'string' }, follow: { type: 'boolean', short: 'f' }, json: { type: 'boolean' } },
     async run(v) {
-      const client = await connect(v);
       const q = {
         ...(v.since ? { since: new Date(Date.now() - parseDuration(v.since as string)) } : {}),
         ...(v.machine ? { machine: v.machine as string } : {}),
@@ -32,7 +31,7 @@ export const auditCommands: Command[] = [
         if (v.json) for (const e of items) process.stdout.write(JSON.stringify(e) + '\n');
         else if (items.length) process.stdout.write(table(items.map((e) => [e.time.toISOString(), e.type, e.keyId || '-', e.machineId || '-', summary(e)])));
       };
-      try {
+      return withClient(v, async (client) => {
         let after = 0;
         let left = v.limit ? Number(v.limit) : Infinity;
         for (;;) {
@@ -46,9 +45,7 @@ export const auditCommands: Command[] = [
             await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
           }
         }
-      } finally {
-        await client.close();
-      }
+      });
     },
   },
   {
@@ -57,15 +54,12 @@ export const auditCommands: Command[] = [
     usage: 'cmdop audit verify [--json]',
     options: { ...CONNECT, json: { type: 'boolean' } },
     async run(v) {
-      const client = await connect(v);
-      try {
+      return withClient(v, async (client) => {
         const r = await client.audit.verify();
         if (v.json) printJson(r);
         else process.stdout.write(r.ok ? `ok: ${r.records} records in ${r.chains} chain(s) verify\n` : `BROKEN at ${r.firstBad}: ${r.reason} (${r.records} records checked)\n`);
         return r.ok ? 0 : 1;
-      } finally {
-        await client.close();
-      }
+      });
     },
   },
 ];

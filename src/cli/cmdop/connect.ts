@@ -23,3 +23,13 @@ export function connect(v: Values): Promise<Client> {
     insecure: v.insecure as boolean | undefined,
   });
 }
+
+/** Runs `fn` with a connected client, closed however `fn` ends. */
+export async function withClient<T>(v: Values, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = await connect(v);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}

@@ -1,21 +1,11 @@
 /** `cmdop fleets ...`: fleets, their machines and members, each with --json. */
 import { printJson, table, UsageError, type Command, type Options } from '../args.js';
-import type { Client } from '../../client/client.js';
 import type { Fleet } from '../../client/fleets.js';
 import { parseRole } from '../../control/capabilities.js';
-import { CONNECT, connect, type Values } from './connect.js';
+import { CONNECT, withClient, type Values } from './connect.js';
 
 const J: Options = { ...CONNECT, json: { type: 'boolean' } };
 const fleetRow = (f: Fleet) => [f.name, f.id, f.disabled ? 'disabled' : 'active', String(f.machineCount), f.selector || '-'];
-
-async function withClient<T>(v: Values, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = await connect(v);
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
-}
 
 function printFleet(v: Values, f: Fleet): void {
   if (v.json) return printJson(f);
@@ -86,32 +76,8 @@ export const fleetsCommands: Command[] = [
     options: { ...J, enable: { type: 'boolean' } },
     run: (v, pos) => withClient(v, async (c) => printFleet(v, v.enable ? await c.fleets.enable(fleetArg(pos)) : await c.fleets.disable(fleetArg(pos)))),
   },
-  {
-    name: 'fleets attach',
-    summary: 'attach a machine to a fleet',
-    usage: 'cmdop fleets attach FLEET MACHINE [--json]',
-    options: J,
-    run: (v, pos) =>
-      withClient(v, async (c) => {
-        if (pos.length !== 2) throw new UsageError('fleets attach takes a fleet and a machine');
-        const m = await c.fleets.machines.attach(pos[0]!, pos[1]!);
-        if (v.json) return printJson({ fleet: pos[0], machine: m.id, hostname: m.hostname, attached: true });
-        process.stdout.write(`${m.hostname} attached to ${pos[0]}\n`);
-      }),
-  },
-  {
-    name: 'fleets detach',
-    summary: 'detach a machine from a fleet',
-    usage: 'cmdop fleets detach FLEET MACHINE [--json]',
-    options: J,
-    run: (v, pos) =>
-      withClient(v, async (c) => {
-        if (pos.length !== 2) throw new UsageError('fleets detach takes a fleet and a machine');
-        const m = await c.fleets.machines.detach(pos[0]!, pos[1]!);
-        if (v.json) return printJson({ fleet: pos[0], machine: m.id, hostname: m.hostname, attached: false });
-        process.stdout.write(`${m.hostname} detached from ${pos[0]}\n`);
-      }),
-  },
+  attachCommand('attach'),
+  attachCommand('detach'),
   {
     name: 'fleets members',
     summary: "list a fleet's members (keys and their roles)",
@@ -125,32 +91,8 @@ export const fleetsCommands: Command[] = [
         process.stdout.write(table([['KEY', 'NAME', 'ROLE', 'ADDED'], ...all.map((m) => [m.keyId, m.keyName, m.role, m.addedAt.toISOString()])]));
       }),
   },
-  {
-    name: 'fleets members add',
-    summary: 'make a key a member of a fleet (viewer, operator or admin)',
-    usage: 'cmdop fleets members add FLEET KEY_ID [--role viewer|operator|admin] [--json]',
-    options: { ...J, role: { type: 'string' } },
-    run: (v, pos) =>
-      withClient(v, async (c) => {
-        if (pos.length !== 2) throw new UsageError('members add takes a fleet and a key id');
-        const m = await c.fleets.members.add(pos[0]!, pos[1]!, parseRole((v.role as string | undefined) ?? 'viewer'));
-        if (v.json) return printJson(m);
-        process.stdout.write(`key ${m.keyId} is ${m.role} of ${pos[0]}\n`);
-      }),
-  },
-  {
-    name: 'fleets members set-role',
-    summary: "change a member's role",
-    usage: 'cmdop fleets members set-role FLEET KEY_ID --role ROLE [--json]',
-    options: { ...J, role: { type: 'string' } },
-    run: (v, pos) =>
-      withClient(v, async (c) => {
-        if (pos.length !== 2 || !v.role) throw new UsageError('members set-role takes a fleet, a key id and --role');
-        const m = await c.fleets.members.set_role(pos[0]!, pos[1]!, parseRole(v.role as string));
-        if (v.json) return printJson(m);
-        process.stdout.write(`key ${m.keyId} is ${m.role} of ${pos[0]}\n`);
-      }),
-  },
+  memberCommand('add'),
+  memberCommand('set-role'),
   {
     name: 'fleets members remove',
     summary: 'remove a key from a fleet',
@@ -165,3 +107,38 @@ export const fleetsCommands: Command[] = [
       }),
   },
 ];
+
+/** `fleets attach|detach FLEET MACHINE`. */
+function attachCommand(verb: 'attach' | 'detach'): Command {
+  return {
+    name: `fleets ${verb}`,
+    summary: `${verb} a machine ${verb === 'attach' ? 'to' : 'from'} a fleet`,
+    usage: `cmdop fleets ${verb} FLEET MACHINE [--json]`,
+    options: J,
+    run: (v, pos) =>
+      withClient(v, async (c) => {
+        if (pos.length !== 2) throw new UsageError(`fleets ${verb} takes a fleet and a machine`);
+        const m = await c.fleets.machines[verb](pos[0]!, pos[1]!);
+        if (v.json) return printJson({ fleet: pos[0], machine: m.id, hostname: m.hostname, attached: verb === 'attach' });
+        process.stdout.write(`${m.hostname} ${verb}ed ${verb === 'attach' ? 'to' : 'from'} ${pos[0]}\n`);
+      }),
+  };
+}
+
+/** `fleets members add|set-role FLEET KEY_ID --role ROLE`. */
+function memberCommand(verb: 'add' | 'set-role'): Command {
+  return {
+    name: `fleets members ${verb}`,
+    summary: verb === 'add' ? 'make a key a member of a fleet (viewer, operator or admin)' : "change a member's role",
+    usage: `cmdop fleets members ${verb} FLEET KEY_ID ${verb === 'add' ? '[--role viewer|operator|admin]' : '--role ROLE'} [--json]`,
+    options: { ...J, role: { type: 'string' } },
+    run: (v, pos) =>
+      withClient(v, async (c) => {
+        if (pos.length !== 2 || (verb === 'set-role' && !v.role)) throw new UsageError(`members ${verb} takes a fleet, a key id${verb === 'set-role' ? ' and --role' : ''}`);
+        const role = parseRole((v.role as string | undefined) ?? 'viewer');
+        const m = verb === 'add' ? await c.fleets.members.add(pos[0]!, pos[1]!, role) : await c.fleets.members.set_role(pos[0]!, pos[1]!, role);
+        if (v.json) return printJson(m);
+        process.stdout.write(`key ${m.keyId} is ${m.role} of ${pos[0]}\n`);
+      }),
+  };
+}

@@ -1,7 +1,7 @@
 /** `cmdop keys issue|list|revoke`: scoped API keys (needs a key with admin on every machine). */
 import { printJson, table, UsageError, type Command } from '../args.js';
 import { describeGrants, GRANT_OPTIONS, keyRequestFromFlags } from '../grants.js';
-import { CONNECT, connect } from './connect.js';
+import { CONNECT, withClient } from './connect.js';
 import type { ApiKey } from '../../client/keys.js';
 
 const date = (d: Date | null) => (d ? d.toISOString() : '-');
@@ -15,17 +15,14 @@ export const keysCommands: Command[] = [
     options: { ...CONNECT, ...GRANT_OPTIONS, name: { type: 'string' }, json: { type: 'boolean' } },
     async run(v) {
       if (!v.name) throw new UsageError('keys issue needs --name');
-      const client = await connect(v);
-      try {
+      return withClient(v, async (client) => {
         // Fleet names become ids, so the grant survives a rename.
         const req = await keyRequestFromFlags(v, (names) => Promise.all(names.map(async (n) => (await client.fleets.get(n)).id)));
         const { key, secret } = await client.keys.issue({ name: req.name!, grants: req.grants as never, ...(req.ttlMs ? { ttlMs: Number(req.ttlMs) } : {}) });
         if (v.json) return printJson({ ...json(key), secret });
         process.stdout.write(`${secret}\n`);
         process.stderr.write(`key ${key.id} issued (${describeGrants(key.grants)})${key.expiresAt ? `, expires ${date(key.expiresAt)}` : ''}; store it now, it is not shown again\n`);
-      } finally {
-        await client.close();
-      }
+      });
     },
   },
   {
@@ -34,15 +31,12 @@ export const keysCommands: Command[] = [
     usage: 'cmdop keys list [--json]',
     options: { ...CONNECT, json: { type: 'boolean' } },
     async run(v) {
-      const client = await connect(v);
-      try {
+      return withClient(v, async (client) => {
         const keys = await client.keys.list();
         if (v.json) return printJson(keys.map(json));
         const state = (k: ApiKey) => (k.revoked ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= Date.now() ? 'expired' : 'active');
         process.stdout.write(table([['ID', 'NAME', 'STATE', 'EXPIRES', 'GRANTS'], ...keys.map((k) => [k.id, k.name, state(k), date(k.expiresAt), describeGrants(k.grants)])]));
-      } finally {
-        await client.close();
-      }
+      });
     },
   },
   {
@@ -52,14 +46,11 @@ export const keysCommands: Command[] = [
     options: { ...CONNECT, json: { type: 'boolean' } },
     async run(v, pos) {
       if (pos.length !== 1) throw new UsageError('keys revoke takes one key id');
-      const client = await connect(v);
-      try {
+      return withClient(v, async (client) => {
         const closed = await client.keys.revoke(pos[0]!);
         if (v.json) return printJson({ id: pos[0], revoked: true, closedLinks: closed });
         process.stdout.write(`key ${pos[0]} revoked; ${closed} live connection(s) closed\n`);
-      } finally {
-        await client.close();
-      }
+      });
     },
   },
 ];

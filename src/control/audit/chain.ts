@@ -1,8 +1,13 @@
 /**
  * The audit chain (pure): each record names its chain, its place in it, the hash of the record
- * before it and a canonical JSON body; its hash covers all four, and the writer signs the hash
- * with its Ed25519 key. So an edited record fails its hash or signature, a deleted or reordered
- * one breaks the next record's `prev` or the sequence, and `verifyChain` names the first bad one.
+ * before it and a canonical JSON body; its hash covers all four, and the writer signs hashes
+ * with its Ed25519 key. So an edited record fails its hash (or, if the editor rehashed every later
+ * record, the next signature), a deleted or reordered one breaks the next record's `prev` or the
+ * sequence, and `verifyChain` names the first bad one.
+ *
+ * A writer may sign only the last record of each batch it writes at once (the relay does: one
+ * signature per write instead of per record). Since every hash covers the one before it, that
+ * signature vouches for the whole batch; the last record of a chain must always be signed.
  */
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 
@@ -38,18 +43,21 @@ export function linkHash(chain: string, seq: number, prev: string, body: string)
 }
 
 /** The next link after `head` (null: the chain starts here). */
-export function makeLink(chain: string, head: { seq: number; hash: string } | null, body: string, key: KeyObject | ((digest: Uint8Array) => Uint8Array)): ChainLink {
+/** The next link after `head` (null: the chain starts here); `key` null leaves it unsigned (not the batch's last). */
+export function makeLink(chain: string, head: { seq: number; hash: string } | null, body: string, key: KeyObject | ((digest: Uint8Array) => Uint8Array) | null): ChainLink {
   const seq = (head?.seq ?? 0) + 1;
   const prev = head?.hash ?? '';
   const hash = linkHash(chain, seq, prev, body);
+  if (!key) return { chain, seq, prev, body, hash, sig: '' };
   const digest = Buffer.from(hash, 'hex');
   const sig = typeof key === 'function' ? key(digest) : sign(null, digest, key);
   return { chain, seq, prev, body, hash, sig: Buffer.from(sig).toString('base64') };
 }
 
-/** Why a single link is bad on its own (hash or signature), or null. */
+/** Why a single link is bad on its own (hash, or signature where it has one), or null. */
 export function linkProblem(l: ChainLink, key: KeyObject): string | null {
   if (linkHash(l.chain, l.seq, l.prev, l.body) !== l.hash) return 'its hash does not match its content (edited)';
+  if (l.sig === '') return null;
   let ok = false;
   try {
     ok = verify(null, Buffer.from(l.hash, 'hex'), key, Buffer.from(l.sig, 'base64'));
@@ -71,7 +79,7 @@ export interface VerifyResult {
  * Verifies links of one chain, in order. The first link present is the anchor (older ones may
  * have been pruned by retention); every later one must follow it exactly.
  */
-export function verifyChain(links: Iterable<ChainLink>, key: KeyObject, extra?: (l: ChainLink) => string | null): VerifyResult {
+export function verifyChain(links: Iterable<ChainLink>, key: KeyObject, extra?: (l: ChainLink) => string | null, everySigned = false): VerifyResult {
   let prev: ChainLink | null = null;
   let n = 0;
   for (const l of links) {
@@ -81,9 +89,10 @@ export function verifyChain(links: Iterable<ChainLink>, key: KeyObject, extra?: 
       if (l.seq !== prev.seq + 1) return bad(`it follows #${prev.seq} (a record was deleted or reordered)`);
       if (l.prev !== prev.hash) return bad('its prev hash is not the hash of the record before it');
     } else if (l.seq === 1 && l.prev !== '') return bad('the first record has a prev hash');
-    const p = linkProblem(l, key) ?? extra?.(l) ?? null;
+    const p = (everySigned && l.sig === '' ? 'it is not signed' : null) ?? linkProblem(l, key) ?? extra?.(l) ?? null;
     if (p) return bad(p);
     prev = l;
   }
+  if (prev && prev.sig === '') return { ok: false, records: n, firstBad: `${prev.chain}#${prev.seq}`, reason: 'the last record is not signed (records after it were deleted, or it was added by hand)' };
   return { ok: true, records: n, firstBad: '', reason: '' };
 }

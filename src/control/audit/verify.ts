@@ -52,7 +52,7 @@ function agentProblem(r: StoredRow, keys: VerifyKeys, heads: Map<string, ChainLi
   if (!inner || inner.seq !== r.agentSeq) return "its agent record does not match the row's agent seq";
   const key = keys.machine(r.machineId);
   if (!key) return `no public key for machine ${r.machineId}`;
-  const p = linkProblem(inner, key);
+  const p = inner.sig === '' ? 'it is not signed' : linkProblem(inner, key);
   if (p) return `the agent record ${inner.chain}#${inner.seq} of ${r.machineId}: ${p}`;
   const before = heads.get(r.machineId);
   if (before && (inner.seq !== before.seq + 1 || inner.prev !== before.hash)) return `the agent record #${inner.seq} of ${r.machineId} does not follow #${before.seq}`;

@@ -94,10 +94,11 @@ export class AuditLog {
     }
     const batch = this.queue.splice(0, 5000);
     let head = this.head;
-    const rows: AuditRow[] = batch.map((p) => {
+    const rows: AuditRow[] = batch.map((p, i) => {
       const { key, machine, ...rest } = p.fields;
       const body = canonical({ ts: p.tsMs, type: p.type, key: key ?? '', machine: machine ?? '', ...rest, ...(p.agent ? { agent: p.agent } : {}) });
-      const l = makeLink(this.id.chain, head, body, this.id.key);
+      // One signature per write: the batch's last record vouches for the hashes before it.
+      const l = makeLink(this.id.chain, head, body, i === batch.length - 1 ? this.id.key : null);
       head = { seq: l.seq, hash: l.hash };
       return { chain: l.chain, seq: l.seq, tsMs: p.tsMs, type: p.type, keyId: String(key ?? ''), machineId: String(machine ?? ''), body: l.body, prev: l.prev, hash: l.hash, sig: l.sig, agentSeq: p.agent ? p.agent.seq : null };
     });
@@ -159,7 +160,7 @@ export class AuditLog {
         continue; // stored already (a retried upload)
       }
       if (l.seq !== (head?.seq ?? 0) + 1 || l.prev !== (head?.hash ?? '')) throw new ConflictError(`agent audit record #${l.seq} does not follow #${head?.seq ?? 0} stored on the relay`, { detail: 'audit_broken' });
-      const bad = linkProblem(l, key);
+      const bad = l.sig === '' ? 'it is not signed' : linkProblem(l, key);
       if (bad) throw new ValidationError(`agent audit record #${l.seq}: ${bad}`, { detail: 'audit_broken' });
       const body = JSON.parse(l.body) as { ts?: number; type?: string; caller?: string };
       fresh.push({ type: `agent.${body.type ?? 'event'}`, tsMs: Number(body.ts) || this.now(), fields: { key: (body.caller ?? '').split('/')[0], machine: machineId }, agent: l });

@@ -60,20 +60,27 @@ export class EmbeddedStore implements RelayStore {
     return migrate(data, this.path);
   }
 
-  /** Opens the log for appending; a torn last line (a crash mid-write, never acknowledged) is cut. */
+  /**
+   * Opens the log for appending. What a crash mid-write left is cut: a torn last line, and the
+   * unsigned rows of a batch whose signed last row never reached the file. Neither was ever
+   * acknowledged (an append returns only once its whole batch is written).
+   */
   private openAudit(): number {
     const fd = openSync(this.auditPath, 'a+', 0o600);
     const text = readFileSync(this.auditPath, 'utf8');
-    const good = text.lastIndexOf('\n') + 1;
-    if (good < text.length) ftruncateSync(fd, Buffer.byteLength(text.slice(0, good)));
-    for (const line of text.slice(0, good).split('\n')) {
-      if (!line) continue;
+    const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').slice(0, -1);
+    const rows: (AuditRow | null)[] = lines.map((line) => {
       try {
-        this.noteHead(JSON.parse(line) as AuditRow);
+        return JSON.parse(line) as AuditRow;
       } catch {
-        // a damaged line: `audit verify` names it; appending goes on after the last good head
+        return null; // a damaged line: `audit verify` names it
       }
-    }
+    });
+    let keep = rows.length;
+    while (keep > 0 && rows[keep - 1]?.sig === '') keep--;
+    const goodBytes = Buffer.byteLength(lines.slice(0, keep).map((l) => l + '\n').join(''));
+    if (goodBytes < Buffer.byteLength(text)) ftruncateSync(fd, goodBytes);
+    for (const r of rows.slice(0, keep)) if (r) this.noteHead(r);
     return fd;
   }
 
