@@ -54,8 +54,8 @@ export class RelayState {
     const used = [...this.usedDirty].map((id) => this.keys.get(id)).filter((k) => k !== undefined);
     this.seenDirty.clear();
     this.usedDirty.clear();
-    await this.store.touchMachines(seen.map((m) => ({ id: m.id, lastSeenMs: m.lastSeenMs })));
-    for (const k of used) await this.store.putKey(k);
+    await this.store.touchMachines(seen.map((m) => ({ id: m.id, lastSeenMs: m.lastSeenMs, agentVersion: m.agentVersion })));
+    await this.store.touchKeys(used.map((k) => ({ id: k.id, lastUsedMs: k.lastUsedMs })));
   }
 
   private touch(): void {
@@ -198,12 +198,12 @@ export class RelayState {
     return this.putMachine({ ...m, disabled });
   }
 
-  /** Records the agent version a machine reconnected with (background: not security-relevant). */
+  /** Records the agent version a machine reconnected with (saved with the last-seen times). */
   noteVersion(id: string, agentVersion: string): void {
     const m = this.machinesById.get(id);
     if (!m || m.agentVersion === agentVersion) return;
     m.agentVersion = agentVersion;
-    void this.store.putMachine(m).catch(() => undefined);
+    this.seen(id);
   }
 
   /**

@@ -51,6 +51,21 @@ describe.each(stores)('RelayStore (%s)', (_name, open) => {
     await s.close();
   });
 
+  it('background touches never undo a revocation or a disable made meanwhile', async () => {
+    const s = await open();
+    await s.putKey({ id: 'k2', name: 'n', hash: 'x', createdMs: 1, expiresMs: null, revoked: false, lastUsedMs: 0, grants: [] });
+    const m = machine();
+    await s.putMachine(m);
+    await s.revokeKey('k2');
+    await s.putMachine({ ...m, disabled: true });
+    await s.touchKeys([{ id: 'k2', lastUsedMs: 99 }]);
+    await s.touchMachines([{ id: m.id, lastSeenMs: 77, agentVersion: 'cmdop-agent/9' }]);
+    const snap = await s.snapshot();
+    expect(snap.keys[0]).toMatchObject({ revoked: true, lastUsedMs: 99 });
+    expect(snap.machines[0]).toMatchObject({ disabled: true, lastSeenMs: 77, agentVersion: 'cmdop-agent/9' });
+    await s.close();
+  });
+
   it('uses a one-use token exactly once, even when two enrolments race', async () => {
     const s = await open();
     const t = token();

@@ -13,7 +13,7 @@ import { ConflictError, NotFoundError, AuthError, ValidationError } from '../../
 import { writeFileAtomic } from '../../platform/atomic.js';
 import { CAPABILITIES } from '../../control/capabilities.js';
 import { emptySnapshot, type AuditPage, type AuditQuery, type AuditRow, type FleetRecord, type KeyRecord, type MachineRecord, type MemberRecord, type Snapshot, type TokenRecord } from './records.js';
-import type { EnrollResult, RelayStore } from './store.js';
+import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable, filterAudit } from './rules.js';
 
 const STATE_VERSION = 2;
@@ -151,10 +151,22 @@ export class EmbeddedStore implements RelayStore {
     this.change((d) => upsert(d.machines, clone(m), (x) => x.id === m.id));
   }
 
-  async touchMachines(seen: ReadonlyArray<{ id: string; lastSeenMs: number }>): Promise<void> {
-    const by = new Map(seen.map((s) => [s.id, s.lastSeenMs]));
+  async touchMachines(seen: ReadonlyArray<MachineTouch>): Promise<void> {
+    const by = new Map(seen.map((s) => [s.id, s]));
     this.change((d) => {
-      for (const m of d.machines) m.lastSeenMs = Math.max(m.lastSeenMs, by.get(m.id) ?? 0);
+      for (const m of d.machines) {
+        const t = by.get(m.id);
+        if (!t) continue;
+        m.lastSeenMs = Math.max(m.lastSeenMs, t.lastSeenMs);
+        m.agentVersion = t.agentVersion || m.agentVersion;
+      }
+    });
+  }
+
+  async touchKeys(used: ReadonlyArray<{ id: string; lastUsedMs: number }>): Promise<void> {
+    const by = new Map(used.map((u) => [u.id, u.lastUsedMs]));
+    this.change((d) => {
+      for (const k of d.keys) k.lastUsedMs = Math.max(k.lastUsedMs, by.get(k.id) ?? 0);
     });
   }
 

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { AuthError, CmdopError, ConflictError, NotFoundError, UnavailableError } from '../../errors.js';
 import { MIGRATIONS } from './migrations.js';
 import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, Snapshot, TokenRecord } from './records.js';
-import type { EnrollResult, RelayStore } from './store.js';
+import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable } from './rules.js';
 
 const INT8 = 20;
@@ -184,12 +184,18 @@ export class PostgresStore implements RelayStore {
     );
   }
 
-  async touchMachines(seen: ReadonlyArray<{ id: string; lastSeenMs: number }>): Promise<void> {
+  async touchMachines(seen: ReadonlyArray<MachineTouch>): Promise<void> {
     if (seen.length === 0) return;
     await this.q(
-      `UPDATE machines SET last_seen_ms = greatest(machines.last_seen_ms, s.t) FROM unnest($1::text[], $2::bigint[]) AS s(id, t) WHERE machines.id = s.id`,
-      [seen.map((s) => s.id), seen.map((s) => s.lastSeenMs)],
+      `UPDATE machines SET last_seen_ms = greatest(machines.last_seen_ms, s.t), agent_version = coalesce(nullif(s.v, ''), machines.agent_version)
+       FROM unnest($1::text[], $2::bigint[], $3::text[]) AS s(id, t, v) WHERE machines.id = s.id`,
+      [seen.map((s) => s.id), seen.map((s) => s.lastSeenMs), seen.map((s) => s.agentVersion)],
     );
+  }
+
+  async touchKeys(used: ReadonlyArray<{ id: string; lastUsedMs: number }>): Promise<void> {
+    if (used.length === 0) return;
+    await this.q(`UPDATE api_keys SET last_used_ms = greatest(api_keys.last_used_ms, s.t) FROM unnest($1::text[], $2::bigint[]) AS s(id, t) WHERE api_keys.id = s.id`, [used.map((u) => u.id), used.map((u) => u.lastUsedMs)]);
   }
 
   async putFleet(f: FleetRecord): Promise<void> {

@@ -6,6 +6,8 @@
  */
 import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, Snapshot, TokenRecord } from './records.js';
 
+export interface MachineTouch { id: string; lastSeenMs: number; agentVersion: string }
+
 export interface EnrollResult { machine: MachineRecord; token: TokenRecord; created: boolean }
 
 export interface RelayStore {
@@ -26,8 +28,13 @@ export interface RelayStore {
    */
   enroll(tokenId: string, m: MachineRecord, nowMs: number): Promise<EnrollResult>;
   putMachine(m: MachineRecord): Promise<void>;
-  /** Last-seen times, batched; losing one costs nothing. */
-  touchMachines(seen: ReadonlyArray<{ id: string; lastSeenMs: number }>): Promise<void>;
+  /**
+   * Last-seen times and agent versions, batched; losing one costs nothing. Touches only those
+   * fields, so a background save can never undo a security change (a disable) made meanwhile.
+   */
+  touchMachines(seen: ReadonlyArray<MachineTouch>): Promise<void>;
+  /** Last-used times of keys, batched, the same way (never a key's revocation or grants). */
+  touchKeys(used: ReadonlyArray<{ id: string; lastUsedMs: number }>): Promise<void>;
 
   putFleet(f: FleetRecord): Promise<void>;
   attach(fleetId: string, machineId: string): Promise<void>;
