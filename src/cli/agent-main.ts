@@ -5,6 +5,7 @@ import { Agent } from '../agent/agent.js';
 import { AGENT_SETTINGS, loadAgentConfig, type AgentConfig } from '../agent/config.js';
 import { Client } from '../client/client.js';
 import { verifyAgentAuditFile } from '../agent/audit/verify-file.js';
+import { printVerdict } from './verdict.js';
 import { Identity } from '../agent/identity.js';
 import { VERSION } from '../version.js';
 import { ago, printJson, runProgram, type Command, type Options } from './args.js';
@@ -132,9 +133,7 @@ const commands: Command[] = [
     async run(v) {
       const cfg = configOf(v);
       const r = verifyAgentAuditFile(cfg.stateDir, Identity.loadOrCreate(cfg.stateDir).publicKeyDer);
-      if (v.json) process.stdout.write(JSON.stringify(r) + '\n');
-      else process.stdout.write(r.ok ? `ok: ${r.records} records verify\n` : `BROKEN at ${r.firstBad}: ${r.reason}\n`);
-      return r.ok ? 0 : 1;
+      return printVerdict(r, !!v.json);
     },
   },
 ];

@@ -7,6 +7,7 @@ import { loadOrCreateTls } from '../relay/tls.js';
 import { VERSION } from '../version.js';
 import { parseDuration, printJson, runProgram, table, UsageError, type Command, type Options } from './args.js';
 import { openAdmin } from './relay-admin.js';
+import { printVerdict } from './verdict.js';
 import { openStore } from '../relay/store/open.js';
 import { RelayState } from '../relay/state.js';
 import { verifyStore } from '../relay/api/audit.js';
@@ -186,9 +187,7 @@ const commands: Command[] = [
       try {
         const state = await RelayState.open(store);
         const r = await verifyStore(store, state, loadAuditIdentity(dir));
-        if (v.json) printJson(r);
-        else process.stdout.write(r.ok ? `ok: ${r.records} records in ${r.chains} chain(s) verify\n` : `BROKEN at ${r.firstBad}: ${r.reason} (${r.records} records checked)\n`);
-        return r.ok ? 0 : 1;
+        return printVerdict(r, !!v.json);
       } finally {
         await store.close();
       }

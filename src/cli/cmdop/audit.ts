@@ -1,7 +1,8 @@
 /** `cmdop audit [--follow] [--json]` and `cmdop audit verify`: the relay's audit log. */
-import { parseDuration, printJson, table, type Command } from '../args.js';
+import { parseDuration, table, type Command } from '../args.js';
 import type { AuditEvent } from '../../client/audit.js';
 import { CONNECT, withClient } from './connect.js';
+import { printVerdict } from '../verdict.js';
 
 const FOLLOW_POLL_MS = 1000;
 
@@ -56,9 +57,7 @@ export const auditCommands: Command[] = [
     async run(v) {
       return withClient(v, async (client) => {
         const r = await client.audit.verify();
-        if (v.json) printJson(r);
-        else process.stdout.write(r.ok ? `ok: ${r.records} records in ${r.chains} chain(s) verify\n` : `BROKEN at ${r.firstBad}: ${r.reason} (${r.records} records checked)\n`);
-        return r.ok ? 0 : 1;
+        return printVerdict(r, !!v.json);
       });
     },
   },
