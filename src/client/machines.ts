@@ -84,10 +84,15 @@ export class Machines {
 
   /** Every machine, following cursors page by page. */
   async *iter(o: Omit<ListMachinesOptions, 'cursor'> = {}): AsyncGenerator<Machine> {
+    for await (const page of this.pages(o)) yield* page;
+  }
+
+  /** Every page of machines, following cursors. */
+  async *pages(o: Omit<ListMachinesOptions, 'cursor'> = {}): AsyncGenerator<Machine[]> {
     let cursor: string | undefined;
     do {
       const page = await this.list({ ...o, ...(cursor ? { cursor } : {}) });
-      yield* page.items;
+      yield page.items;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
   }

@@ -120,6 +120,39 @@ describe('scoped keys and fleets', () => {
     expect((await m.machines.list()).items.map((x) => x.hostname)).toEqual(['b1']);
   });
 
+  it('the CLI: fleets, scoped keys printed once, members, and the audit log, each with --json', async () => {
+    const conn = ['--url', c.relay.url, '--token', c.apiKey, '--fingerprint', c.relay.fingerprint];
+    const cmd = async (...args: string[]) => {
+      const r = await run('cmdop', [...args, ...conn]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return r;
+    };
+    const fleet = JSON.parse((await cmd('fleets', 'create', 'cli-fleet', '--selector', 'env=a', '--json')).stdout) as { id: string; machineCount: number };
+    expect(fleet.machineCount).toBe(1);
+    expect((await cmd('fleets', 'attach', 'cli-fleet', 'b1')).stdout).toMatch(/b1 attached to cli-fleet/);
+    const got = JSON.parse((await cmd('fleets', 'get', 'cli-fleet', '--json')).stdout) as { machines: { hostname: string }[] };
+    expect(got.machines.map((m) => m.hostname).sort()).toEqual(['a1', 'b1']);
+    const issued = await cmd('keys', 'issue', '--name', 'support-cli', '--fleet', 'cli-fleet', '--allow', 'terminal,files:read', '--ttl', '4h');
+    const secret = issued.stdout.trim();
+    expect(secret).toMatch(/^cmdk_/);
+    expect(issued.stderr).toMatch(/fleets \S+: terminal, files:read/);
+    const listed = JSON.parse((await cmd('keys', 'list', '--json')).stdout) as { name: string; expires: string | null }[];
+    expect(listed.find((k) => k.name === 'support-cli')!.expires).not.toBeNull();
+    expect((await cmd('keys', 'list')).stdout).not.toContain(secret.slice(22));
+    const keyId = secret.split('_')[1]!;
+    await cmd('fleets', 'members', 'add', 'cli-fleet', keyId, '--role', 'operator');
+    expect(JSON.parse((await cmd('fleets', 'members', 'cli-fleet', '--json')).stdout)).toMatchObject([{ keyId, role: 'operator' }]);
+    await cmd('fleets', 'detach', 'cli-fleet', 'b1');
+    await c.relay.audit.flushed();
+    const audit = (await cmd('audit', '--type', 'fleet.*', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(audit.map((e) => e.type)).toEqual(expect.arrayContaining(['fleet.created', 'fleet.machine.attached', 'fleet.member.added', 'fleet.machine.detached']));
+    expect((await cmd('audit', 'verify')).stdout).toMatch(/^ok: \d+ records in 1 chain\(s\) verify/);
+    const denied = await run('cmdop', ['fleets', 'create', 'nope', '--url', c.relay.url, '--token', secret, '--fingerprint', c.relay.fingerprint]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr.trim().split('\n')).toHaveLength(1);
+    expect(denied.stderr).toMatch(/permission: creating a fleet needs a key with the admin grant/);
+  });
+
   it('an expired key is refused, and a key that expires while connected is cut at its expiry', async () => {
     const short = await admin.keys.issue({ name: 'brief', ttlMs: 1 });
     expect(await rejects(c.client({ token: short.secret }))).toBeInstanceOf(AuthError);

@@ -51,6 +51,23 @@ describe.each(stores)('RelayStore (%s)', (_name, open) => {
     await s.close();
   });
 
+  it('pages through a long log exactly once, from any cursor', async () => {
+    const s = await open();
+    const all = Array.from({ length: 1500 }, (_v, i) => row('relay:p', i + 1));
+    for (let i = 0; i < all.length; i += 250) await s.appendAudit(all.slice(i, i + 250));
+    const seen: number[] = [];
+    for (let after = 0; ; ) {
+      const p = await s.queryAudit({ after, limit: 333 });
+      if (p.rows.length === 0) break;
+      seen.push(...p.rows.map((r) => r.seq));
+      after = p.next;
+    }
+    expect(seen).toEqual(all.map((r) => r.seq));
+    const mid = await s.queryAudit({ limit: 1000 });
+    expect((await s.queryAudit({ after: mid.next, limit: 3 })).rows.map((r) => r.seq)).toEqual([1001, 1002, 1003]);
+    await s.close();
+  });
+
   it('background touches never undo a revocation or a disable made meanwhile', async () => {
     const s = await open();
     await s.putKey({ id: 'k2', name: 'n', hash: 'x', createdMs: 1, expiresMs: null, revoked: false, lastUsedMs: 0, grants: [] });

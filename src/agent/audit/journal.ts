@@ -5,7 +5,7 @@
  * chains from) plus those still to upload; past MAX_PENDING_BYTES of unacknowledged records new
  * ones are counted instead of kept, and an `audit.overflow` record says how many were lost.
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
@@ -29,7 +29,13 @@ export class AuditJournal {
   private syncScheduled = false;
   private listeners = new Set<() => void>();
 
-  constructor(dir: string, private readonly sign: (digest: Uint8Array) => Uint8Array, private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(
+    dir: string,
+    private readonly sign: (digest: Uint8Array) => Uint8Array,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+    private readonly bounds = { maxPendingBytes: MAX_PENDING_BYTES, compactBytes: COMPACT_BYTES },
+  ) {
     const d = join(dir, 'audit');
     mkdirSync(d, { recursive: true, mode: 0o700 });
     this.path = join(d, 'events.jsonl');
@@ -40,20 +46,22 @@ export class AuditJournal {
 
   private open(): number {
     const fd = openSync(this.path, 'a+', 0o600);
-    const text = readFileSync(this.path, 'utf8');
+    const all = readFileSync(this.path, 'utf8');
+    // A torn last line (a crash mid-write) was never uploaded: cut it.
+    const text = all.slice(0, all.lastIndexOf('\n') + 1);
+    if (text.length < all.length) ftruncateSync(fd, Buffer.byteLength(text));
     for (const line of text.split('\n')) {
       if (!line) continue;
       let l: ChainLink;
       try {
         l = JSON.parse(line) as ChainLink;
       } catch {
-        continue; // a torn last line: never acknowledged, never uploaded
+        continue; // a damaged line: `cmdop-agent audit verify` names it
       }
       this.head = { seq: l.seq, hash: l.hash };
       if (l.seq > this.acked) this.keep(l.seq, line);
       else this.anchor = line;
     }
-    if (text && !text.endsWith('\n')) writeSync(fd, '\n');
     return fd;
   }
 
@@ -66,7 +74,7 @@ export class AuditJournal {
   record(type: string, caller: string, fields: Record<string, unknown>): void {
     if (this.fd < 0) return;
     try {
-      if (this.pendingBytes >= MAX_PENDING_BYTES) {
+      if (this.pendingBytes >= this.bounds.maxPendingBytes) {
         this.dropped++;
         return;
       }
@@ -144,7 +152,7 @@ export class AuditJournal {
       this.pendingBytes -= p.line.length + 1;
       this.anchor = p.line;
     }
-    if (statSync(this.path).size > COMPACT_BYTES) this.compact();
+    if (statSync(this.path).size > this.bounds.compactBytes) this.compact();
   }
 
   /** Rewrites the file as the anchor plus the records still to upload. */

@@ -7,7 +7,7 @@
  * Every mutation is one method on one record; it changes a private copy and writes the file
  * before it returns, so a caller never sees a change that is not on disk.
  */
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, AuthError, ValidationError } from '../../errors.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
@@ -17,6 +17,8 @@ import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable, filterAudit } from './rules.js';
 
 const STATE_VERSION = 2;
+/** One offset is kept per this many audit rows. */
+const INDEX_EVERY = 512;
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** Version 1 (before fleets and grants): every key could do everything, so it keeps that. */
@@ -38,6 +40,9 @@ export class EmbeddedStore implements RelayStore {
   private data: Snapshot;
   private auditFd: number;
   private heads = new Map<string, { seq: number; hash: string }>();
+  private index: { seq: number; offset: number }[] = [];
+  /** Bytes of whole rows in the log. */
+  private size = 0;
   private agentHeads = new Map<string, { seq: number; hash: string }>();
 
   constructor(readonly dir: string) {
@@ -78,10 +83,60 @@ export class EmbeddedStore implements RelayStore {
     });
     let keep = rows.length;
     while (keep > 0 && rows[keep - 1]?.sig === '') keep--;
-    const goodBytes = Buffer.byteLength(lines.slice(0, keep).map((l) => l + '\n').join(''));
-    if (goodBytes < Buffer.byteLength(text)) ftruncateSync(fd, goodBytes);
-    for (const r of rows.slice(0, keep)) if (r) this.noteHead(r);
+    this.index = [];
+    this.size = 0;
+    for (let i = 0; i < keep; i++) {
+      const r = rows[i];
+      if (r) {
+        this.noteHead(r);
+        this.noteOffset(r.seq);
+      }
+      this.size += Buffer.byteLength(lines[i]!) + 1;
+    }
+    if (this.size < Buffer.byteLength(text)) ftruncateSync(fd, this.size);
     return fd;
+  }
+
+  /** Keeps every INDEX_EVERY-th row's offset: a page after a cursor reads from near it. */
+  private noteOffset(seq: number): void {
+    const last = this.index[this.index.length - 1];
+    if (!last || seq - last.seq >= INDEX_EVERY) this.index.push({ seq, offset: this.size });
+  }
+
+  /** Rows from near `after` (a seq) to the end, parsed one by one (damaged lines are skipped: verify names them). */
+  private *rowsAfter(after: number): Generator<AuditRow> {
+    let lo = 0;
+    let hi = this.index.length - 1;
+    let from = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.index[mid]!.seq <= after) {
+        from = this.index[mid]!.offset;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const fd = openSync(this.auditPath, 'r');
+    try {
+      const chunk = Buffer.alloc(1024 * 1024);
+      let rest = '';
+      for (let pos = from; pos < this.size; ) {
+        const n = readSync(fd, chunk, 0, Math.min(chunk.length, this.size - pos), pos);
+        if (n <= 0) break;
+        pos += n;
+        const lines = (rest + chunk.subarray(0, n).toString('utf8')).split('\n');
+        rest = lines.pop()!;
+        for (const line of lines) {
+          if (!line) continue;
+          try {
+            yield JSON.parse(line) as AuditRow;
+          } catch {
+            // skipped
+          }
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private noteHead(r: AuditRow): void {
@@ -216,28 +271,23 @@ export class EmbeddedStore implements RelayStore {
       if (r.seq !== last + 1) throw new ConflictError(`audit record ${r.chain}#${r.seq} does not follow #${last}`);
       heads.set(r.chain, r.seq);
     }
-    const buf = Buffer.from(rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    const lines = rows.map((r) => JSON.stringify(r) + '\n');
+    const buf = Buffer.from(lines.join(''));
     for (let off = 0; off < buf.length; ) off += writeSync(this.auditFd, buf, off, buf.length - off);
     fdatasyncSync(this.auditFd);
-    for (const r of rows) this.noteHead(r);
-  }
-
-  private readAudit(): AuditRow[] {
-    const rows: AuditRow[] = [];
-    for (const line of readFileSync(this.auditPath, 'utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        rows.push(JSON.parse(line) as AuditRow);
-      } catch {
-        // verify names damaged lines; a query skips them
-      }
-    }
-    return rows;
+    rows.forEach((r, i) => {
+      this.noteHead(r);
+      this.noteOffset(r.seq);
+      this.size += Buffer.byteLength(lines[i]!);
+    });
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
-    // One chain, one writer: a row's place in the file is its seq.
-    return filterAudit(this.readAudit().map((r) => ({ ...r, pos: r.seq })), q);
+    // One chain, one writer: a row's place in the file is its seq, and the file is in seq order.
+    const rows = this.rowsAfter(q.after ?? 0);
+    return filterAudit((function* () {
+      for (const r of rows) yield { ...r, pos: r.seq };
+    })(), q);
   }
 
   /** The raw lines, for `audit verify` over the file itself. */
@@ -257,7 +307,7 @@ export class EmbeddedStore implements RelayStore {
     if (keep.length === lines.length) return 0;
     closeSync(this.auditFd);
     writeFileAtomic(this.auditPath, keep.map((l) => l + '\n').join(''));
-    this.auditFd = openSync(this.auditPath, 'a', 0o600);
+    this.auditFd = this.openAudit(); // the offsets index again (the heads are kept)
     return lines.length - keep.length;
   }
 

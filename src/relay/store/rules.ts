@@ -20,7 +20,7 @@ export function auditRowMatches(r: AuditRow, q: AuditQuery): boolean {
 }
 
 /** A page of rows in store order, after the cursor. */
-export function filterAudit(rows: (AuditRow & { pos: number })[], q: AuditQuery): AuditPage {
+export function filterAudit(rows: Iterable<AuditRow & { pos: number }>, q: AuditQuery): AuditPage {
   const out: (AuditRow & { pos: number })[] = [];
   for (const r of rows) {
     if (q.after !== undefined && r.pos <= q.after) continue;
