@@ -35,6 +35,11 @@ describe('audit log', () => {
       expect(close.fields).toMatchObject({ service: 'terminal', code: 'ok' });
       expect(close.fields.bytesDown as number).toBeGreaterThan(0);
       expect(events.some((e) => e.type === 'link.up')).toBe(true);
+      // A failed authentication is recorded with the remote address.
+      await expect(Client.connect({ url: c.relay.url, token: `cmdk_${'0'.repeat(16)}_${'A'.repeat(43)}`, fingerprint: c.relay.fingerprint, timeoutMs: 5000 })).rejects.toThrow(/invalid or revoked/);
+      const failed = await waitFor('the failed authentication record', async () => (await allEvents(client)).find((e) => e.type === 'auth.failed'));
+      expect(failed.fields).toMatchObject({ code: 'auth' });
+      expect(String(failed.fields.remote)).toMatch(/127\.0\.0\.1$/);
       await client.close();
 
       // The relay goes away; the agent goes on recording what local clients run.

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { run } from '../helpers/procs.js';
+import { CLI, run, start } from '../helpers/procs.js';
 import { withTimeout } from '../helpers/wait.js';
 import type { Client } from '../../src/client/client.js';
 import { cmdop } from '../../src/protocol/gen/cmdop.js';
@@ -146,6 +146,15 @@ describe('scoped keys and fleets', () => {
     await c.relay.audit.flushed();
     const audit = (await cmd('audit', '--type', 'fleet.*', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(audit.map((e) => e.type)).toEqual(expect.arrayContaining(['fleet.created', 'fleet.machine.attached', 'fleet.member.added', 'fleet.machine.detached']));
+    // --follow keeps printing records as they are made.
+    const follow = start(process.execPath, [CLI('cmdop'), 'audit', '--follow', '--json', '--type', 'fleet.*', ...conn]);
+    try {
+      await follow.waitFor(/fleet\.machine\.detached/, 15_000);
+      await cmd('fleets', 'update', 'cli-fleet', '--description', 'followed');
+      await follow.waitFor(/"type":"fleet\.updated"/, 15_000);
+    } finally {
+      await follow.kill();
+    }
     expect((await cmd('audit', 'verify')).stdout).toMatch(/^ok: \d+ records in 1 chain\(s\) verify/);
     const denied = await run('cmdop', ['fleets', 'create', 'nope', '--url', c.relay.url, '--token', secret, '--fingerprint', c.relay.fingerprint]);
     expect(denied.code).toBe(1);
@@ -201,6 +210,14 @@ describe('fan-out over a fleet', () => {
     const lines: string[] = [];
     const res = await client.fleets.exec('edge', script, { timeoutMs: 2000, parallel: 2, onLine: (m, l) => lines.push(`${m.hostname}: ${l}`) });
     expect(res.find((x) => x.machine.hostname === 'fail1')!.exitCode).toBe(1);
+    // CMDOP_FLEET_ID is the default fleet of fleet-scoped calls.
+    process.env.CMDOP_FLEET_ID = 'edge';
+    try {
+      expect((await client.fleets.get()).name).toBe('edge');
+      expect((await client.fleets.machines.list('')).items.map((m) => m.hostname).sort()).toEqual(['fail1', 'hang1', 'off1', 'ok1']);
+    } finally {
+      delete process.env.CMDOP_FLEET_ID;
+    }
     expect(lines.sort()).toEqual(['fail1: bad', 'hang1: start', 'ok1: line one from ok1', 'ok1: partial-joined'].sort());
   });
 
