@@ -7,18 +7,17 @@
  * Every mutation is one method on one record; it changes a private copy and writes the file
  * before it returns, so a caller never sees a change that is not on disk.
  */
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, AuthError, ValidationError } from '../../errors.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
 import { CAPABILITIES } from '../../control/capabilities.js';
 import { emptySnapshot, type AuditPage, type AuditQuery, type AuditRow, type FleetRecord, type KeyRecord, type MachineRecord, type MemberRecord, type Snapshot, type TokenRecord } from './records.js';
 import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
-import { checkTokenUsable, filterAudit } from './rules.js';
+import { checkTokenUsable } from './rules.js';
+import { AuditFile } from './audit-file.js';
 
 const STATE_VERSION = 2;
-/** One offset is kept per this many audit rows. */
-const INDEX_EVERY = 512;
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** Version 1 (before fleets and grants): every key could do everything, so it keeps that. */
@@ -38,12 +37,7 @@ export class EmbeddedStore implements RelayStore {
   readonly auditPath: string;
   readonly describe: string;
   private data: Snapshot;
-  private auditFd: number;
-  private heads = new Map<string, { seq: number; hash: string }>();
-  private index: { seq: number; offset: number }[] = [];
-  /** Bytes of whole rows in the log. */
-  private size = 0;
-  private agentHeads = new Map<string, { seq: number; hash: string }>();
+  private readonly audit: AuditFile;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -51,7 +45,7 @@ export class EmbeddedStore implements RelayStore {
     this.auditPath = join(dir, 'audit.jsonl');
     this.describe = `embedded:${dir}`;
     this.data = this.load();
-    this.auditFd = this.openAudit();
+    this.audit = new AuditFile(this.auditPath);
   }
 
   private load(): Snapshot {
@@ -63,88 +57,6 @@ export class EmbeddedStore implements RelayStore {
       throw new ValidationError(`relay state ${this.path} is not valid JSON; restore it from a backup`, { cause: err });
     }
     return migrate(data, this.path);
-  }
-
-  /**
-   * Opens the log for appending. What a crash mid-write left is cut: a torn last line, and the
-   * unsigned rows of a batch whose signed last row never reached the file. Neither was ever
-   * acknowledged (an append returns only once its whole batch is written).
-   */
-  private openAudit(): number {
-    const fd = openSync(this.auditPath, 'a+', 0o600);
-    const text = readFileSync(this.auditPath, 'utf8');
-    const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').slice(0, -1);
-    const rows: (AuditRow | null)[] = lines.map((line) => {
-      try {
-        return JSON.parse(line) as AuditRow;
-      } catch {
-        return null; // a damaged line: `audit verify` names it
-      }
-    });
-    let keep = rows.length;
-    while (keep > 0 && rows[keep - 1]?.sig === '') keep--;
-    this.index = [];
-    this.size = 0;
-    for (let i = 0; i < keep; i++) {
-      const r = rows[i];
-      if (r) {
-        this.noteHead(r);
-        this.noteOffset(r.seq);
-      }
-      this.size += Buffer.byteLength(lines[i]!) + 1;
-    }
-    if (this.size < Buffer.byteLength(text)) ftruncateSync(fd, this.size);
-    return fd;
-  }
-
-  /** Keeps every INDEX_EVERY-th row's offset: a page after a cursor reads from near it. */
-  private noteOffset(seq: number): void {
-    const last = this.index[this.index.length - 1];
-    if (!last || seq - last.seq >= INDEX_EVERY) this.index.push({ seq, offset: this.size });
-  }
-
-  /** Rows from near `after` (a seq) to the end, parsed one by one (damaged lines are skipped: verify names them). */
-  private *rowsAfter(after: number): Generator<AuditRow> {
-    let lo = 0;
-    let hi = this.index.length - 1;
-    let from = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.index[mid]!.seq <= after) {
-        from = this.index[mid]!.offset;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    const fd = openSync(this.auditPath, 'r');
-    try {
-      const chunk = Buffer.alloc(1024 * 1024);
-      let rest = '';
-      for (let pos = from; pos < this.size; ) {
-        const n = readSync(fd, chunk, 0, Math.min(chunk.length, this.size - pos), pos);
-        if (n <= 0) break;
-        pos += n;
-        const lines = (rest + chunk.subarray(0, n).toString('utf8')).split('\n');
-        rest = lines.pop()!;
-        for (const line of lines) {
-          if (!line) continue;
-          try {
-            yield JSON.parse(line) as AuditRow;
-          } catch {
-            // skipped
-          }
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  private noteHead(r: AuditRow): void {
-    this.heads.set(r.chain, { seq: r.seq, hash: r.hash });
-    if (r.agentSeq !== null && r.machineId) {
-      const inner = JSON.parse(r.body) as { agent?: { hash: string } };
-      this.agentHeads.set(r.machineId, { seq: r.agentSeq, hash: inner.agent?.hash ?? '' });
-    }
   }
 
   private save(next: Snapshot): void {
@@ -256,66 +168,32 @@ export class EmbeddedStore implements RelayStore {
   }
 
   async auditHead(chain: string): Promise<{ seq: number; hash: string } | null> {
-    return this.heads.get(chain) ?? null;
+    return this.audit.head(chain);
   }
 
   async agentAuditHead(machineId: string): Promise<{ seq: number; hash: string } | null> {
-    return this.agentHeads.get(machineId) ?? null;
+    return this.audit.agentHead(machineId);
   }
 
   async appendAudit(rows: readonly AuditRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const heads = new Map<string, number>();
-    for (const r of rows) {
-      const last = heads.get(r.chain) ?? this.heads.get(r.chain)?.seq ?? 0;
-      if (r.seq !== last + 1) throw new ConflictError(`audit record ${r.chain}#${r.seq} does not follow #${last}`);
-      heads.set(r.chain, r.seq);
-    }
-    const lines = rows.map((r) => JSON.stringify(r) + '\n');
-    const buf = Buffer.from(lines.join(''));
-    for (let off = 0; off < buf.length; ) off += writeSync(this.auditFd, buf, off, buf.length - off);
-    fdatasyncSync(this.auditFd);
-    rows.forEach((r, i) => {
-      this.noteHead(r);
-      this.noteOffset(r.seq);
-      this.size += Buffer.byteLength(lines[i]!);
-    });
+    this.audit.append(rows);
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
-    // One chain, one writer: a row's place in the file is its seq, and the file is in seq order.
-    const rows = this.rowsAfter(q.after ?? 0);
-    return filterAudit((function* () {
-      for (const r of rows) yield { ...r, pos: r.seq };
-    })(), q);
+    return this.audit.query(q);
   }
 
   /** The raw lines, for `audit verify` over the file itself. */
   auditLines(): string[] {
-    return readFileSync(this.auditPath, 'utf8').split('\n').filter(Boolean);
+    return this.audit.lines();
   }
 
   async pruneAudit(beforeMs: number): Promise<number> {
-    const lines = this.auditLines();
-    const keep = lines.filter((l) => {
-      try {
-        return (JSON.parse(l) as AuditRow).tsMs >= beforeMs;
-      } catch {
-        return true;
-      }
-    });
-    if (keep.length === lines.length) return 0;
-    closeSync(this.auditFd);
-    writeFileAtomic(this.auditPath, keep.map((l) => l + '\n').join(''));
-    this.auditFd = this.openAudit(); // the offsets index again (the heads are kept)
-    return lines.length - keep.length;
+    return this.audit.prune(beforeMs);
   }
 
-  /** Idempotent: the descriptor number is never closed twice (it may have been reused). */
   async close(): Promise<void> {
-    if (this.auditFd < 0) return;
-    closeSync(this.auditFd);
-    this.auditFd = -1;
+    this.audit.close();
   }
 }
 
