@@ -49,8 +49,6 @@ export class Conn {
   keyId = '';
   /** The client's key record (null for agents and the admin socket, which is trusted by its file mode). */
   key: KeyRecord | null = null;
-  /** The remote address, for the audit log. */
-  remote = '';
   private expiryTimer: NodeJS.Timeout | undefined;
   machineId = '';
   readonly link: Link;

@@ -114,7 +114,13 @@ export class Relay {
       await store.close().catch(() => undefined);
       throw err;
     }
-    await relay.listen();
+    try {
+      await relay.listen();
+    } catch (err) {
+      await relay.audit.stop();
+      await store.close().catch(() => undefined);
+      throw err;
+    }
     relay.startPruning();
     return relay;
   }
@@ -253,7 +259,6 @@ export class Relay {
         c.log.debug({ reason: err.message }, 'link closed');
       },
     });
-    conn.remote = remote;
     this.conns.add(conn);
     if (!admin) this.admission.track(conn);
   }
