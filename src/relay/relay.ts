@@ -36,8 +36,6 @@ import type { RelayStore } from './store/store.js';
 import { AuditLog } from './audit/log.js';
 import { loadAuditIdentity, type AuditIdentity } from './audit/identity.js';
 
-/** How often old audit records are pruned (when a retention is set). */
-const PRUNE_EVERY_MS = 3600_000;
 import { loadOrCreateTls } from './tls.js';
 import type { ServiceRegistry } from '../link/services.js';
 
@@ -69,7 +67,6 @@ export class Relay {
   readonly state: RelayState;
   readonly audit: AuditLog;
   readonly auditIdentity: AuditIdentity;
-  private pruneTimer: NodeJS.Timeout | undefined;
   readonly registry: Registry;
   readonly router: Router;
   /** SHA-256 fingerprint of the TLS certificate ('' with --insecure). */
@@ -121,21 +118,12 @@ export class Relay {
       await store.close().catch(() => undefined);
       throw err;
     }
-    relay.startPruning();
+    if (opts.auditRetentionMs) relay.audit.keepFor(opts.auditRetentionMs);
     return relay;
   }
 
   get store(): RelayStore {
     return this.state.store;
-  }
-
-  private startPruning(): void {
-    const ms = this.opts.auditRetentionMs;
-    if (!ms) return;
-    const run = () => void this.audit.prune(ms).catch((err: Error) => this.log.warn({ err: err.message }, 'audit prune failed'));
-    run();
-    this.pruneTimer = setInterval(run, PRUNE_EVERY_MS);
-    this.pruneTimer.unref();
   }
 
   get port(): number {
@@ -288,7 +276,6 @@ export class Relay {
   private async stopOnce(): Promise<void> {
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
-    clearInterval(this.pruneTimer);
     await this.state.dispose();
     await this.audit.stop();
     await this.state.store.close().catch(() => undefined);

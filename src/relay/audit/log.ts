@@ -18,6 +18,8 @@ import type { RelayStore } from '../store/store.js';
 import type { AuditIdentity } from './identity.js';
 
 export const MAX_QUEUED = 100_000;
+/** How often records past the retention are pruned. */
+const PRUNE_EVERY_MS = 3600_000;
 const RETRY_MS = 1000;
 
 /** Fields every record may carry; the rest are the event's own. */
@@ -45,6 +47,7 @@ export class AuditLog {
   private waiters: Array<() => void> = [];
   private readonly agentLocks = new Map<string, Promise<unknown>>();
   private stopped = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly store: RelayStore, private readonly id: AuditIdentity, head: { seq: number; hash: string } | null, private readonly log: Logger, private readonly now: () => number) {
     this.head = head;
@@ -183,7 +186,16 @@ export class AuditLog {
     return n;
   }
 
+  /** Keeps records for `retentionMs`: prunes now, then every hour. */
+  keepFor(retentionMs: number): void {
+    const run = () => void this.prune(retentionMs).catch((err: Error) => this.log.warn({ err: err.message }, 'audit prune failed'));
+    run();
+    this.pruneTimer = setInterval(run, PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
     await Promise.race([this.flushed(), new Promise((r) => setTimeout(r, 2000).unref())]);
     this.stopped = true;
     clearTimeout(this.retry);
