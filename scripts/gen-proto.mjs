@@ -1,5 +1,6 @@
-// Compiles proto/ into static protobufjs code (src/protocol/gen/cmdop.js + cmdop.d.ts).
-// Runs offline: protobufjs-cli is a devDependency.
+// Compiles proto/ into static protobufjs code: proto/cmdop/v1 (our wire protocol) into
+// src/protocol/gen/cmdop.{js,d.ts}, and proto/compat (the official agent's local gRPC subset) into
+// src/agent/grpc/gen/terminal.{js,d.ts}. Runs offline: protobufjs-cli is a devDependency.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -7,21 +8,29 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const protoDir = join(root, 'proto');
-const outDir = join(root, 'src/protocol/gen');
-const js = join(outDir, 'cmdop.js');
-const dts = join(outDir, 'cmdop.d.ts');
-const protos = readdirSync(join(protoDir, 'cmdop/v1')).filter((f) => f.endsWith('.proto')).map((f) => join(protoDir, 'cmdop/v1', f));
+const targets = [
+  { dir: 'cmdop/v1', out: 'src/protocol/gen', name: 'cmdop', pkg: 'cmdop\\.v1' },
+  { dir: 'compat', out: 'src/agent/grpc/gen', name: 'terminal', pkg: 'terminal' },
+];
+
+for (const t of targets) build(t);
+
+function build({ dir, out, name, pkg }) {
+const outDir = join(root, out);
+const js = join(outDir, `${name}.js`);
+const dts = join(outDir, `${name}.d.ts`);
+const protos = readdirSync(join(protoDir, dir)).filter((f) => f.endsWith('.proto')).map((f) => join(protoDir, dir, f));
 
 if (process.argv[2] === '--copy') {
   // tsc does not copy the generated .js; put it beside the compiled code.
-  const dest = join(root, 'dist/src/protocol/gen');
+  const dest = join(root, 'dist', out);
   mkdirSync(dest, { recursive: true });
-  for (const f of ['cmdop.js', 'cmdop.d.ts']) writeFileSync(join(dest, f), readFileSync(join(outDir, f)));
-  process.exit(0);
+  for (const f of [`${name}.js`, `${name}.d.ts`]) writeFileSync(join(dest, f), readFileSync(join(outDir, f)));
+  return;
 }
 
 const newest = Math.max(...protos.map((p) => statSync(p).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
-if (existsSync(js) && existsSync(dts) && statSync(dts).mtimeMs > newest) process.exit(0);
+if (existsSync(js) && existsSync(dts) && statSync(dts).mtimeMs > newest) return;
 
 mkdirSync(outDir, { recursive: true });
 const bin = (name) => join(root, 'node_modules/protobufjs-cli/bin', name);
@@ -35,5 +44,7 @@ execFileSync(process.execPath, [bin('pbts'), '-o', dts, js], { stdio: 'inherit' 
 // class fields as the loose $Properties shapes; tighten the class members (their doc comments end
 // with a full stop, the $Properties interface members' do not).
 let types = readFileSync(dts, 'utf8').replace(/^import Long = require\("long"\);\n/m, '');
-types = types.replace(/(\/\*\* [^*\n]*\. \*\/\n\s+\w+\??: )([^;\n]+);/g, (_m, head, type) => head + type.replace(/(cmdop\.v1\.\w+)\.\$Properties/g, '$1') + ';');
+const props = new RegExp(`(${pkg}\\.\\w+)\\.\\$Properties`, 'g');
+types = types.replace(/(\/\*\* [^*\n]*\. \*\/\n\s+\w+\??: )([^;\n]+);/g, (_m, head, type) => head + type.replace(props, '$1') + ';');
 writeFileSync(dts, types);
+}

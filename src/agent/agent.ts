@@ -7,7 +7,7 @@ import { ValidationError } from '../errors.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { ServiceRegistry } from '../link/services.js';
 import type { Stream } from '../protocol/stream.js';
-import type { AgentConfig } from './config.js';
+import { defaultGrpcSocket, type AgentConfig } from './config.js';
 import { Identity } from './identity.js';
 import { RelayLink } from './link/relay-link.js';
 import { LocalServer } from './link/local-server.js';
@@ -28,6 +28,7 @@ import { missingCapability } from '../control/capabilities.js';
 import { AuditJournal } from './audit/journal.js';
 import { AuditUploader } from './audit/upload.js';
 import { describeStream } from './audit/describe.js';
+import { GrpcEndpoint, type GrpcMode } from './grpc/server.js';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx {
   log: Logger;
@@ -48,6 +49,7 @@ export class Agent {
   readonly relay: RelayLink | null;
   readonly sessions: Sessions;
   private local: LocalServer | null = null;
+  private grpc: GrpcEndpoint | null = null;
   private readonly services: ServiceRegistry<AgentCtx>;
   private readonly ctx: AgentCtx;
   private readonly startedMs = Date.now();
@@ -116,7 +118,22 @@ export class Agent {
   static async start(o: AgentOptions): Promise<Agent> {
     const agent = new Agent(o);
     if (o.local !== false) {
+      const c = o.config;
+      agent.grpc = new GrpcEndpoint({
+        mode: c.grpc as GrpcMode,
+        socketPath: c.grpcSocket || defaultGrpcSocket(c.socket),
+        ...(c.grpcListen ? { listen: c.grpcListen } : {}),
+        agentSocket: c.socket,
+        hostname: c.hostname,
+        log: o.log.child({ component: 'grpc' }),
+        counts: () => {
+          const live = agent.sessions.list().filter((s) => !s.exit);
+          return { sessions: live.length, clients: live.reduce((n, s) => n + s.info().clients!.length, 0) };
+        },
+      });
+      const grpc = await agent.grpc.start();
       agent.local = new LocalServer({
+        grpc,
         socketPath: o.config.socket,
         infoPath: o.infoPath,
         log: o.log.child({ component: 'local' }),
@@ -152,6 +169,7 @@ export class Agent {
     this.sessions.closeAll();
     this.partials.stop();
     this.uploader?.stop();
+    await this.grpc?.stop(); // before the local socket its handlers call through
     await Promise.all([this.relay?.stop(), this.local?.stop()]);
     this.audit.close();
   }

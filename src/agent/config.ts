@@ -2,7 +2,7 @@
 import { hostPaths, hostScope, type Scope } from '../platform/paths.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { resolveConfig, type Resolved, type Setting } from '../config/resolve.js';
 
@@ -14,6 +14,9 @@ export interface AgentConfig {
   insecure: boolean;
   stateDir: string;
   socket: string;
+  grpc: string;
+  grpcSocket: string;
+  grpcListen: string;
   hostname: string;
   labels: Record<string, string>;
   logLevel: string;
@@ -61,6 +64,12 @@ export function defaultSocketPath(system?: boolean): string {
   return hostPaths(scopeOf(system)).socketPath;
 }
 
+/** The gRPC endpoint's socket: grpc.sock beside ours (a named pipe beside ours on Windows). */
+export function defaultGrpcSocket(socket: string): string {
+  if (process.platform === 'win32') return `${socket}-grpc`;
+  return join(dirname(socket), 'grpc.sock');
+}
+
 export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'relay', flag: '--relay', env: 'CMDOP_RELAY_URL', type: 'string', help: 'relay URL, wss://host:port' },
   { key: 'token', flag: '--token', env: 'CMDOP_JOIN_TOKEN', type: 'string', help: 'join token, used once to enrol' },
@@ -69,6 +78,9 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'insecure', flag: '--insecure', env: 'CMDOP_INSECURE', type: 'boolean', default: false, help: 'allow ws:// without TLS (development only)' },
   { key: 'stateDir', flag: '--state-dir', env: 'CMDOP_STATE_DIR', type: 'string', default: defaultStateDir(), help: 'identity key, machine id, ledgers (0600)' },
   { key: 'socket', flag: '--socket', env: 'CMDOP_SOCKET', type: 'string', default: defaultSocketPath(), help: 'local socket for clients on this host' },
+  { key: 'grpc', flag: '--grpc', env: 'CMDOP_GRPC', type: 'string', default: 'on', help: 'the local gRPC endpoint for the official @cmdop/node SDK: on, or health (answers HealthCheck only)' },
+  { key: 'grpcSocket', flag: '--grpc-socket', env: 'CMDOP_GRPC_SOCKET', type: 'string', default: '', help: 'its Unix socket (0600) or named pipe (default: grpc.sock beside the local socket)' },
+  { key: 'grpcListen', flag: '--grpc-listen', env: 'CMDOP_GRPC_LISTEN', type: 'string', default: '', help: 'serve it on a loopback host:port instead of the socket (never a network address)' },
   { key: 'hostname', flag: '--hostname', env: 'CMDOP_HOSTNAME', type: 'string', default: osHostname(), help: 'name shown in machine lists' },
   { key: 'labels', flag: '--labels', env: 'CMDOP_LABELS', type: 'map', default: {}, help: 'k=v,k2=v2 labels sent at enrolment' },
   { key: 'logLevel', flag: '--log-level', env: 'CMDOP_LOG_LEVEL', type: 'string', default: 'info', help: 'trace, debug, info, warn, error, silent' },
@@ -123,9 +135,11 @@ export function loadAgentConfig(flags: Record<string, string | boolean | undefin
   const r = resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, flattenSections(data), file);
   if (!['required', 'off'].includes(r.values.pin)) throw new ValidationError(`${file}: "pin" is "required" or "off"`);
   if (!['ask', 'never'].includes(r.values.aiConfirmPolicy)) throw new ValidationError(`${file}: "aiConfirmPolicy" is "ask" or "never"`);
+  if (!['on', 'health'].includes(r.values.grpc)) throw new ValidationError(`${file}: "grpc" is "on" or "health"`);
   if (!(r.values.pinMinLength >= 4)) throw new ValidationError(`${file}: "pinMinLength" must be at least 4`);
   // Relative paths are relative to where the agent was started; the service runs elsewhere.
   r.values.stateDir = resolve(r.values.stateDir);
   if (process.platform !== 'win32') r.values.socket = resolve(r.values.socket);
+  if (r.values.grpcSocket && process.platform !== 'win32') r.values.grpcSocket = resolve(r.values.grpcSocket);
   return { ...r, file };
 }

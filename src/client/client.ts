@@ -28,6 +28,8 @@ import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './
 export interface LocalOptions {
   /** Discovery files to look at (default ~/.cmdop/agent.info, then /var/run/cmdop/agent.info). */
   infoPaths?: string[];
+  /** The agent's socket, without looking at a discovery file. */
+  socket?: string;
   timeoutMs?: number;
   log?: Logger;
 }
@@ -88,15 +90,15 @@ export class Client {
 
   /** Connects to the agent on this host through its local socket, found by its discovery file. */
   static async local(options: LocalOptions = {}): Promise<Client> {
-    const info = findLocalAgent(options.infoPaths);
+    const socket = options.socket ?? findLocalAgent(options.infoPaths).socket;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const url = `ws+unix://${info.socket}:/`;
+    const url = `ws+unix://${socket}:/`;
     const conn = new Connection(
       () => ({ dial: { url, timeoutMs }, log: options.log ?? silentLogger(), hello: { role: cmdop.v1.Role.CLIENT, software: `cmdop-client/${VERSION}` } }),
       options.log ?? silentLogger(),
     );
     await conn.get();
-    return new Client(conn, timeoutMs, info.socket, true);
+    return new Client(conn, timeoutMs, socket, true);
   }
 
   /**

@@ -116,10 +116,16 @@ export class Terminal {
     }
   }
 
-  /** The output still held in the session's scrollback. */
-  async getHistory(sessionId: string, o: { maxBytes?: number } = {}): Promise<{ data: Uint8Array; text: string; startOffset: number; endOffset: number; truncated: boolean }> {
-    const r = v1.HistoryResponse.decode(await this.unary('history', v1.HistoryRequest.encode({ sessionId, maxBytes: o.maxBytes ?? 0 }).finish()));
-    return { data: r.data, text: new TextDecoder().decode(r.data), startOffset: Number(r.startOffset), endOffset: Number(r.endOffset), truncated: r.truncated };
+  /**
+   * The output still held in the session's scrollback: the last `maxBytes`, or with `fromOffset`
+   * the bytes from that absolute offset on (clamped to the oldest byte kept), at most `maxBytes`.
+   * `outputOffset` is how many bytes the session has printed in all.
+   */
+  async getHistory(sessionId: string, o: { maxBytes?: number; fromOffset?: number } = {}): Promise<{ data: Uint8Array; text: string; startOffset: number; endOffset: number; outputOffset: number; truncated: boolean }> {
+    const req = v1.HistoryRequest.encode({ sessionId, maxBytes: o.maxBytes ?? 0, ...(o.fromOffset !== undefined ? { fromOffset: o.fromOffset } : {}) }).finish();
+    const r = v1.HistoryResponse.decode(await this.unary('history', req));
+    // An agent before from_offset sends no output_offset: its end_offset is the end of the output.
+    return { data: r.data, text: new TextDecoder().decode(r.data), startOffset: Number(r.startOffset), endOffset: Number(r.endOffset), outputOffset: Number(r.outputOffset) || Number(r.endOffset), truncated: r.truncated };
   }
 
   async resize(sessionId: string, cols: number, rows: number): Promise<void> {

@@ -28,6 +28,8 @@ export interface LocalServerOptions {
   log: Logger;
   machineId: () => string;
   onStream: (stream: Stream, link: Link) => void;
+  /** The gRPC endpoint for the official SDK, named in the discovery file (see link/discovery.ts). */
+  grpc?: Pick<DiscoveryInfo, 'transport' | 'address'>;
 }
 
 export class LocalServer {
@@ -55,7 +57,8 @@ export class LocalServer {
     });
     if (process.platform !== 'win32') chmodSync(path, 0o600);
     this.server = server;
-    const info: DiscoveryInfo = { pid: process.pid, socket: path, version: VERSION, machineId: this.o.machineId(), startedMs: Date.now() };
+    const now = Date.now();
+    const info: DiscoveryInfo = { version: VERSION, pid: process.pid, ...this.o.grpc, startedAt: new Date(now).toISOString(), socket: path, machineId: this.o.machineId(), startedMs: now };
     mkdirSync(dirname(this.infoPath), { recursive: true, mode: 0o700 });
     writeFileAtomic(this.infoPath, JSON.stringify(info, null, 2) + '\n', { durable: false }); // rewritten at every start
   }

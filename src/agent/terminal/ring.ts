@@ -31,10 +31,10 @@ export class ScrollbackRing {
     this.endOffset += chunk.length;
   }
 
-  /** The bytes [from, end) as a copy, or null if `from` is older than what is held. */
-  since(from: number): Uint8Array | null {
+  /** The bytes [from, to) as a copy (to defaults to the end), or null if `from` is older than what is held. */
+  since(from: number, to = this.endOffset): Uint8Array | null {
     if (from < this.start || from > this.endOffset) return null;
-    const len = this.endOffset - from;
+    const len = Math.max(0, Math.min(to, this.endOffset) - from);
     const out = new Uint8Array(len);
     const cap = this.capacity;
     const at = from % cap;
@@ -43,4 +43,15 @@ export class ScrollbackRing {
     if (first < len) out.set(this.buf.subarray(0, len - first), first);
     return out;
   }
+}
+
+/**
+ * Which bytes a history read answers: the last `maxBytes` (0 = all kept), or, given `from`, the
+ * bytes [from, from + maxBytes) with `from` clamped to what is kept. Pure.
+ */
+export function historyWindow(ring: { start: number; end: number; capacity: number }, from: number | undefined, maxBytes: number): { from: number; to: number } {
+  const max = maxBytes > 0 ? maxBytes : ring.capacity;
+  if (from === undefined) return { from: Math.max(ring.start, ring.end - max), to: ring.end };
+  const at = Math.min(Math.max(from, ring.start), ring.end);
+  return { from: at, to: Math.min(ring.end, at + max) };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../../log.js';
 import type { ServiceRegistry } from '../../link/services.js';
 import { handleAttach } from './attach.js';
 import { execute } from './execute.js';
+import { historyWindow } from './ring.js';
 import type { Sessions } from './sessions.js';
 
 const v1 = cmdop.v1;
@@ -46,9 +47,9 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
     })
     .unary('terminal', 'history', v1.HistoryRequest, (req, ctx) => {
       const ring = ctx.sessions.get(req.sessionId).ring;
-      const max = Number(req.maxBytes) || ring.capacity;
-      const from = Math.max(ring.start, ring.end - max);
-      return v1.HistoryResponse.encode({ data: ring.since(from)!, startOffset: from, endOffset: ring.end, truncated: from > 0 }).finish();
+      const w = historyWindow(ring, req.fromOffset ?? undefined, Number(req.maxBytes));
+      const data = ring.since(w.from, w.to)!;
+      return v1.HistoryResponse.encode({ data, startOffset: w.from, endOffset: w.to, truncated: w.from > 0, outputOffset: ring.end }).finish();
     })
     .stream('terminal', 'attach', (stream, ctx) => handleAttach(stream, ctx))
     .unary('terminal', 'execute', v1.ExecuteRequest, async (req, ctx) => {
