@@ -25,6 +25,8 @@ export interface TerminalSessionInfo {
   exitSignal: string;
   /** Bytes of output the session has produced. */
   outputOffset: number;
+  /** From getSession() only: a job other than the shell holds the terminal's foreground now. */
+  busy?: boolean;
 }
 
 export function toSessionInfo(s: cmdop.v1.ISessionInfo): TerminalSessionInfo {
@@ -44,6 +46,7 @@ export function toSessionInfo(s: cmdop.v1.ISessionInfo): TerminalSessionInfo {
     exitCode: s.exitCode ?? 0,
     exitSignal: s.exitSignal ?? '',
     outputOffset: Number(s.outputOffset ?? 0),
+    ...(s.busy ? { busy: true } : {}),
   };
 }
 

@@ -132,8 +132,9 @@ export class Terminal {
     await this.unary('resize', v1.ResizeRequest.encode({ sessionId, cols, rows }).finish());
   }
 
-  async sendSignal(sessionId: string, signal: string): Promise<void> {
-    await this.unary('signal', v1.SignalRequest.encode({ sessionId, signal }).finish());
+  /** Signals the foreground process group; with `jobOnly`, only if that is a job, never the shell at its prompt. */
+  async sendSignal(sessionId: string, signal: string, o: { jobOnly?: boolean } = {}): Promise<void> {
+    await this.unary('signal', v1.SignalRequest.encode({ sessionId, signal, jobOnly: o.jobOnly ?? false }).finish());
   }
 
   async close(sessionId: string): Promise<void> {

@@ -1,6 +1,6 @@
 /** Real processes for tests: the built CLIs, started and stopped with bounded waits. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,4 +110,18 @@ export async function peakRss<T>(pids: number[], during: Promise<T>, everyMs = 2
 export function rssNow(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Pids of the processes whose whole command line is `cmd` (Linux /proc). */
+export function pidsOf(cmd: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim() === cmd;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm.js';
 import { waitFor } from '../helpers/wait.js';
+import { pidsOf } from '../helpers/procs.js';
 import type { Client } from '../../src/client/client.js';
 import type { Agent } from '../../src/agent/agent.js';
 import type { AgentConfig } from '../../src/agent/config.js';
@@ -32,18 +33,6 @@ const last = (frames: AskFrame[]) => frames[frames.length - 1]!;
 const results = (frames: AskFrame[]) => frames.flatMap((f) => (f.type === 'event' && f.payload.toolResult ? [f.payload.toolResult] : []));
 
 /** Processes whose command line is exactly `cmd` (Linux /proc). */
-function pidsOf(cmd: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim() === cmd;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('AI agent: ask() against a scripted OpenAI-compatible server', () => {
   let cluster: Cluster;

@@ -35,6 +35,11 @@ export function envelopeId(input: string): string | null {
   return ENVELOPE.exec(input)?.[1] ?? null;
 }
 
+/** Has `output` the run's end marker? (The shell's echo of the envelope has `%d` there, not digits.) */
+export function hasEndMarker(output: string, id: string): boolean {
+  return new RegExp(`<<CMD:${id}:END:\\d+>>`).test(output);
+}
+
 export class ExecuteWatch {
   private readonly pending = new Map<string, Pending>();
   private timer: NodeJS.Timeout | null = null;
@@ -66,7 +71,7 @@ export class ExecuteWatch {
     const now = Date.now();
     for (const p of this.pending.values()) {
       if (p.sessionId !== sessionId) continue;
-      if (answer.includes(`<<CMD:${p.id}:END:`)) this.drop(p.id);
+      if (hasEndMarker(answer, p.id)) this.drop(p.id);
       else p.lastPoll = now;
     }
   }

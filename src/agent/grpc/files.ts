@@ -45,7 +45,7 @@ function may(e: FileEntry, bit: 4 | 2): boolean {
 
 export function streamEntry(e: FileEntry): terminal.IStreamFileEntry {
   return {
-    name: e.name,
+    name: posix.basename(e.path) || e.name, // a search answer's name is its path under the root
     path: e.path,
     type: TYPE[e.type],
     size: e.size,
@@ -121,7 +121,8 @@ export function fileHandlers(ctx: GrpcCtx) {
     async FileSearch(req: terminal.FileSearchRpcRequest): Promise<terminal.IFileSearchRpcResponse> {
       const started = Date.now();
       const r = await (await files()).search(req.path, {
-        ...(req.filenamePattern ? { glob: req.filenamePattern } : {}),
+        // A filename pattern matches names at any depth (`*.log`); one with a slash, paths.
+        ...(req.filenamePattern ? { glob: req.filenamePattern.includes('/') ? req.filenamePattern : `**/${req.filenamePattern}` } : {}),
         ...(req.contentPattern ? { content: req.contentPattern } : {}),
         ...(req.maxResults > 0 ? { limit: req.maxResults } : {}),
         hidden: req.includeHidden,

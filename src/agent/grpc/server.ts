@@ -18,7 +18,7 @@ import type { DiscoveryInfo } from '../../link/discovery.js';
 import { NOT_SERVED, SERVED, serviceDefinition } from './definition.js';
 import { toServiceError, unimplemented } from './status.js';
 import type { GrpcCtx } from './context.js';
-import { ExecuteWatch } from './execute-watch.js';
+import { ExecuteWatch, hasEndMarker } from './execute-watch.js';
 import { sessionHandlers } from './sessions.js';
 import { fileHandlers } from './files.js';
 import { AiBridge, aiHandlers, askSpec } from './ai.js';
@@ -58,13 +58,18 @@ export class GrpcEndpoint {
 
   constructor(private readonly o: GrpcEndpointOptions) {
     this.watch = new ExecuteWatch({
+      // Over once its end marker is out, or once no job holds the terminal (bash drops the rest
+      // of the envelope when its command dies of SIGINT, so no marker comes then). Never signal
+      // the shell itself at its prompt.
       finished: async (run) => {
-        const h = await (await this.client()).terminal.getHistory(run.sessionId, { fromOffset: run.fromOffset, maxBytes: 4 * 1024 * 1024 });
-        return Buffer.from(h.data).toString('latin1').includes(`<<CMD:${run.id}:END:`);
+        const t = (await this.client()).terminal;
+        if (!(await t.getSession(run.sessionId)).busy) return true;
+        const h = await t.getHistory(run.sessionId, { fromOffset: run.fromOffset, maxBytes: 4 * 1024 * 1024 });
+        return hasEndMarker(Buffer.from(h.data).toString('latin1'), run.id);
       },
       signal: async (run, sig) => {
         this.o.log.info({ sessionId: run.sessionId, signal: sig }, 'an SDK execute outlived its poller: signalling its process group');
-        await (await this.client()).terminal.sendSignal(run.sessionId, sig);
+        await (await this.client()).terminal.sendSignal(run.sessionId, sig, { jobOnly: true });
       },
     });
   }

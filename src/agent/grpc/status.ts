@@ -16,7 +16,8 @@ const STATUS: Record<ErrorCode, status> = {
   unavailable: status.UNAVAILABLE,
   connection: status.UNAVAILABLE,
   timeout: status.DEADLINE_EXCEEDED,
-  too_large: status.RESOURCE_EXHAUSTED,
+  // Not RESOURCE_EXHAUSTED: the SDK turns that into RateLimitError and drops our message.
+  too_large: status.FAILED_PRECONDITION,
   internal: status.INTERNAL,
   protocol: status.INTERNAL,
   cancelled: status.CANCELLED,

@@ -26,7 +26,7 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
   return r
     .unary('terminal', 'create', v1.CreateSessionRequest, (req, ctx) => info(ctx.sessions.create(req)))
     .unary('terminal', 'list', v1.Empty, (_req, ctx) => v1.ListSessionsResponse.encode({ sessions: ctx.sessions.list().map((s) => s.info()) }).finish())
-    .unary('terminal', 'get', v1.SessionRef, (req, ctx) => info(ctx.sessions.get(req.sessionId)))
+    .unary('terminal', 'get', v1.SessionRef, (req, ctx) => v1.SessionInfo.encode(ctx.sessions.get(req.sessionId).info(true)).finish())
     .unary('terminal', 'active', v1.Empty, (_req, ctx) => info(ctx.sessions.active()))
     .unary('terminal', 'close', v1.SessionRef, (req, ctx) => {
       ctx.sessions.close(req.sessionId);
@@ -42,7 +42,7 @@ export function registerTerminal<C extends TerminalCtx>(r: ServiceRegistry<C>): 
       return EMPTY;
     })
     .unary('terminal', 'signal', v1.SignalRequest, (req, ctx) => {
-      ctx.sessions.get(req.sessionId).signal(req.signal);
+      ctx.sessions.get(req.sessionId).signal(req.signal, { jobOnly: req.jobOnly });
       return EMPTY;
     })
     .unary('terminal', 'history', v1.HistoryRequest, (req, ctx) => {

@@ -137,9 +137,10 @@ export class TerminalSession {
   }
 
   /** Sends a signal to the foreground process group (what Ctrl-C would reach). */
-  signal(name: string): void {
+  signal(name: string, o: { jobOnly?: boolean } = {}): void {
     const sig = parseSignal(name);
     if (this.exit) return;
+    if (o.jobOnly && !this.busy()) return; // the shell at its prompt: nothing to signal
     signalGroup(foregroundGroup(this.pty.pid), sig, () => this.pty.kill(sig));
   }
 
@@ -187,8 +188,10 @@ export class TerminalSession {
     t.unref();
   }
 
-  info(): cmdop.v1.ISessionInfo {
+  /** With `busy`, also whether a job other than the shell holds the terminal (a /proc read or a ps). */
+  info(busy = false): cmdop.v1.ISessionInfo {
     return {
+      ...(busy ? { busy: this.busy() } : {}),
       id: this.id,
       status: this.status,
       hostname: this.opts.hostname,
@@ -205,6 +208,13 @@ export class TerminalSession {
       exitSignal: this.exit?.signal ?? '',
       outputOffset: this.ring.end,
     };
+  }
+
+  /** Is a job running in the foreground (not the shell at its prompt)? */
+  busy(): boolean {
+    if (this.exit) return false;
+    const fg = foregroundGroup(this.pty.pid);
+    return fg !== null && fg !== this.pty.pid;
   }
 
   private onData(chunk: Uint8Array): void {
