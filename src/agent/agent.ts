@@ -28,7 +28,8 @@ import { missingCapability } from '../control/capabilities.js';
 import { AuditJournal } from './audit/journal.js';
 import { AuditUploader } from './audit/upload.js';
 import { describeStream } from './audit/describe.js';
-import { GrpcEndpoint, type GrpcMode } from './grpc/server.js';
+import { GrpcListener } from './grpc/listener.js';
+import type { GrpcMode } from './grpc/server.js';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx {
   log: Logger;
@@ -49,7 +50,7 @@ export class Agent {
   readonly relay: RelayLink | null;
   readonly sessions: Sessions;
   private local: LocalServer | null = null;
-  private grpc: GrpcEndpoint | null = null;
+  private grpc: GrpcListener | null = null;
   private readonly services: ServiceRegistry<AgentCtx>;
   private readonly ctx: AgentCtx;
   private readonly startedMs = Date.now();
@@ -117,30 +118,11 @@ export class Agent {
 
   static async start(o: AgentOptions): Promise<Agent> {
     const agent = new Agent(o);
-    if (o.local !== false) {
-      const c = o.config;
-      agent.grpc = new GrpcEndpoint({
-        mode: c.grpc as GrpcMode,
-        socketPath: c.grpcSocket || defaultGrpcSocket(c.socket),
-        ...(c.grpcListen ? { listen: c.grpcListen } : {}),
-        agentSocket: c.socket,
-        hostname: c.hostname,
-        log: o.log.child({ component: 'grpc' }),
-        counts: () => {
-          const live = agent.sessions.list().filter((s) => !s.exit);
-          return { sessions: live.length, clients: live.reduce((n, s) => n + s.info().clients!.length, 0) };
-        },
-      });
-      const grpc = await agent.grpc.start();
-      agent.local = new LocalServer({
-        grpc,
-        socketPath: o.config.socket,
-        infoPath: o.infoPath,
-        log: o.log.child({ component: 'local' }),
-        machineId: () => agent.identity.enrollment()?.machineId ?? '',
-        onStream: (s) => agent.dispatch(s, 'local'),
-      });
-      await agent.local.start();
+    try {
+      if (o.local !== false) await agent.listen(o);
+    } catch (err) {
+      await agent.stop().catch(() => {}); // nothing half-started stays behind
+      throw err;
     }
     if (agent.relay) {
       const relay = agent.relay;
@@ -149,6 +131,33 @@ export class Agent {
       relay.start();
     }
     return agent;
+  }
+
+  /** The local endpoints: the gRPC one first, since the discovery file names it. */
+  private async listen(o: AgentOptions): Promise<void> {
+    const c = o.config;
+    this.grpc = new GrpcListener({
+      mode: c.grpc as GrpcMode,
+      socketPath: c.grpcSocket || defaultGrpcSocket(c.socket),
+      ...(c.grpcListen ? { listen: c.grpcListen } : {}),
+      agentSocket: c.socket,
+      hostname: c.hostname,
+      log: o.log.child({ component: 'grpc' }),
+      counts: () => {
+        const live = this.sessions.list().filter((s) => !s.exit);
+        return { sessions: live.length, clients: live.reduce((n, s) => n + s.info().clients!.length, 0) };
+      },
+    });
+    const grpc = await this.grpc.start();
+    this.local = new LocalServer({
+      grpc,
+      socketPath: c.socket,
+      infoPath: o.infoPath,
+      log: o.log.child({ component: 'local' }),
+      machineId: () => this.identity.enrollment()?.machineId ?? '',
+      onStream: (s) => this.dispatch(s, 'local'),
+    });
+    await this.local.start();
   }
 
   /** Resolves when the relay link is online (or at once if it is). */

@@ -5,6 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { resolveConfig, type Resolved, type Setting } from '../config/resolve.js';
+import { loopbackListen } from './grpc/listen.js';
 
 export interface AgentConfig {
   relay: string | undefined;
@@ -135,6 +136,7 @@ export function loadAgentConfig(flags: Record<string, string | boolean | undefin
   const r = resolveConfig<AgentConfig>(AGENT_SETTINGS, flags, env, flattenSections(data), file);
   if (!['required', 'off'].includes(r.values.pin)) throw new ValidationError(`${file}: "pin" is "required" or "off"`);
   if (!['ask', 'never'].includes(r.values.aiConfirmPolicy)) throw new ValidationError(`${file}: "aiConfirmPolicy" is "ask" or "never"`);
+  if (r.values.grpcListen) loopbackListen(r.values.grpcListen);
   if (!['on', 'health'].includes(r.values.grpc)) throw new ValidationError(`${file}: "grpc" is "on" or "health"`);
   if (!(r.values.pinMinLength >= 4)) throw new ValidationError(`${file}: "pinMinLength" must be at least 4`);
   // Relative paths are relative to where the agent was started; the service runs elsewhere.

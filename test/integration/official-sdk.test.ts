@@ -260,3 +260,35 @@ describe(`the official @cmdop/node SDK (${sdkVersion}) against our agent`, () =>
     expect((await cli.files.stat(c.dir)).type).toBe('directory');
   });
 });
+
+describe('the gRPC endpoint, configured', () => {
+  it('"grpc": "health" answers HealthCheck only (so discover() keeps the file) and refuses the rest with the reason', async () => {
+    const c = await startCluster();
+    const agent = await c.startAgent('healthy-only', { grpc: 'health' });
+    await agent.online();
+    const info = join(c.dir, 'healthy-only', 'run', 'agent.info');
+    const o = await official(info);
+    expect((await o.healthCheck()).healthy).toBe(true);
+    await expect(o.files.list(c.dir)).rejects.toThrow(/set to health only/);
+    expect(existsSync(info)).toBe(true);
+    await o.close();
+    await c.close();
+  });
+
+  it('grpcListen serves on a loopback port instead, named in the discovery file', async () => {
+    const c = await startCluster();
+    const agent = await c.startAgent('on-tcp', { grpcListen: '127.0.0.1:0' });
+    await agent.online();
+    const info = join(c.dir, 'on-tcp', 'run', 'agent.info');
+    const file = JSON.parse(readFileSync(info, 'utf8'));
+    expect(file.transport).toBe('tcp');
+    expect(file.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(existsSync(join(c.dir, 'on-tcp', 'run', 'grpc.sock'))).toBe(false);
+    const o = await official(info);
+    await o.terminal.setMachine('on-tcp');
+    expect(await o.terminal.execute('echo over-tcp')).toEqual({ output: 'over-tcp', exitCode: 0 });
+    await o.close();
+    await expect(c.startAgent('on-net', { grpcListen: '0.0.0.0:0' })).rejects.toThrow(/must be a loopback host:port/);
+    await c.close();
+  });
+});

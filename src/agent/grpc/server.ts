@@ -1,20 +1,15 @@
 /**
- * The agent's local gRPC endpoint for the official @cmdop/node SDK (@grpc/grpc-js). It listens on
- * a 0600 Unix socket beside ours (a named pipe on Windows), never on the network; a loopback TCP
- * port only where config names one. Its handlers reach the agent through our own SDK on the
- * agent's own socket, so every rule (jail, read-only, tunnel allowlist, PIN, output caps, audit)
- * applies to these calls as to any other. In "health" mode it answers HealthCheck only, so the
- * official SDK's discover() still finds the agent alive and keeps the discovery file.
+ * The gRPC service itself (@grpc/grpc-js), loaded on the first connection (listener.ts): the
+ * handlers reach the agent through our own SDK on the agent's own socket, so every rule (jail,
+ * read-only, tunnel allowlist, PIN, output caps, audit) applies to these calls as to any other.
+ * In "health" mode it answers HealthCheck only, so the official SDK's discover() still finds the
+ * agent alive and keeps the discovery file.
  */
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { isIP } from 'node:net';
-import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Duplex } from 'node:stream';
+import { Server, ServerCredentials, status, type ConnectionInjector, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../../log.js';
-import { ValidationError } from '../../errors.js';
 import { Client } from '../../client/client.js';
 import { VERSION } from '../../version.js';
-import type { DiscoveryInfo } from '../../link/discovery.js';
 import { NOT_SERVED, SERVED, serviceDefinition } from './definition.js';
 import { toServiceError, unimplemented } from './status.js';
 import type { GrpcCtx } from './context.js';
@@ -28,10 +23,6 @@ export type GrpcMode = 'on' | 'health';
 
 export interface GrpcEndpointOptions {
   mode: GrpcMode;
-  /** Unix socket path (or a named pipe on Windows). */
-  socketPath: string;
-  /** host:port on loopback instead of the socket (config `grpcListen`). */
-  listen?: string;
   /** The agent's own socket, which the handlers call through. */
   agentSocket: string;
   hostname: string;
@@ -43,16 +34,9 @@ export interface GrpcEndpointOptions {
 /** Requests up to 16 MiB (a FileWrite); answers stay under the SDK's 4 MiB receive limit (output.ts). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
-export function loopbackListen(spec: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(spec.trim());
-  const host = m?.[1]?.replace(/^\[|\]$/g, '') ?? '';
-  const loopback = host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
-  if (!m || !loopback) throw new ValidationError(`grpcListen "${spec}" must be a loopback host:port (127.0.0.1:PORT or [::1]:PORT): the gRPC endpoint never listens on the network`);
-  return { host, port: Number(m[2]) };
-}
-
 export class GrpcEndpoint {
-  private server: Server | null = null;
+  private readonly server: Server;
+  private readonly injector: ConnectionInjector;
   private shared: Promise<Client> | null = null;
   private readonly watch: ExecuteWatch;
 
@@ -72,6 +56,9 @@ export class GrpcEndpoint {
         await (await this.client()).terminal.sendSignal(run.sessionId, sig, { jobOnly: true });
       },
     });
+    this.server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES, 'grpc.max_concurrent_streams': 100 });
+    this.server.addService(serviceDefinition(), this.implementation());
+    this.injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
   }
 
   private client(): Promise<Client> {
@@ -82,54 +69,28 @@ export class GrpcEndpoint {
     return this.shared;
   }
 
-  /** Binds, and says where for the discovery file. */
-  async start(): Promise<Pick<DiscoveryInfo, 'transport' | 'address'>> {
-    const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES, 'grpc.max_concurrent_streams': 100 });
-    server.addService(serviceDefinition(), this.implementation());
-    let target: string;
-    let transport: 'unix' | 'pipe' | 'tcp';
-    if (this.o.listen) {
-      const { host, port } = loopbackListen(this.o.listen);
-      target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      transport = 'tcp';
-    } else if (process.platform === 'win32') {
-      target = `unix:${this.o.socketPath}`;
-      transport = 'pipe';
-    } else {
-      mkdirSync(dirname(this.o.socketPath), { recursive: true, mode: 0o700 });
-      if (existsSync(this.o.socketPath)) rmSync(this.o.socketPath, { force: true }); // left by a killed agent
-      target = `unix:${this.o.socketPath}`;
-      transport = 'unix';
-    }
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(target, ServerCredentials.createInsecure(), (err, p) => (err ? reject(new ValidationError(`cannot listen on ${target} for gRPC: ${err.message}`)) : resolve(p))),
-    );
-    if (transport === 'unix') chmodSync(this.o.socketPath, 0o600);
-    this.server = server;
-    const address = transport === 'tcp' ? `${target.slice(0, target.lastIndexOf(':'))}:${port}` : this.o.socketPath;
-    return { transport, address };
+  /** Connections the listener accepted, handed to grpc-js's HTTP/2 server. */
+  inject(connection: Duplex): void {
+    this.injector.injectConnection(connection);
   }
 
   async stop(): Promise<void> {
     this.watch.stop();
-    const server = this.server;
-    this.server = null;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
+    this.injector.drain(1000);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2000);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
       });
-    }
+    });
+    this.injector.destroy();
     const shared = this.shared;
     this.shared = null;
     if (shared) await shared.then((c) => c.close(), () => {});
-    if (!this.o.listen && process.platform !== 'win32') rmSync(this.o.socketPath, { force: true });
   }
 
   private implementation(): UntypedServiceImplementation {
@@ -138,7 +99,11 @@ export class GrpcEndpoint {
       (call: ServerUnaryCall<unknown, unknown>, done: sendUnaryData<unknown>) => {
         fn(call.request as never).then(
           (res) => done(null, res),
-          (err: unknown) => done(toServiceError(err, `gRPC ${name}`)),
+          (err: unknown) => {
+            const e = toServiceError(err, `gRPC ${name}`);
+            if (e.code === status.INTERNAL) this.o.log.error({ err: err instanceof Error ? err.stack : String(err), method: name }, 'gRPC call failed');
+            done(e);
+          },
         );
       };
     const counts = this.o.counts;
