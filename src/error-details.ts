@@ -9,6 +9,7 @@ export const ERROR_DETAILS = {
   tls_untrusted: "the relay's certificate is not trusted: pin it (--fingerprint) or trust its CA (--ca)",
   not_enrolled: 'the relay does not know this machine: enrol it again with a join token',
   admin_unavailable: "the relay is running but its admin socket did not answer; nothing was changed",
+  link_lost: "this side's link dropped while the call was in flight (the client reports it as ConnectionError)",
   agent_not_running: 'no local agent answers on this host (its discovery file is stale or missing)',
   // machines
   machine_offline: 'the machine is enrolled but has no live link now',

@@ -89,6 +89,9 @@ export class TooLargeError extends CmdopError {
 export class InternalError extends CmdopError {
   constructor(message: string, options?: CmdopErrorOptions) { super('internal', message, options); }
 }
+/** The seeds' name for InternalError (a failure on the server side): the same class. */
+export const ServerError = InternalError;
+export type ServerError = InternalError;
 /** The peer broke the wire protocol; the link that carried it is closed. */
 export class ProtocolError extends CmdopError {
   constructor(message: string, options?: CmdopErrorOptions) { super('protocol', message, options); }

@@ -1,8 +1,14 @@
-/** How SDK namespaces reach the link: unary calls and raw streams, with the client's timeout. */
+/**
+ * How SDK namespaces reach the link: unary calls (retried per RetryOptions) and raw streams,
+ * with the client's timeout.
+ */
 import type { OpenOptions } from '../protocol/mux.js';
 import type { Stream } from '../protocol/stream.js';
 import { callUnary } from '../link/call.js';
+import { doublingDelay } from '../link/backoff.js';
+import type { CmdopError } from '../errors.js';
 import type { Connection } from './connection.js';
+import { asLinkLoss, mayRetry, type RetryOptions } from './retry.js';
 
 export interface Caller {
   unary(target: string, service: string, method: string, request: Uint8Array, timeoutMs?: number): Promise<Uint8Array>;
@@ -10,12 +16,27 @@ export interface Caller {
   readonly timeoutMs: number;
 }
 
-export function makeCaller(conn: Connection, timeoutMs: number): Caller {
+export function makeCaller(conn: Connection, timeoutMs: number, retry: RetryOptions = {}): Caller {
+  const base = retry.retryDelay ?? 1000;
   return {
     timeoutMs,
     async unary(target, service, method, request, t = timeoutMs) {
-      const link = await conn.get();
-      return callUnary(link, service, method, request, { target, timeoutMs: t });
+      for (let attempt = 0; ; attempt++) {
+        let open = true;
+        try {
+          const link = await conn.get();
+          try {
+            return await callUnary(link, service, method, request, { target, timeoutMs: t });
+          } finally {
+            open = link.isOpen;
+          }
+        } catch (e) {
+          const err = asLinkLoss(e, open);
+          if (!mayRetry(err, service, method, attempt, retry)) throw err;
+          const wait = Math.max(doublingDelay(attempt, base, 30_000), (err as CmdopError).retryAfterMs ?? 0);
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
     },
     async open(o) {
       const link = await conn.get();

@@ -12,7 +12,9 @@ import type { OpenOptions } from '../protocol/mux.js';
 import type { Stream } from '../protocol/stream.js';
 import { findLocalAgent } from '../link/discovery.js';
 import { VERSION } from '../version.js';
-import { Connection } from './connection.js';
+import { ValidationError } from '../errors.js';
+import { Connection, type ConnectionInfo, type ReconnectOptions } from './connection.js';
+import type { RetryOptions } from './retry.js';
 import { makeCaller, type Caller } from './caller.js';
 import { Machines } from './machines.js';
 import { Terminal } from './terminal.js';
@@ -25,11 +27,19 @@ import { Audit } from './audit.js';
 import { MachineTarget } from './target.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
 
-export interface LocalOptions {
+export interface LocalOptions extends RetryOptions, ReconnectOptions {
   /** Discovery files to look at (default ~/.cmdop/agent.info, then /var/run/cmdop/agent.info). */
   infoPaths?: string[];
   /** The agent's socket, without looking at a discovery file. */
   socket?: string;
+  /** A relay on this machine instead of the agent (the seeds' local Control Plane): host, port, TLS. */
+  host?: string;
+  port?: number;
+  /** false: plain ws:// (development only). Default true. */
+  tls?: boolean;
+  /** With host/port: the API key (else CMDOP_TOKEN). */
+  apiKey?: string;
+  fingerprint?: string;
   timeoutMs?: number;
   log?: Logger;
 }
@@ -51,8 +61,8 @@ export class Client {
   readonly endpoint: string;
   private readonly caller: Caller;
 
-  private constructor(private readonly conn: Connection, timeoutMs: number, endpoint: string, local = false) {
-    this.caller = makeCaller(conn, timeoutMs);
+  private constructor(private readonly conn: Connection, timeoutMs: number, endpoint: string, local = false, retry: RetryOptions = {}) {
+    this.caller = makeCaller(conn, timeoutMs, retry);
     this.machines = new Machines(this.caller);
     const target = new MachineTarget(local);
     this.terminal = new Terminal(this.caller, target);
@@ -78,9 +88,17 @@ export class Client {
         hello: { role: cmdop.v1.Role.CLIENT, software: `cmdop-client/${VERSION}`, apiKey: o.token },
       }),
       options.log ?? silentLogger(),
+      o.url,
+      options,
     );
     await conn.get();
-    return new Client(conn, o.timeoutMs, o.url);
+    return new Client(conn, o.timeoutMs, o.url, false, options);
+  }
+
+  /** The seeds' name for connect(): a relay, with an API key. */
+  static remote(options: Omit<ClientOptions, 'token'> & { apiKey?: string; log?: Logger } = {}): Promise<Client> {
+    const { apiKey, ...rest } = options;
+    return Client.connect({ ...rest, ...(apiKey !== undefined ? { token: apiKey } : {}) });
   }
 
   /** Connects using only the environment (and the default profile). */
@@ -90,15 +108,22 @@ export class Client {
 
   /** Connects to the agent on this host through its local socket, found by its discovery file. */
   static async local(options: LocalOptions = {}): Promise<Client> {
+    if (options.host !== undefined || options.port !== undefined) {
+      const { host = 'localhost', port, tls = true, apiKey, infoPaths: _i, socket: _s, ...rest } = options;
+      if (!port) throw new ValidationError('Client.local({ host, port }) needs the port of the relay on this machine');
+      return Client.connect({ ...rest, url: `${tls ? 'wss' : 'ws'}://${host}:${port}`, ...(apiKey !== undefined ? { token: apiKey } : {}), ...(tls ? {} : { insecure: true }) });
+    }
     const socket = options.socket ?? findLocalAgent(options.infoPaths).socket;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const url = `ws+unix://${socket}:/`;
     const conn = new Connection(
       () => ({ dial: { url, timeoutMs }, log: options.log ?? silentLogger(), hello: { role: cmdop.v1.Role.CLIENT, software: `cmdop-client/${VERSION}` } }),
       options.log ?? silentLogger(),
+      socket,
+      options,
     );
     await conn.get();
-    return new Client(conn, timeoutMs, socket, true);
+    return new Client(conn, timeoutMs, socket, true, options);
   }
 
   /**
@@ -114,9 +139,32 @@ export class Client {
     return this.caller.unary(machine, service, method, request, timeoutMs);
   }
 
-  on(event: 'connect' | 'disconnect', listener: (...args: unknown[]) => void): this {
+  /**
+   * 'connect' (a link is up), 'disconnect' (it dropped: the error), 'error' (a background
+   * reconnect failed: the error; without a listener nothing is thrown).
+   */
+  on(event: 'connect' | 'disconnect' | 'error', listener: (...args: unknown[]) => void): this {
     this.conn.on(event, listener);
     return this;
+  }
+
+  off(event: 'connect' | 'disconnect' | 'error', listener: (...args: unknown[]) => void): this {
+    this.conn.off(event, listener);
+    return this;
+  }
+
+  get isConnected(): boolean {
+    return this.conn.isConnected;
+  }
+
+  /** `{ server, connected, latencyMs, connectedAt, reconnects }`; latencyMs from the heartbeat's round trip. */
+  get connectionInfo(): ConnectionInfo {
+    return this.conn.info;
+  }
+
+  /** Dials now if there is no link (after a drop with autoReconnect off, this reconnects). */
+  async connect(): Promise<void> {
+    await this.conn.connect();
   }
 
   async close(): Promise<void> {

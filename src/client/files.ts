@@ -51,10 +51,15 @@ export class Files {
 
   /** Every entry, page after page. */
   async *iter(path: string, o: Omit<ListOptions, 'cursor'> = {}): AsyncGenerator<FileEntry> {
+    for await (const page of this.pages(path, o)) yield* page;
+  }
+
+  /** The listing a page (an array of entries) at a time. */
+  async *pages(path: string, o: Omit<ListOptions, 'cursor'> = {}): AsyncGenerator<FileEntry[]> {
     let cursor: string | undefined;
     do {
       const page = await this.list(path, { ...o, ...(cursor ? { cursor } : {}) });
-      yield* page.entries;
+      yield page.entries;
       cursor = page.nextCursor;
     } while (cursor);
   }

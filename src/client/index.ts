@@ -19,6 +19,7 @@ export {
   TimeoutError,
   TooLargeError,
   InternalError,
+  ServerError,
   ProtocolError,
   ConnectionError,
   SessionNotFoundError,
@@ -37,6 +38,8 @@ export { Terminal } from './terminal.js';
 export { TerminalStream, type TerminalStreamOptions, type Snapshot } from './terminal-stream.js';
 export type { TerminalSessionInfo, AttachedClient, ExecuteOptions, ExecuteResult, CreateSessionOptions } from './terminal-types.js';
 export { Tunnels, Tunnel, type TunnelOptions, type TunnelConnection } from './tunnels.js';
+export type { ConnectionInfo, ReconnectOptions } from './connection.js';
+export type { RetryOptions } from './retry.js';
 export { Files } from './files.js';
 export { FileWatch } from './files-watch.js';
 export type { FileEntry, FileKind, ListOptions, ListPage, ReadOptions, WriteOptions, WriteResult, SearchOptions, SearchMatch, WatchEvent } from './files-types.js';

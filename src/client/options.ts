@@ -7,11 +7,13 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ValidationError } from '../errors.js';
 import { writeFileAtomic } from '../platform/atomic.js';
+import type { RetryOptions } from './retry.js';
+import type { ReconnectOptions } from './connection.js';
 
 /** Per-call timeout when nothing else is said. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export interface ClientOptions {
+export interface ClientOptions extends RetryOptions, ReconnectOptions {
   /** Relay URL (wss://host:port). */
   url?: string | undefined;
   /** API key (cmdk_...). */

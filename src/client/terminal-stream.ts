@@ -10,11 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cmdop } from '../protocol/gen/cmdop.js';
-import { CmdopError, PermissionError, ValidationError } from '../errors.js';
+import { CmdopError, ConnectionError, PermissionError, ValidationError } from '../errors.js';
 import { fromWireError } from '../protocol/codes.js';
 import { frameMessage, MessageReader, MSG_CONTROL, MSG_EVENT, MSG_INPUT, MSG_OUTPUT } from '../protocol/messages.js';
 import type { Stream } from '../protocol/stream.js';
-import { backoffDelay } from '../link/backoff.js';
+import { backoffDelay, doublingDelay } from '../link/backoff.js';
 import type { Caller } from './caller.js';
 import { toSessionInfo, type TerminalSessionInfo } from './terminal-types.js';
 
@@ -32,6 +32,11 @@ export interface TerminalStreamOptions {
   mode?: 'operator' | 'observer';
   /** Reconnect and resume after a drop (default true). */
   autoReconnect?: boolean;
+  /** With it, delays double from this (ms) up to reconnectMaxDelay; default: the fast jittered schedule agents use. */
+  reconnectDelay?: number;
+  reconnectMaxDelay?: number;
+  /** Attempts before giving up with an error (default 0 = until closed). */
+  reconnectMaxAttempts?: number;
   /** Operator's initial size, applied on attach. */
   cols?: number;
   rows?: number;
@@ -209,8 +214,13 @@ export class TerminalStream {
   }
 
   private async reconnect(): Promise<void> {
+    const { reconnectDelay, reconnectMaxDelay = 30_000, reconnectMaxAttempts = 0 } = this.o;
     for (let attempt = 0; !this.closed; attempt++) {
-      await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
+      if (reconnectMaxAttempts > 0 && attempt >= reconnectMaxAttempts) {
+        this.errors.forEach((l) => l(new ConnectionError(`gave up resuming the terminal after ${attempt} attempts`, { detail: 'link_lost' })));
+        return;
+      }
+      await new Promise((r) => setTimeout(r, reconnectDelay !== undefined ? doublingDelay(attempt, reconnectDelay, reconnectMaxDelay) : backoffDelay(attempt)));
       try {
         await this.open(true);
         this.reconnects.forEach((l) => l());

@@ -20,3 +20,12 @@ export function backoffBound(attempt: number): number {
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
   return Math.floor(random() * backoffBound(attempt));
 }
+
+/**
+ * The client's reconnect and retry delays: `base` doubling per attempt up to `cap`, each drawn
+ * uniformly from the upper half of that bound (spread out, never near zero). Pure.
+ */
+export function doublingDelay(attempt: number, base: number, cap: number, random: () => number = Math.random): number {
+  const bound = Math.min(cap, base * 2 ** Math.min(30, Math.max(0, attempt)));
+  return Math.floor(bound / 2 + (random() * bound) / 2);
+}

@@ -44,6 +44,8 @@ export interface LinkOptions extends MuxOptions {
 export type LinkCloseListener = (err: CmdopError) => void;
 
 export class Link {
+  /** Round trip of the last heartbeat this side sent, in ms (null before the first pong). */
+  rttMs: number | null = null;
   readonly mux: Mux;
   /** Time (ms since epoch) of the last frame received. */
   lastReceived = Date.now();
@@ -176,8 +178,12 @@ export class Link {
         case 'ping':
           this.opts.onPing?.(f.frame!.ping!);
           return this.sendControl({ pong: { timeMs: f.frame!.ping!.timeMs } });
-        case 'pong':
+        case 'pong': {
+          // Our heartbeat, echoed: its round trip (client.connectionInfo.latencyMs).
+          const sent = Number(f.frame!.pong!.timeMs);
+          if (sent > 0) this.rttMs = Math.max(0, Date.now() - sent);
           return;
+        }
         case 'error': {
           // The peer ends the link and says why (auth revoked, protocol error, going away).
           this.lost(fromWireError(f.frame!.error!));
@@ -200,7 +206,7 @@ export class Link {
     if (this.closed) return;
     this.closed = err;
     clearInterval(this.timer);
-    this.mux.closeAll(err instanceof ConnectionError || err.code === 'unavailable' ? new UnavailableError(`link lost: ${err.message}`, { cause: err }) : err);
+    this.mux.closeAll(err instanceof ConnectionError || err.code === 'unavailable' ? new UnavailableError(`link lost: ${err.message}`, { cause: err, detail: 'link_lost' }) : err);
     for (const l of this.closeListeners.splice(0)) l(err);
   }
 }
