@@ -148,6 +148,25 @@ describe(`the official @cmdop/node SDK (${sdkVersion}) against our agent`, () =>
     await waitFor('the session to end', async () => (await cli.terminal.getStatus(s.sessionId)).status !== 'CONNECTED');
   });
 
+  it("the SDK's polling terminal.stream() sees output in order, and AgentStream.cancel() stops the model", async () => {
+    const s = await cli.terminal.create({});
+    const stream = cli.terminal.stream(s.sessionId, { pollIntervalMs: 50 });
+    let seen = '';
+    stream.on((e: { type: string; data?: Buffer }) => e.type === 'output' && (seen += e.data!.toString()));
+    const ended = stream.connect(); // resolves when the stream closes
+    await cli.terminal.sendInput(s.sessionId, 'for i in 1 2 3; do echo line-$i; done\n');
+    await waitFor('three lines', () => /line-1\r?\nline-2\r?\nline-3/.test(seen));
+    await stream.close();
+    await ended;
+    await cli.terminal.close(s.sessionId);
+
+    llm.script({ kind: 'hang', text: 'Thinking' });
+    const a = cli.agent.stream('think forever', { options: { pin: PIN } });
+    a.on((e: { type: string }) => e.type === 'token' && a.cancel());
+    await expect(a.start()).rejects.toThrow(/cancelled/);
+    await llm.hungUp; // the model request was aborted on the agent
+  });
+
   it('files: a 3 MiB round trip, the rest of the namespace, the message limit, and the jail', async () => {
     const work = join(c.dir, 'files');
     mkdirSync(work);
