@@ -167,6 +167,23 @@ describe(`the official @cmdop/node SDK (${sdkVersion}) against our agent`, () =>
     await llm.hungUp; // the model request was aborted on the agent
   });
 
+  it('CancelAgent (which this SDK version never calls) stops a running request by its id', async () => {
+    const { makeGenericClientConstructor, credentials } = await import('@grpc/grpc-js');
+    const { serviceDefinition } = await import('../../src/agent/grpc/definition.js');
+    const Ctor = makeGenericClientConstructor(serviceDefinition(), 'TerminalStreamingService');
+    const raw = new Ctor(`unix:${JSON.parse(readFileSync(info, 'utf8')).address}`, credentials.createInsecure()) as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const unary = (m: string, req: unknown) => new Promise<Record<string, unknown>>((res, rej) => raw[m]!.call(raw, req, (e: Error | null, v: Record<string, unknown>) => (e ? rej(e) : res(v))));
+    expect(await unary('CancelAgent', { requestId: 'no-such-request' })).toMatchObject({ success: false, error: expect.stringMatching(/no running agent request/) });
+    llm.script({ kind: 'hang', text: 'Thinking' });
+    const stream = raw.RunAgentStream!.call(raw, { requestId: 'req-42', prompt: 'think forever', options: { pin: PIN } }) as import('node:stream').Readable;
+    const ended = new Promise((r) => { stream.on('error', r); stream.on('end', r); });
+    await new Promise((r) => stream.once('data', r));
+    expect(await unary('CancelAgent', { requestId: 'req-42' })).toMatchObject({ success: true });
+    await ended;
+    await llm.hungUp;
+    (raw as unknown as { close(): void }).close();
+  });
+
   it('files: a 3 MiB round trip, the rest of the namespace, the message limit, and the jail', async () => {
     const work = join(c.dir, 'files');
     mkdirSync(work);
