@@ -29,6 +29,7 @@ import { AuditJournal } from './audit/journal.js';
 import { AuditUploader } from './audit/upload.js';
 import { describeStream } from './audit/describe.js';
 import { GrpcListener } from './grpc/listener.js';
+import { SshService } from './ssh/server.js';
 import type { GrpcMode } from './grpc/server.js';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx {
@@ -60,6 +61,8 @@ export class Agent {
   private readonly partials: Partials;
   /** The AI loop, its PIN gate and history. */
   readonly ai: AiService;
+  /** The SSH server that ssh.connect streams reach (no port). */
+  private readonly ssh: SshService;
   /** This host's signed audit records, kept until the relay has them. */
   readonly audit: AuditJournal;
   private uploader: AuditUploader | null = null;
@@ -68,6 +71,7 @@ export class Agent {
     const c = o.config;
     this.info = new InfoCache(c.hostname);
     this.identity = Identity.loadOrCreate(c.stateDir);
+    this.ssh = new SshService(this.identity, o.log.child({ component: 'ssh' }));
     this.ledger = new Ledger(c.stateDir, c.aiPrices, c.aiDailyBudget);
     this.sessions = new Sessions(
       { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
@@ -94,7 +98,19 @@ export class Agent {
         const { groups, total } = this.ledger.query(by, Number(req.sinceMs) || 0, Number(req.untilMs) || Infinity);
         return cmdop.v1.SpendResponse.encode({ groups, total, budgetDaily: this.ledger.budget, spentToday: this.ledger.spentToday() }).finish();
       })
-      .stream('tunnel', 'connect', handleTunnelConnect);
+      .stream('tunnel', 'connect', handleTunnelConnect)
+      .stream('ssh', 'connect', (stream, ctx) =>
+        this.ssh.handle(stream, {
+          log: ctx.log,
+          sessions: ctx.sessions,
+          policy: ctx.files.policy,
+          allow: ctx.allow,
+          commandEnv: ctx.commandEnv,
+          envAllow: c.sshEnvAllow,
+          detachedGraceMs: c.terminalGraceSec * 1000,
+          audit: (type, caller, fields) => this.audit.record(type, caller, fields),
+        }),
+      );
     registerTerminal(this.services);
     registerFiles(this.services);
     this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }), audit: (type, caller, fields) => this.audit.record(type, caller, fields) });

@@ -18,6 +18,7 @@ export interface AgentConfig {
   grpc: string;
   grpcSocket: string;
   grpcListen: string;
+  sshEnvAllow: string[];
   hostname: string;
   labels: Record<string, string>;
   logLevel: string;
@@ -82,6 +83,7 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'grpc', flag: '--grpc', env: 'CMDOP_GRPC', type: 'string', default: 'on', help: 'the local gRPC endpoint for the official @cmdop/node SDK: on, or health (answers HealthCheck only)' },
   { key: 'grpcSocket', flag: '--grpc-socket', env: 'CMDOP_GRPC_SOCKET', type: 'string', default: '', help: 'its Unix socket (0600) or named pipe (default: grpc.sock beside the local socket)' },
   { key: 'grpcListen', flag: '--grpc-listen', env: 'CMDOP_GRPC_LISTEN', type: 'string', default: '', help: 'serve it on a loopback host:port instead of the socket (never a network address)' },
+  { key: 'sshEnvAllow', flag: '--ssh-env-allow', env: 'CMDOP_SSH_ENV_ALLOW', type: 'list', default: ['LANG', 'LC_*', 'TZ', 'COLORTERM'], help: 'variables an SSH client may send (SendEnv), as globs' },
   { key: 'hostname', flag: '--hostname', env: 'CMDOP_HOSTNAME', type: 'string', default: osHostname(), help: 'name shown in machine lists' },
   { key: 'labels', flag: '--labels', env: 'CMDOP_LABELS', type: 'map', default: {}, help: 'k=v,k2=v2 labels sent at enrolment' },
   { key: 'logLevel', flag: '--log-level', env: 'CMDOP_LOG_LEVEL', type: 'string', default: 'info', help: 'trace, debug, info, warn, error, silent' },

@@ -2,6 +2,7 @@
  * The agent's identity: an Ed25519 key pair made on the host (private key 0600, never leaves it)
  * and the machine id the relay gave it at enrolment.
  */
+import { opensshPrivateKey } from '../link/ssh-key.js';
 import { generateKeyPairSync, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../platform/atomic.js';
@@ -34,6 +35,11 @@ export class Identity {
     }
     const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
     return new Identity(privateKey, new Uint8Array(der), stateDir);
+  }
+
+  /** The identity key in OpenSSH format: the agent's SSH host key (see agent/ssh/server.ts). */
+  sshHostKey(): string {
+    return opensshPrivateKey(this.privateKey);
   }
 
   sign(message: Uint8Array): Uint8Array {

@@ -5,6 +5,7 @@ import { machinesCommand } from './cmdop/machines.js';
 import { execCommand } from './cmdop/exec.js';
 import { shellCommand } from './cmdop/shell.js';
 import { tunnelCommand } from './cmdop/tunnel.js';
+import { sshCommand, sshConfigCommand, sshProxyCommand } from './cmdop/ssh.js';
 import { infoCommand } from './cmdop/info.js';
 import { spendCommand } from './cmdop/spend.js';
 import { cpCommand } from './cmdop/cp.js';
@@ -16,5 +17,5 @@ import { catCommand, lsCommand, mkdirCommand, mvCommand, rmCommand, watchCommand
 
 /** Runs `cmdop` with these arguments (the bin script and the single executable both call this). */
 export function main(argv: string[]): Promise<void> {
-  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...auditCommands], argv, VERSION);
+  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, sshCommand, sshProxyCommand, sshConfigCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...auditCommands], argv, VERSION);
 }

@@ -29,6 +29,8 @@ export interface Machine {
   connectedAt: Date | null;
   disabled: boolean;
   summary: PresenceSummary | null;
+  /** `ssh-ed25519 AAAA...`: the machine's SSH host key (its identity key), for known_hosts. */
+  sshHostKey: string;
 }
 
 export interface Page<T> {
@@ -59,6 +61,7 @@ export function toMachine(m: cmdop.v1.Machine): Machine {
     enrolledAt: new Date(m.enrolledMs),
     connectedAt: date(m.connectedMs),
     disabled: m.disabled,
+    sshHostKey: m.sshHostKey ?? '',
     summary: m.summary ? { load1: m.summary.load1 ?? 0, memUsed: m.summary.memUsed ?? 0, memTotal: m.summary.memTotal ?? 0, diskUsed: m.summary.diskUsed ?? 0, diskTotal: m.summary.diskTotal ?? 0 } : null,
   };
 }

@@ -9,6 +9,8 @@ import { cmdop } from '../protocol/gen/cmdop.js';
 import { NotFoundError, ValidationError, asCmdopError } from '../errors.js';
 import { pipe, type PipeCounters } from '../link/pipe.js';
 import type { Caller } from './caller.js';
+import type { Duplex } from 'node:stream';
+import { duplexFrom } from '../link/node-streams.js';
 
 /** Receive window of each tunnel connection: bulk transfers need more than the default in flight. */
 const TUNNEL_WINDOW = 4 * 1024 * 1024;
@@ -108,6 +110,14 @@ export class Tunnels {
     tunnel = new Tunnel(machine, remoteHost, o.remotePort, localHost, port, server, () => this.open_.delete(tunnel!.id));
     this.open_.set(tunnel.id, tunnel);
     return tunnel;
+  }
+
+  /**
+   * The machine's SSH server as a byte stream (what `cmdop ssh-proxy` hands to OpenSSH): run an
+   * SSH client over it. The relay checks the key first; each SSH channel needs its own grant.
+   */
+  async ssh(machine: string): Promise<Duplex> {
+    return duplexFrom(await this.caller.open({ target: machine, service: 'ssh', method: 'connect', request: new Uint8Array(), window: TUNNEL_WINDOW }));
   }
 
   list(): Tunnel[] {

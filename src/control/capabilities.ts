@@ -65,6 +65,8 @@ const METHOD_CAPS: Record<string, readonly Capability[]> = {
   'files.copy': ['files:write'],
   'files.move': ['files:write'],
   'tunnel.connect': ['tunnel'],
+  // Each SSH channel then needs its own: shell/pty terminal, exec exec, sftp files, forwards tunnel.
+  'ssh.connect': ['terminal', 'exec', 'files:read', 'files:write', 'tunnel'],
   'ai.ask': ['ai'],
   'ai.messages': ['ai'],
   'ai.clear_messages': ['ai'],

@@ -3,7 +3,7 @@
  * credit only as its reader drains, and a Writable holds its callback until the link has room.
  * Used by the client (file transfers) and the agent (archives).
  */
-import { Readable, Writable } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { UnavailableError, asCmdopError, type CmdopError } from '../errors.js';
 import type { Stream, StreamHandlers } from '../protocol/stream.js';
 
@@ -78,4 +78,60 @@ export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'
     },
   });
   return w;
+}
+
+/**
+ * The stream as one Duplex (a byte pipe both ways, e.g. an SSH transport): reads grant credit as
+ * the reader drains, writes wait for the link's room, `end()` half-closes, destroy aborts.
+ */
+export function duplexFrom(stream: Stream): Duplex {
+  stream.autoConsume = false;
+  let owed = 0;
+  let waiting: ((err?: Error | null) => void) | null = null;
+  let ended: CmdopError | null = null;
+  const release = (err?: CmdopError | null) => {
+    const cb = waiting;
+    waiting = null;
+    cb?.(err ?? null);
+  };
+  const d = new Duplex({
+    readableHighWaterMark: HIGH_WATER,
+    writableHighWaterMark: HIGH_WATER,
+    allowHalfOpen: true,
+    read() {
+      if (owed > 0) {
+        const n = owed;
+        owed = 0;
+        stream.consume(n);
+      }
+    },
+    write(chunk: Uint8Array, _enc, cb) {
+      if (stream.finished) return cb(ended ?? new UnavailableError('stream closed'));
+      if (stream.write(chunk)) cb();
+      else waiting = cb;
+    },
+    final(cb) {
+      if (!stream.finished) stream.end();
+      cb();
+    },
+    destroy(err, cb) {
+      if (!stream.finished) stream.abort(err ? asCmdopError(err) : new UnavailableError('closed by this side'));
+      cb(err);
+    },
+  });
+  stream.handle({
+    onData: (chunk) => {
+      if (d.push(chunk)) stream.consume(chunk.length);
+      else owed += chunk.length;
+    },
+    onEnd: () => d.push(null),
+    onDrain: () => release(),
+    onClose: (err) => {
+      ended = err;
+      release(err);
+      if (err) d.destroy(err);
+      else if (!d.readableEnded) d.push(null);
+    },
+  });
+  return d;
 }

@@ -2,6 +2,7 @@
  * Machines and their presence: which agents have a live link now, and the views clients list.
  * Resolves a client's target (machine id or hostname) to the agent's connection.
  */
+import { sshPublicKey } from '../link/ssh-key.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { ConflictError, NotFoundError, PermissionError, UnavailableError, ValidationError } from '../errors.js';
 import type { RelayState } from './state.js';
@@ -12,6 +13,15 @@ const Presence = cmdop.v1.Presence;
 /** Default and largest page of machines.list. */
 export const LIST_PAGE_DEFAULT = 100;
 export const LIST_PAGE_MAX = 1000;
+
+/** The SSH host key line of a machine's identity key (base64 SPKI DER), or '' if it is not Ed25519. */
+function sshHostKeyOf(spkiB64: string): string {
+  try {
+    return sshPublicKey(Buffer.from(spkiB64, 'base64')).line;
+  } catch {
+    return '';
+  }
+}
 
 export class Registry {
   private readonly online = new Map<string, Conn>();
@@ -116,6 +126,7 @@ export class Registry {
       arch: m.arch,
       disabled: m.disabled,
       summary: on ? this.summaries.get(m.id) ?? null : null,
+      sshHostKey: sshHostKeyOf(m.publicKey),
     };
   }
 

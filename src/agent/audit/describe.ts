@@ -37,6 +37,7 @@ const DESCRIBE: Record<string, Describe> = {
   'files.mkdir': (r) => ({ path: v1.FilePathRequest.decode(r).path }),
   'files.copy': (r) => copy(r),
   'files.move': (r) => copy(r),
+  'ssh.connect': () => ({}),
   'tunnel.connect': (r) => {
     const q = v1.TunnelConnectRequest.decode(r);
     return { target: `${q.host}:${q.port}` };

@@ -1,0 +1,68 @@
+/**
+ * ssh.connect: an SSH server (ssh2) on one stream, listening on no port. The relay has already
+ * authenticated the caller's key and stamped what it may do (`caps`), so SSH authentication is
+ * a formality: `none` is accepted and no password or key inside SSH grants anything. Each channel
+ * then needs its own capability: a shell or a pty needs `terminal`, exec `exec`, sftp `files:read`
+ * (writes `files:write`), forwarding `tunnel`. Sessions run as the agent's own OS user; the login
+ * name is ignored. The host key is the agent's Ed25519 identity, which the relay knows, so
+ * `cmdop ssh-config` pins it before the first connection.
+ */
+import ssh2 from 'ssh2';
+import type { Connection } from 'ssh2';
+import type { Stream } from '../../protocol/stream.js';
+import type { Logger } from '../../log.js';
+import { duplexFrom } from '../../link/node-streams.js';
+import type { Identity } from '../identity.js';
+import { VERSION } from '../../version.js';
+import { serveSession, type SshSessionCtx } from './session.js';
+import { serveForwarding } from './forward.js';
+
+/** Handshake plus authentication must finish within this. */
+const HANDSHAKE_MS = 20_000;
+
+export type SshCtx = SshSessionCtx;
+
+export class SshService {
+  private readonly hostKey: string;
+
+  constructor(identity: Identity, private readonly log: Logger) {
+    this.hostKey = identity.sshHostKey();
+    const parsed = ssh2.utils.parseKey(this.hostKey);
+    if (parsed instanceof Error) throw parsed;
+  }
+
+  /** Serves one SSH connection on the stream. */
+  handle(stream: Stream, ctx: SshCtx): void {
+    const caps = stream.info.caps ? new Set(stream.info.caps) : null; // null: the local socket's owner
+    const may = (c: string) => !caps || caps.has(c);
+    const caller = stream.info.caller ?? '';
+    const socket = duplexFrom(stream);
+    const server = new ssh2.Server({ hostKeys: [this.hostKey], ident: `cmdop-agent_${VERSION}`, greeting: undefined }, (client: Connection) => {
+      const deadline = setTimeout(() => {
+        this.log.warn({ caller }, 'ssh handshake not finished in time; closing');
+        client.end();
+        socket.destroy();
+      }, HANDSHAKE_MS);
+      deadline.unref();
+      client.on('error', (err) => this.log.debug({ err: err.message, caller }, 'ssh connection error'));
+      client.on('authentication', (a) => {
+        // The relay authenticated the caller; SSH's own methods grant nothing more.
+        if (a.method === 'none' || a.method === 'password' || a.method === 'publickey' || a.method === 'keyboard-interactive') return a.accept();
+        a.reject(['none']);
+      });
+      client.on('ready', () => {
+        clearTimeout(deadline);
+        const c: SshSessionCtx & { may: (cap: string) => boolean; caller: string } = { ...ctx, may, caller };
+        client.on('session', (accept) => serveSession(accept(), c));
+        serveForwarding(client, c);
+      });
+      client.on('close', () => {
+        clearTimeout(deadline);
+        socket.destroy();
+      });
+    });
+    server.on('error', (err: Error) => this.log.debug({ err: err.message }, 'ssh server error'));
+    socket.on('error', () => {});
+    server.injectSocket(socket as unknown as import('node:net').Socket);
+  }
+}
