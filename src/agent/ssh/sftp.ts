@@ -23,6 +23,8 @@ interface FileHandleState {
   kind: 'file';
   fh: FileHandle;
   user: string;
+  /** Clients pipeline requests on a handle: each runs after the one before, in the order they came. */
+  barrier: Promise<unknown>;
   /** Created or truncated: written to `temp`, renamed to `final` on close. */
   temp?: { path: string; final: string };
 }
@@ -71,6 +73,18 @@ export function serveSftp(sftp: SFTPWrapper, ctx: ChannelCtx): void {
     return b;
   };
   const get = (b: Buffer) => (b.length === 4 ? handles.get(b.readUInt32BE()) : undefined);
+  const file = (b: Buffer): FileHandleState => {
+    const h = get(b);
+    if (!h || h.kind !== 'file') throw new Error('no such open file');
+    return h;
+  };
+  const fileHandle = (fh: FileHandle, user: string): FileHandleState => ({ kind: 'file', fh, user, barrier: Promise.resolve() });
+  /** Runs `fn` after every earlier request on the handle. */
+  const inOrder = <T>(h: FileHandleState, fn: () => Promise<T>): Promise<T> => {
+    const run = h.barrier.then(fn);
+    h.barrier = run.catch(() => undefined);
+    return run;
+  };
   const fail = (reqid: number, err: unknown) => {
     const s = statusOf(err);
     sftp.status(reqid, s.code, s.message);
@@ -99,7 +113,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: ChannelCtx): void {
         await fh.close();
         throw err;
       }
-      return void sftp.handle(reqid, newHandle({ kind: 'file', fh, user: filename }));
+      return void sftp.handle(reqid, newHandle(fileHandle(fh, filename)));
     }
     const r = await forWrite(filename);
     const existing = await stat(r.path).catch(() => null);
@@ -120,7 +134,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: ChannelCtx): void {
       }
       // The pinned names stay valid while the directory descriptor is open: close it with the file.
       const closeDir = dir.close;
-      return void sftp.handle(reqid, newHandle({ kind: 'file', fh: Object.assign(fh, { closeDir }), user: filename, temp: { path: temp, final } }));
+      return void sftp.handle(reqid, newHandle({ ...fileHandle(Object.assign(fh, { closeDir }), filename), temp: { path: temp, final } }));
     }
     const fh = await open(r.path, flags & OPEN_MODE.APPEND ? 'a' : 'r+');
     try {
@@ -129,37 +143,37 @@ export function serveSftp(sftp: SFTPWrapper, ctx: ChannelCtx): void {
       await fh.close();
       throw err;
     }
-    sftp.handle(reqid, newHandle({ kind: 'file', fh, user: filename }));
+    sftp.handle(reqid, newHandle(fileHandle(fh, filename)));
   });
 
   on('READ', async (reqid, handle: Buffer, offset: number, length: number) => {
-    const h = get(handle);
-    if (!h || h.kind !== 'file') throw new Error('bad handle');
+    const h = file(handle);
     const buf = Buffer.alloc(Math.min(length, MAX_READ));
-    const { bytesRead } = await h.fh.read(buf, 0, buf.length, offset);
+    const { bytesRead } = await inOrder(h, () => h.fh.read(buf, 0, buf.length, offset));
     if (bytesRead === 0) return void sftp.status(reqid, STATUS_CODE.EOF);
     sftp.data(reqid, buf.subarray(0, bytesRead));
   });
 
   on('WRITE', async (reqid, handle: Buffer, offset: number, data: Buffer) => {
-    const h = get(handle);
-    if (!h || h.kind !== 'file') throw new Error('bad handle');
-    await h.fh.write(data, 0, data.length, offset);
+    const h = file(handle);
+    // ssh2 reuses its packet buffer once the event returns; the write runs later in the threadpool.
+    const copy = Buffer.from(data);
+    await inOrder(h, () => h.fh.write(copy, 0, copy.length, offset));
     ok(reqid);
   });
 
   on('FSTAT', async (reqid, handle: Buffer) => {
-    const h = get(handle);
-    if (!h || h.kind !== 'file') throw new Error('bad handle');
-    sftp.attrs(reqid, attrsOf(await h.fh.stat()));
+    const h = file(handle);
+    sftp.attrs(reqid, attrsOf(await inOrder(h, () => h.fh.stat())));
   });
 
   on('FSETSTAT', async (reqid, handle: Buffer, attrs: Attributes) => {
-    const h = get(handle);
-    if (!h || h.kind !== 'file') throw new Error('bad handle');
-    if (attrs.mode !== undefined) await h.fh.chmod(attrs.mode & 0o7777);
-    if (attrs.atime !== undefined && attrs.mtime !== undefined) await h.fh.utimes(attrs.atime, attrs.mtime);
-    if (attrs.size !== undefined) await h.fh.truncate(attrs.size);
+    const h = file(handle);
+    await inOrder(h, async () => {
+      if (attrs.mode !== undefined) await h.fh.chmod(attrs.mode & 0o7777);
+      if (attrs.atime !== undefined && attrs.mtime !== undefined) await h.fh.utimes(attrs.atime, attrs.mtime);
+      if (attrs.size !== undefined) await h.fh.truncate(attrs.size);
+    });
     ok(reqid);
   });
 
@@ -168,7 +182,7 @@ export function serveSftp(sftp: SFTPWrapper, ctx: ChannelCtx): void {
     if (!h) throw new Error('bad handle');
     handles.delete(handle.readUInt32BE());
     if (h.kind === 'dir') return ok(reqid);
-    await finish(h, true);
+    await inOrder(h, () => finish(h, true));
     ok(reqid);
   });
 
@@ -263,6 +277,13 @@ export function serveSftp(sftp: SFTPWrapper, ctx: ChannelCtx): void {
     }
   }
 
+  // The client is done: answer as sftp-server's exit would (exit-status 0; OpenSSH's scp checks
+  // it), then close. ssh2 has no public call for a subsystem's exit status.
+  sftp.on('end', () => {
+    const raw = sftp as unknown as { _protocol?: { exitStatus(id: number, code: number): void }; outgoing?: { id: number; state: string } };
+    if (raw._protocol && raw.outgoing?.state === 'open') raw._protocol.exitStatus(raw.outgoing.id, 0);
+    sftp.end();
+  });
   sftp.on('close', () => {
     for (const h of handles.values()) if (h.kind === 'file') void finish(h, false).catch(() => {});
     handles.clear();
