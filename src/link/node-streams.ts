@@ -84,9 +84,10 @@ export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'
  * The stream as one Duplex (a byte pipe both ways, e.g. an SSH transport): reads grant credit as
  * the reader drains, writes wait for the link's room, `end()` half-closes, destroy aborts.
  */
-export function duplexFrom(stream: Stream): Duplex {
+export function duplexFrom(stream: Stream, o: { firstChunk?: (chunk: Uint8Array) => CmdopError | null } = {}): Duplex {
   stream.autoConsume = false;
   let owed = 0;
+  let first = true;
   let waiting: ((err?: Error | null) => void) | null = null;
   let ended: CmdopError | null = null;
   const release = (err?: CmdopError | null) => {
@@ -121,6 +122,11 @@ export function duplexFrom(stream: Stream): Duplex {
   });
   stream.handle({
     onData: (chunk) => {
+      if (first) {
+        first = false;
+        const refused = o.firstChunk?.(chunk);
+        if (refused) return void d.destroy(refused);
+      }
       if (d.push(chunk)) stream.consume(chunk.length);
       else owed += chunk.length;
     },

@@ -4,11 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { runTool, sshEnv, type SshEnv } from '../helpers/openssh.js';
 import type { Agent } from '../../src/agent/agent.js';
+import pty from '@lydell/node-pty';
+import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+import { Client } from '../../src/client/client.js';
+
+const require = createRequire(import.meta.url);
 
 describe('OpenSSH through the relay', () => {
   let c: Cluster;
@@ -55,7 +62,35 @@ describe('OpenSSH through the relay', () => {
     expect(existsSync(remote)).toBe(false);
   });
 
-  it('rsync -a of a tree with symlinks, and an interrupted rsync --partial resumed', async () => {
+  it('200 SSH connections at once (ssh2 clients on one link): all served, and OpenSSH beside them unaffected', async () => {
+    const { Client: SshClient } = (await import('ssh2')).default;
+    const raw = await c.client();
+    const one = async (i: number) => {
+      const transport = await raw.tunnels.ssh('ssh-box');
+      const conn = new SshClient();
+      return new Promise<string>((resolve, reject) => {
+        conn.on('ready', () =>
+          conn.exec(`echo conn-${i}`, (err, ch) => {
+            if (err) return reject(err);
+            let out = '';
+            ch.on('data', (d: Buffer) => (out += d));
+            ch.on('close', () => {
+              conn.end();
+              resolve(out.trim());
+            });
+          }),
+        );
+        conn.on('error', reject);
+        conn.connect({ sock: transport as never, username: 'anyone', hostVerifier: () => true, readyTimeout: 60_000 });
+      });
+    };
+    const all = Promise.all(Array.from({ length: 200 }, (_, i) => one(i)));
+    const beside = await runTool('ssh', [...s.opts, 'ssh-box', 'echo beside'], s.env, { timeoutMs: 120_000 });
+    expect(beside.stdout).toBe('beside\n');
+    expect(await all).toEqual(Array.from({ length: 200 }, (_, i) => `conn-${i}`));
+  }, 180_000);
+
+  it('rsync -a of a tree with symlinks', async () => {
     const from = join(c.dir, 'rs-from');
     mkdirSync(join(from, 'deep/er'), { recursive: true });
     writeFileSync(join(from, 'a.txt'), 'alpha\n');
@@ -71,6 +106,33 @@ describe('OpenSSH through the relay', () => {
     expect(readlinkSync(join(to, 'link-to-a'))).toBe('a.txt');
     expect(readlinkSync(join(to, 'dirlink'))).toBe('deep/er');
   });
+
+  it('rsync of a 1 GiB file, cut off midway with --partial, then resumed to identical bytes', async () => {
+    const from = join(c.dir, 'gig');
+    mkdirSync(from);
+    const src = join(from, 'one-gig.bin');
+    expect((await runTool('sh', ['-c', `head -c 1073741824 /dev/urandom > ${src}`], process.env, { timeoutMs: 120_000 })).code).toBe(0);
+    const to = join(c.dir, 'gig-to');
+    mkdirSync(to);
+    const { spawn } = await import('node:child_process');
+    const first = spawn('rsync', ['--partial', '-e', s.sshCommand, src, `ssh-box:${to}/`], { env: s.env, stdio: 'ignore' });
+    const firstDone = new Promise((r) => first.on('close', r));
+    const fs = require('node:fs') as typeof import('node:fs');
+    const sizeNow = () => fs.readdirSync(to).reduce((n, f) => n + fs.statSync(join(to, f)).size, 0);
+    await waitFor('a good part of it to arrive', () => sizeNow() > 128 * 1024 * 1024, 120_000, 50);
+    first.kill('SIGINT'); // rsync's receiver keeps what it has (--partial)
+    await firstDone;
+    await waitFor('the partial file in place', () => fs.existsSync(join(to, 'one-gig.bin')), 30_000);
+    const partial = fs.statSync(join(to, 'one-gig.bin')).size;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(1073741824);
+    const second = await runTool('rsync', ['--partial', '-e', s.sshCommand, src, `ssh-box:${to}/`], s.env, { timeoutMs: 240_000 });
+    expect(second.code).toBe(0);
+    const sum = async (f: string) => (await runTool('sha256sum', [f], process.env, { timeoutMs: 120_000 })).stdout.split(' ')[0];
+    expect(await sum(join(to, 'one-gig.bin'))).toBe(await sum(src));
+    fs.rmSync(from, { recursive: true });
+    fs.rmSync(to, { recursive: true });
+  }, 400_000);
 
   it('git clone and git push over ssh of a real repository', async () => {
     const bare = join(c.dir, 'repo.git');
@@ -89,4 +151,135 @@ describe('OpenSSH through the relay', () => {
     expect(cl.code).toBe(0);
     expect(readFileSync(join(clone, 'README'), 'utf8')).toBe('hello\n');
   });
+
+  it('ssh -tt: a pty that is one of our sessions (listed, with its size), resizes reach the program, vim and top run and restore the screen', async () => {
+    const term = pty.spawn('ssh', [...s.opts, '-tt', 'ssh-box'], { cols: 100, rows: 30, env: s.env as Record<string, string> });
+    let out = '';
+    term.onData((d) => (out += d));
+    const exited = new Promise<number>((r) => term.onExit((e) => r(e.exitCode)));
+    term.write('echo READY-$((40+2))\r');
+    await waitFor('the shell', () => out.includes('READY-42'), 20_000);
+    term.write('stty size\r');
+    await waitFor('the size', () => out.includes('30 100'), 10_000);
+    const sessions = agent.sessions.list().filter((x) => !x.exit && x.info().clients!.some((cl) => (cl.id ?? '').startsWith('ssh/')));
+    expect(sessions.length).toBe(1);
+    term.resize(120, 40);
+    term.write('stty size\r');
+    await waitFor('the new size', () => out.includes('40 120'), 10_000);
+    term.write('vim -u NONE\r');
+    await waitFor('vim on the alternate screen', () => out.includes('\x1b[?1049h'), 10_000);
+    term.write('\x1b:q!\r');
+    await waitFor('vim gone, the screen restored', () => out.includes('\x1b[?1049l'), 10_000);
+    out = '';
+    term.write('top\r');
+    await waitFor('top', () => /load average/.test(out), 10_000);
+    term.write('q');
+    await waitFor('top gone', () => out.includes('\x1b[?1049l') || /\$ $|# $/.test(out), 10_000);
+    term.write('exit 3\r');
+    expect(await exited).toBe(3);
+    await waitFor('the session to end with its shell', () => sessions[0]!.exit !== null);
+  });
+
+  it('ssh -L to an allowed target works; to a forbidden one it is refused and logged; ssh -R binds on loopback only', async () => {
+    const echo = createServer((sock) => sock.pipe(sock)).listen(0, '127.0.0.1');
+    await new Promise((r) => echo.once('listening', r));
+    const port = (echo.address() as AddressInfo).port;
+    const free = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => free.once('listening', r));
+    const localPort = (free.address() as AddressInfo).port;
+    free.close();
+    const fwd = pty.spawn('ssh', [...s.opts, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${localPort}:127.0.0.1:${port}`, '-L', `${localPort + 1}:10.255.255.1:80`, 'ssh-box'], { env: s.env as Record<string, string> });
+    const reply = await waitFor('the forwarded echo', async () => {
+      const got = await new Promise<string | null>((resolve) => {
+        const sock = netConnect(localPort, '127.0.0.1', () => sock.end('through -L'));
+        let data = '';
+        sock.on('data', (d) => (data += d));
+        sock.on('close', () => resolve(data || null));
+        sock.on('error', () => resolve(null));
+      });
+      return got;
+    }, 20_000, 200);
+    expect(reply).toBe('through -L');
+    const refused = await new Promise<string>((resolve) => {
+      const sock = netConnect(localPort + 1, '127.0.0.1');
+      let data = '';
+      sock.on('data', (d) => (data += d));
+      sock.on('close', () => resolve(data));
+      sock.on('error', () => resolve(data));
+    });
+    expect(refused).toBe(''); // the channel was refused: the local connection just closes
+    const admin = await c.client();
+    await waitFor('the refusal in the audit log', async () => (await admin.audit.list({ type: 'agent.ssh.forward.refused', limit: 100 })).items.some((e) => JSON.stringify(e).includes('10.255.255.1:80')));
+    fwd.kill();
+    echo.close();
+
+    const rev = pty.spawn('ssh', [...s.opts, '-v', '-N', '-R', '0.0.0.0:0:127.0.0.1:22', 'ssh-box'], { env: s.env as Record<string, string> });
+    let log = '';
+    rev.onData((d) => (log += d));
+    const allocated = Number((await waitFor('the remote port', () => /Allocated port (\d+)/.exec(log), 20_000))[1]);
+    expect(listeners(allocated)).toEqual(['127.0.0.1']); // asked for 0.0.0.0, bound on loopback only
+    rev.kill();
+  });
+
+  it('sftp under a jail cannot leave it: .., absolute paths, symlinks out, and hard links', async () => {
+    const jail = join(c.dir, 'ssh-jail');
+    mkdirSync(jail);
+    writeFileSync(join(jail, 'inside.txt'), 'ok');
+    symlinkSync('/etc', join(jail, 'out-link'));
+    const jailed = await c.startAgent('ssh-jailed', { filesRoots: [jail] });
+    await jailed.online();
+    const j = sshEnv(await (await c.client()).machines.get('ssh-jailed'), c.dir, c.relay, c.apiKey);
+    const one = (cmd: string) => runTool('sftp', [...j.opts, '-b', '-', 'ssh-jailed'], j.env, { input: cmd + '\n' });
+    expect((await one(`get ${join(jail, 'inside.txt')} ${join(c.dir, 'inside.copy')}`)).code).toBe(0);
+    for (const bad of [`get ${jail}/../openssh.test.x /dev/null`, 'get /etc/hostname /dev/null', `get ${jail}/out-link/hostname /dev/null`, `ls ${jail}/..`, `put ${join(jail, 'inside.txt')} /tmp/escaped.txt`, `symlink /etc/passwd ${jail}/pw`, `ln ${jail}/inside.txt ${jail}/hard`]) {
+      const r = await one(bad);
+      expect(r.code, bad).not.toBe(0);
+    }
+    expect(existsSync('/tmp/escaped.txt')).toBe(false);
+    expect(existsSync(join(jail, 'pw'))).toBe(false);
+    expect(existsSync(join(jail, 'hard'))).toBe(false);
+  });
+
+  it('a cut link mid-upload gives the ssh client a clean error and leaves nothing half-written; garbage and stalled handshakes do not hurt', async () => {
+    const big = join(c.dir, 'cut.bin');
+    writeFileSync(big, randomBytes(64 * 1024 * 1024));
+    const target = join(c.dir, 'cut-dir');
+    mkdirSync(target);
+    const { spawn } = await import('node:child_process');
+    const scp = spawn('scp', [...s.opts, big, `ssh-box:${target}/cut.bin`], { env: s.env });
+    let stderr = '';
+    scp.stderr.on('data', (d) => (stderr += d));
+    const done = new Promise<number | null>((r) => scp.on('close', r));
+    await waitFor('the upload to be under way', () => require('node:fs').readdirSync(target).length > 0, 20_000, 20);
+    // The relay dies mid-transfer (and comes back on the same port and data).
+    await c.restartRelay();
+    expect(await done).not.toBe(0); // a failed transfer, not a hang
+    await waitFor('the temp to go', () => require('node:fs').readdirSync(target).length === 0, 20_000);
+    await waitFor('the agent back online', () => agent.relay!.state === 'online', 30_000);
+
+    // Garbage instead of an SSH banner, and a client that never finishes its handshake.
+    const raw = await Client.connect({ url: c.relay.url, token: c.apiKey, fingerprint: c.relay.fingerprint });
+    const junk = await raw.tunnels.ssh('ssh-box');
+    junk.on('error', () => {});
+    junk.write(randomBytes(4096));
+    const stalled = await raw.tunnels.ssh('ssh-box');
+    stalled.on('error', () => {});
+    stalled.write('SSH-2.0-stalled\r\n');
+    await withTimeout(new Promise((r) => junk.once('close', r)), 20_000, 'the garbage connection to be closed');
+    const r = await runTool('ssh', [...s.opts, 'ssh-box', 'echo still-fine'], s.env);
+    expect(r.stdout).toBe('still-fine\n');
+    stalled.destroy();
+    await raw.close();
+  });
 });
+
+/** The IPv4 addresses listening on a TCP port (/proc/net/tcp; state 0A is LISTEN). */
+function listeners(port: number): string[] {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[1]?.endsWith(`:${hex}`) && f[3] === '0A').map((f) => {
+    const a = f[1]!.split(':')[0]!;
+    return [3, 2, 1, 0].map((i) => parseInt(a.slice(i * 2, i * 2 + 2), 16)).join('.');
+  });
+}
+

@@ -14,6 +14,7 @@ import type { Logger } from '../../log.js';
 import { duplexFrom } from '../../link/node-streams.js';
 import type { Identity } from '../identity.js';
 import { VERSION } from '../../version.js';
+import { ProtocolError } from '../../errors.js';
 import { serveSession, type SshSessionCtx } from './session.js';
 import { serveForwarding } from './forward.js';
 
@@ -36,7 +37,8 @@ export class SshService {
     const caps = stream.info.caps ? new Set(stream.info.caps) : null; // null: the local socket's owner
     const may = (c: string) => !caps || caps.has(c);
     const caller = stream.info.caller ?? '';
-    const socket = duplexFrom(stream);
+    // An SSH client speaks first, and its first bytes are "SSH-": anything else is not one.
+    const socket = duplexFrom(stream, { firstChunk: (c) => (c.length >= 4 && Buffer.from(c.subarray(0, 4)).toString('latin1') !== 'SSH-' ? new ProtocolError('not an SSH client (no SSH- identification)') : null) });
     const server = new ssh2.Server({ hostKeys: [this.hostKey], ident: `cmdop-agent_${VERSION}`, greeting: undefined }, (client: Connection) => {
       const deadline = setTimeout(() => {
         this.log.warn({ caller }, 'ssh handshake not finished in time; closing');
@@ -44,7 +46,11 @@ export class SshService {
         socket.destroy();
       }, HANDSHAKE_MS);
       deadline.unref();
-      client.on('error', (err) => this.log.debug({ err: err.message, caller }, 'ssh connection error'));
+      client.on('error', (err) => {
+        // Garbage for a banner, a bad packet, a failed key exchange: this connection is over.
+        this.log.debug({ err: err.message, caller }, 'ssh connection error');
+        socket.destroy();
+      });
       client.on('authentication', (a) => {
         // The relay authenticated the caller; SSH's own methods grant nothing more.
         if (a.method === 'none' || a.method === 'password' || a.method === 'publickey' || a.method === 'keyboard-interactive') return a.accept();
@@ -63,6 +69,9 @@ export class SshService {
     });
     server.on('error', (err: Error) => this.log.debug({ err: err.message }, 'ssh server error'));
     socket.on('error', () => {});
+    // The client closed its side of the transport (its ssh process is gone): as sshd does on EOF,
+    // the connection is over, and every channel's process gets its SIGHUP.
+    socket.on('end', () => socket.destroy());
     server.injectSocket(socket as unknown as import('node:net').Socket);
   }
 }

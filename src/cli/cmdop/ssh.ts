@@ -67,7 +67,8 @@ export const sshProxyCommand: Command = {
       process.stdin.pipe(transport).pipe(process.stdout);
       transport.on('error', reject);
       transport.on('end', resolve);
-      process.stdout.on('error', () => resolve());
+      transport.on('close', resolve);
+      process.stdout.on('error', () => resolve()); // ssh went away
     }).finally(() => client.close());
   },
 };
