@@ -163,6 +163,16 @@ describe('OpenSSH through the relay', () => {
     await waitFor('the size', () => out.includes('30 100'), 10_000);
     const sessions = agent.sessions.list().filter((x) => !x.exit && x.info().clients!.some((cl) => (cl.id ?? '').startsWith('ssh/')));
     expect(sessions.length).toBe(1);
+    // The same session from our SDK: an observer sees what the ssh user types.
+    const watcher = (await c.client()).terminal;
+    watcher.setMachine('ssh-box');
+    const obs = watcher.stream({ mode: 'observer' });
+    let seen = '';
+    obs.onOutput((b) => (seen += Buffer.from(b).toString()));
+    await obs.attach(sessions[0]!.id);
+    term.write('echo OBSERVED-$((6*7))\r');
+    await waitFor('the observer to see it', () => seen.includes('OBSERVED-42'), 10_000);
+    await obs.close();
     term.resize(120, 40);
     term.write('stty size\r');
     await waitFor('the new size', () => out.includes('40 120'), 10_000);
@@ -270,6 +280,55 @@ describe('OpenSSH through the relay', () => {
     expect(r.stdout).toBe('still-fine\n');
     stalled.destroy();
     await raw.close();
+  });
+
+  it('SendEnv under the allowlist only, no agent forwarding, and a key without the grant gets a clear refusal', async () => {
+    const env = { ...s.env, LANG: 'C.UTF-8', CMDOP_SECRET_VAR: 'leak', SSH_AUTH_SOCK: '/tmp/nonexistent-agent.sock' };
+    const r = await runTool('ssh', [...s.opts, '-o', 'SendEnv=LANG CMDOP_SECRET_VAR', '-A', 'ssh-box', 'echo "$LANG|${CMDOP_SECRET_VAR:-}|${SSH_AUTH_SOCK:-}"'], env);
+    expect(r.stdout).toBe('C.UTF-8||\n');
+
+    const admin = await c.client();
+    const { secret } = await admin.keys.issue({ name: 'observer-only', grants: [{ on: 'all', caps: ['files:read'] }] });
+    const limited = { ...s.env, CMDOP_TOKEN: secret };
+    const refused = await runTool('ssh', [...s.opts, 'ssh-box', 'echo never'], limited);
+    expect(refused).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/cmdop-agent: permission: this key lacks the exec grant on this machine/) });
+    const noKey = { ...s.env, CMDOP_TOKEN: (await admin.keys.issue({ name: 'info-only', grants: [{ on: 'all', caps: ['info'] }] })).secret };
+    const none = await runTool('ssh', [...s.opts, 'ssh-box', 'true'], noKey);
+    expect(none.code).toBe(255);
+    expect(none.stderr).toMatch(/cmdop: permission: this key lacks the terminal or exec or files:read or files:write or tunnel grant/);
+    // files:read is enough for sftp reads, not writes
+    const listing = await runTool('sftp', [...s.opts, '-b', '-', 'ssh-box'], limited, { input: `ls ${c.dir}\n` });
+    expect(listing.code).toBe(0);
+    const put = await runTool('sftp', [...s.opts, '-b', '-', 'ssh-box'], limited, { input: `put /etc/hostname ${c.dir}/no-write\n` });
+    expect(put.code).not.toBe(0);
+    expect(existsSync(join(c.dir, 'no-write'))).toBe(false);
+  });
+
+  it('cmdop ssh and cmdop ssh-config: plain ssh, scp and rsync with the printed config, host keys pinned', async () => {
+    const { run } = await import('../helpers/procs.js');
+    const ran = await run('cmdop', ['ssh', 'ssh-box', '--', 'sh', '-c', "'echo via-cmdop-ssh; exit 7'"], { CMDOP_BASE_URL: c.relay.url, CMDOP_TOKEN: c.apiKey, CMDOP_FINGERPRINT: c.relay.fingerprint });
+    expect(ran.stdout).toContain('via-cmdop-ssh');
+    expect(ran.code).toBe(7);
+    const known = join(c.dir, 'cfg-known');
+    const cfg = await run('cmdop', ['ssh-config', '--all', '--known-hosts', known], { CMDOP_BASE_URL: c.relay.url, CMDOP_TOKEN: c.apiKey, CMDOP_FINGERPRINT: c.relay.fingerprint });
+    expect(cfg.code).toBe(0);
+    expect(cfg.stdout).toMatch(/^Host ssh-box$/m);
+    expect(cfg.stdout).toMatch(/ProxyCommand .*ssh-proxy [0-9a-f-]{36}/);
+    expect(readFileSync(known, 'utf8')).toMatch(/^cmdop-[0-9a-f-]{36} ssh-ed25519 AAAA/m);
+    const file = join(c.dir, 'ssh_config');
+    writeFileSync(file, cfg.stdout + '\nHost *\n  BatchMode yes\n  LogLevel ERROR\n');
+    const env = { ...s.env };
+    expect((await runTool('ssh', ['-F', file, 'ssh-box', 'echo plain-ssh'], env)).stdout).toBe('plain-ssh\n');
+    writeFileSync(join(c.dir, 'cfg-src.txt'), 'by scp\n');
+    expect((await runTool('scp', ['-F', file, join(c.dir, 'cfg-src.txt'), `ssh-box:${c.dir}/cfg-dst.txt`], env)).code).toBe(0);
+    expect(readFileSync(join(c.dir, 'cfg-dst.txt'), 'utf8')).toBe('by scp\n');
+    expect((await runTool('rsync', ['-a', '-e', `ssh -F ${file}`, join(c.dir, 'cfg-src.txt'), `ssh-box:${c.dir}/cfg-rs.txt`], env)).code).toBe(0);
+    expect(readFileSync(join(c.dir, 'cfg-rs.txt'), 'utf8')).toBe('by scp\n');
+    // A wrong pinned key is refused by ssh itself.
+    writeFileSync(known, readFileSync(known, 'utf8').replace(/AAAA\S+/, 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'));
+    const bad = await runTool('ssh', ['-F', file, 'ssh-box', 'true'], env);
+    expect(bad.code).toBe(255);
+    expect(bad.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   });
 });
 

@@ -46,6 +46,14 @@ const refuse = (reject: (() => void) | undefined, ctx: ChannelCtx, what: string,
   reject?.();
 };
 
+/** A shell or exec the key may not run: the channel opens and says why, in one line, then exits 1. */
+function explain(channel: ServerChannel, ctx: ChannelCtx, what: string, cap: string): void {
+  ctx.log.warn({ caller: ctx.caller, cap }, `ssh ${what} refused: the key lacks the ${cap} grant`);
+  channel.stderr.write(`cmdop-agent: permission: this key lacks the ${cap} grant on this machine (needed for ${what})\r\n`);
+  channel.exit(1);
+  channel.end();
+}
+
 export function serveSession(session: Session, ctx: ChannelCtx): void {
   const env: Record<string, string> = {};
   let pty: Pty | null = null;
@@ -76,15 +84,15 @@ export function serveSession(session: Session, ctx: ChannelCtx): void {
   session.on('auth-agent', (_accept, reject) => reject?.());
   session.on('x11', (_accept, reject) => reject?.());
 
-  session.on('shell', (accept, reject) => {
-    if (!ctx.may('terminal')) return refuse(reject, ctx, 'shell', 'terminal');
+  session.on('shell', (accept) => {
     const channel = accept();
+    if (!ctx.may('terminal')) return explain(channel, ctx, 'a shell', 'terminal');
     const hooks = terminalChannel(channel, ctx, pty ?? { term: 'xterm-256color', cols: 80, rows: 24 }, env, null);
     if (hooks) ({ onResize, onSignal } = hooks);
   });
-  session.on('exec', (accept, reject, info) => {
-    if (!ctx.may('exec')) return refuse(reject, ctx, 'exec', 'exec');
+  session.on('exec', (accept, _reject, info) => {
     const channel = accept();
+    if (!ctx.may('exec')) return explain(channel, ctx, 'a command', 'exec');
     ctx.audit('ssh.exec', ctx.caller, { command: info.command, pty: !!pty });
     if (pty) {
       const hooks = terminalChannel(channel, ctx, pty, env, info.command);
