@@ -76,7 +76,9 @@ async function bundle(program) {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    external: ['bufferutil', 'utf-8-validate'],
+    // ssh2's optional native parts (cpu-features, sshcrypto.node) stay out: it requires them in a
+    // try and falls back to its JavaScript and Node's crypto, as in a plain `npm ci` without a compiler.
+    external: ['bufferutil', 'utf-8-validate', 'cpu-features', '*.node'],
     // Bundled ESM packages (web-tree-sitter) call createRequire(import.meta.url) for built-ins.
     define: { 'import.meta.url': '__cmdopImportMetaUrl' },
     banner: { js: 'var __cmdopImportMetaUrl = require("node:url").pathToFileURL(process.execPath).href;' },

@@ -18,7 +18,7 @@ const exec = promisify(execFile);
 const MiB = 1024 * 1024;
 const RUNS = 3;
 
-async function writeRandom(path: string, mib: number): Promise<void> {
+export async function writeRandom(path: string, mib: number): Promise<void> {
   const out = createWriteStream(path);
   const block = Buffer.alloc(16 * MiB);
   for (let i = 0; i < Math.ceil(mib / 16); i++) {

@@ -93,8 +93,8 @@ function echoReady(subscribe: (cb: (d: Uint8Array) => void) => void): Promise<vo
   });
 }
 
-/** Echo RTTs through `ssh -tt`. */
-async function sshEcho(args: string[], warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
+/** Echo RTTs through `ssh -tt` (the ssh group uses it too). */
+export async function sshEcho(args: string[], warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
   const child = spawn('ssh', [...args, ECHO_PROGRAM], { stdio: ['pipe', 'pipe', 'ignore'] });
   const send = () => child.stdin!.write('x');
   const ready = echoReady((cb) => child.stdout!.on('data', cb));

@@ -62,33 +62,29 @@ describe('OpenSSH through the relay', () => {
     expect(existsSync(remote)).toBe(false);
   });
 
-  it('200 SSH connections at once (ssh2 clients on one link): all served, and OpenSSH beside them unaffected', async () => {
+  it('200 SSH sessions open at once (ssh2 clients on one link): all served, and OpenSSH beside them unaffected', async () => {
     const { Client: SshClient } = (await import('ssh2')).default;
     const raw = await c.client();
-    const one = async (i: number) => {
+    const hostKey = (await raw.machines.get('ssh-box')).sshHostKey.split(' ')[1]!;
+    const conns: Array<InstanceType<typeof SshClient>> = [];
+    // Each: its own stream, handshake, and an sftp session that answers (no process per session).
+    const one = async () => {
       const transport = await raw.tunnels.ssh('ssh-box');
       const conn = new SshClient();
+      conns.push(conn);
       return new Promise<string>((resolve, reject) => {
-        conn.on('ready', () =>
-          conn.exec(`echo conn-${i}`, (err, ch) => {
-            if (err) return reject(err);
-            let out = '';
-            ch.on('data', (d: Buffer) => (out += d));
-            ch.on('close', () => {
-              conn.end();
-              resolve(out.trim());
-            });
-          }),
-        );
+        conn.on('ready', () => conn.sftp((err, sftp) => (err ? reject(err) : sftp.realpath('.', (e, p) => (e ? reject(e) : resolve(p))))));
         conn.on('error', reject);
-        conn.connect({ sock: transport as never, username: 'anyone', hostVerifier: () => true, readyTimeout: 60_000 });
+        conn.connect({ sock: transport as never, username: 'anyone', hostVerifier: (k: Buffer) => k.toString('base64') === hostKey, readyTimeout: 120_000 });
       });
     };
-    const all = Promise.all(Array.from({ length: 200 }, (_, i) => one(i)));
+    const homes = await Promise.all(Array.from({ length: 200 }, () => one()));
+    expect(new Set(homes)).toEqual(new Set([require('node:os').homedir()]));
+    // All 200 still open: a real ssh beside them is served as usual.
     const beside = await runTool('ssh', [...s.opts, 'ssh-box', 'echo beside'], s.env, { timeoutMs: 120_000 });
     expect(beside.stdout).toBe('beside\n');
-    expect(await all).toEqual(Array.from({ length: 200 }, (_, i) => `conn-${i}`));
-  }, 180_000);
+    for (const conn of conns) conn.end();
+  }, 240_000);
 
   it('rsync -a of a tree with symlinks', async () => {
     const from = join(c.dir, 'rs-from');
@@ -106,33 +102,6 @@ describe('OpenSSH through the relay', () => {
     expect(readlinkSync(join(to, 'link-to-a'))).toBe('a.txt');
     expect(readlinkSync(join(to, 'dirlink'))).toBe('deep/er');
   });
-
-  it('rsync of a 1 GiB file, cut off midway with --partial, then resumed to identical bytes', async () => {
-    const from = join(c.dir, 'gig');
-    mkdirSync(from);
-    const src = join(from, 'one-gig.bin');
-    expect((await runTool('sh', ['-c', `head -c 1073741824 /dev/urandom > ${src}`], process.env, { timeoutMs: 120_000 })).code).toBe(0);
-    const to = join(c.dir, 'gig-to');
-    mkdirSync(to);
-    const { spawn } = await import('node:child_process');
-    const first = spawn('rsync', ['--partial', '-e', s.sshCommand, src, `ssh-box:${to}/`], { env: s.env, stdio: 'ignore' });
-    const firstDone = new Promise((r) => first.on('close', r));
-    const fs = require('node:fs') as typeof import('node:fs');
-    const sizeNow = () => fs.readdirSync(to).reduce((n, f) => n + fs.statSync(join(to, f)).size, 0);
-    await waitFor('a good part of it to arrive', () => sizeNow() > 128 * 1024 * 1024, 120_000, 50);
-    first.kill('SIGINT'); // rsync's receiver keeps what it has (--partial)
-    await firstDone;
-    await waitFor('the partial file in place', () => fs.existsSync(join(to, 'one-gig.bin')), 30_000);
-    const partial = fs.statSync(join(to, 'one-gig.bin')).size;
-    expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(1073741824);
-    const second = await runTool('rsync', ['--partial', '-e', s.sshCommand, src, `ssh-box:${to}/`], s.env, { timeoutMs: 240_000 });
-    expect(second.code).toBe(0);
-    const sum = async (f: string) => (await runTool('sha256sum', [f], process.env, { timeoutMs: 120_000 })).stdout.split(' ')[0];
-    expect(await sum(join(to, 'one-gig.bin'))).toBe(await sum(src));
-    fs.rmSync(from, { recursive: true });
-    fs.rmSync(to, { recursive: true });
-  }, 400_000);
 
   it('git clone and git push over ssh of a real repository', async () => {
     const bare = join(c.dir, 'repo.git');
