@@ -8,7 +8,7 @@
  * `cmdop ssh-config` pins it before the first connection.
  */
 import ssh2 from 'ssh2';
-import type { Connection } from 'ssh2';
+import type { CipherAlgorithm, Connection } from 'ssh2';
 import type { Stream } from '../../protocol/stream.js';
 import type { Logger } from '../../log.js';
 import { duplexFrom } from '../../link/node-streams.js';
@@ -17,6 +17,13 @@ import { VERSION } from '../../version.js';
 import { ProtocolError } from '../../errors.js';
 import { serveSession, type SshSessionCtx } from './session.js';
 import { serveForwarding } from './forward.js';
+
+/**
+ * AES-GCM only, which Node's crypto (OpenSSL, AES-NI) runs natively everywhere; every OpenSSH
+ * since 6.2 has it. OpenSSH would otherwise pick chacha20-poly1305 (its first choice), which ssh2
+ * runs in JavaScript unless its optional native binding was compiled at install.
+ */
+const CIPHERS: CipherAlgorithm[] = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'];
 
 /** Handshake plus authentication must finish within this. */
 const HANDSHAKE_MS = 20_000;
@@ -39,7 +46,7 @@ export class SshService {
     const caller = stream.info.caller ?? '';
     // An SSH client speaks first, and its first bytes are "SSH-": anything else is not one.
     const socket = duplexFrom(stream, { firstChunk: (c) => (c.length >= 4 && Buffer.from(c.subarray(0, 4)).toString('latin1') !== 'SSH-' ? new ProtocolError('not an SSH client (no SSH- identification)') : null) });
-    const server = new ssh2.Server({ hostKeys: [this.hostKey], ident: `cmdop-agent_${VERSION}`, greeting: undefined }, (client: Connection) => {
+    const server = new ssh2.Server({ hostKeys: [this.hostKey], ident: `cmdop-agent_${VERSION}`, algorithms: { cipher: CIPHERS } }, (client: Connection) => {
       const deadline = setTimeout(() => {
         this.log.warn({ caller }, 'ssh handshake not finished in time; closing');
         client.end();

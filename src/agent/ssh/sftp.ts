@@ -23,7 +23,12 @@ interface FileHandleState {
   kind: 'file';
   fh: FileHandle;
   user: string;
-  /** Clients pipeline requests on a handle: each runs after the one before, in the order they came. */
+  /**
+   * Clients pipeline requests on a handle: each runs after the one before, and is answered in the
+   * order they came. OpenSSH 9's scp needs that order (it reuses request ids across a transfer,
+   * as OpenSSH's own single-threaded sftp-server never answers out of order): concurrent reads or
+   * writes here corrupted its transfers.
+   */
   barrier: Promise<unknown>;
   /** Created or truncated: written to `temp`, renamed to `final` on close. */
   temp?: { path: string; final: string };
