@@ -44,7 +44,11 @@ export function readableFrom(stream: Stream): Readable {
  * A Writable that sends into the stream; `final` half-closes it. `extra` handlers see what the
  * peer sends back (a result after the upload) and how the stream ends.
  */
-export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'> = {}): Writable {
+/**
+ * The writing half both adapters share: a write's callback waits until the link has room, and a
+ * closed stream fails writes with the error it closed with.
+ */
+function sender(stream: Stream) {
   let waiting: ((err?: Error | null) => void) | null = null;
   let ended: CmdopError | null = null;
   const release = (err?: CmdopError | null) => {
@@ -52,13 +56,25 @@ export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'
     waiting = null;
     cb?.(err ?? null);
   };
-  const w = new Writable({
-    highWaterMark: HIGH_WATER,
-    write(chunk: Uint8Array, _enc, cb) {
+  return {
+    write(chunk: Uint8Array, cb: (err?: Error | null) => void): void {
       if (stream.finished) return cb(ended ?? new UnavailableError('stream closed'));
       if (stream.write(chunk)) cb();
       else waiting = cb;
     },
+    drained: () => release(),
+    closed(err: CmdopError | null): void {
+      ended = err;
+      release(err);
+    },
+  };
+}
+
+export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'> = {}): Writable {
+  const out = sender(stream);
+  const w = new Writable({
+    highWaterMark: HIGH_WATER,
+    write: (chunk: Uint8Array, _enc, cb) => out.write(chunk, cb),
     final(cb) {
       stream.end();
       cb();
@@ -70,10 +86,9 @@ export function writableTo(stream: Stream, extra: Omit<StreamHandlers, 'onDrain'
   });
   stream.handle({
     ...extra,
-    onDrain: () => release(),
+    onDrain: out.drained,
     onClose: (err) => {
-      ended = err;
-      release(err);
+      out.closed(err);
       extra.onClose?.(err);
     },
   });
@@ -88,13 +103,7 @@ export function duplexFrom(stream: Stream, o: { firstChunk?: (chunk: Uint8Array)
   stream.autoConsume = false;
   let owed = 0;
   let first = true;
-  let waiting: ((err?: Error | null) => void) | null = null;
-  let ended: CmdopError | null = null;
-  const release = (err?: CmdopError | null) => {
-    const cb = waiting;
-    waiting = null;
-    cb?.(err ?? null);
-  };
+  const out = sender(stream);
   const d = new Duplex({
     readableHighWaterMark: HIGH_WATER,
     writableHighWaterMark: HIGH_WATER,
@@ -106,11 +115,7 @@ export function duplexFrom(stream: Stream, o: { firstChunk?: (chunk: Uint8Array)
         stream.consume(n);
       }
     },
-    write(chunk: Uint8Array, _enc, cb) {
-      if (stream.finished) return cb(ended ?? new UnavailableError('stream closed'));
-      if (stream.write(chunk)) cb();
-      else waiting = cb;
-    },
+    write: (chunk: Uint8Array, _enc, cb) => out.write(chunk, cb),
     final(cb) {
       if (!stream.finished) stream.end();
       cb();
@@ -131,10 +136,9 @@ export function duplexFrom(stream: Stream, o: { firstChunk?: (chunk: Uint8Array)
       else owed += chunk.length;
     },
     onEnd: () => d.push(null),
-    onDrain: () => release(),
+    onDrain: out.drained,
     onClose: (err) => {
-      ended = err;
-      release(err);
+      out.closed(err);
       if (err) d.destroy(err);
       else if (!d.readableEnded) d.push(null);
     },
