@@ -57,14 +57,20 @@ describe('the SDK under the seeds\' names', () => {
     expect(n).toBe(25);
   });
 
-  /** A TCP hop between the client and the relay that the test can cut and close, the relay untouched. */
-  async function hop(): Promise<{ url: string; cut(): void; down(): Promise<void>; up(): Promise<void> }> {
+  /** A TCP hop between the client and the relay that the test can cut, or make refuse every dial, the relay untouched. */
+  async function hop(): Promise<{ url: string; cut(): void; down(): Promise<void>; up(): Promise<void>; refused: () => number }> {
     const sockets = new Set<Socket>();
     let server: Server;
     let port = 0;
+    let isDown = false;
+    let refused = 0;
     const listen = () =>
       new Promise<void>((resolve) => {
         server = createServer((s) => {
+          if (isDown) {
+            refused++; // the relay is "out of reach": every dial fails at once
+            return void s.destroy();
+          }
           const up = connect(c.relay.port, '127.0.0.1');
           for (const x of [s, up]) {
             sockets.add(x);
@@ -83,8 +89,14 @@ describe('the SDK under the seeds\' names', () => {
     return {
       url: `wss://127.0.0.1:${port}`,
       cut,
-      down: () => new Promise<void>((r) => { cut(); server.close(() => r()); }),
-      up: listen,
+      down: async () => {
+        isDown = true;
+        cut();
+      },
+      up: async () => {
+        isDown = false;
+      },
+      refused: () => refused,
     };
   }
 
@@ -127,8 +139,9 @@ describe('the SDK under the seeds\' names', () => {
     // Not idempotent: fails at once, the relay still out of reach.
     await expect(client.keys.issue({ name: 'never-twice' })).rejects.toBeInstanceOf(ConnectionError);
     let settled = false;
+    const before = h.refused();
     const listing = client.machines.list().finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 500)); // retries fail meanwhile
+    await waitFor('three retries to fail', () => h.refused() >= before + 3, 20_000);
     expect(settled).toBe(false);
     await h.up();
     expect((await listing).items.map((m) => m.hostname)).toContain('seed-1');
