@@ -41,14 +41,17 @@ interface Pty {
   rows: number;
 }
 
+const logRefusal = (ctx: ChannelCtx, what: string, cap: string) => ctx.log.warn({ caller: ctx.caller, cap }, `ssh ${what} refused: the key lacks the ${cap} grant`);
+
+/** A pty or subsystem the key may not have: the request is refused (the client says so). */
 const refuse = (reject: (() => void) | undefined, ctx: ChannelCtx, what: string, cap: string) => {
-  ctx.log.warn({ caller: ctx.caller, cap }, `ssh ${what} refused: the key lacks the ${cap} grant`);
+  logRefusal(ctx, what, cap);
   reject?.();
 };
 
 /** A shell or exec the key may not run: the channel opens and says why, in one line, then exits 1. */
 function explain(channel: ServerChannel, ctx: ChannelCtx, what: string, cap: string): void {
-  ctx.log.warn({ caller: ctx.caller, cap }, `ssh ${what} refused: the key lacks the ${cap} grant`);
+  logRefusal(ctx, what, cap);
   channel.stderr.write(`cmdop-agent: permission: this key lacks the ${cap} grant on this machine (needed for ${what})\r\n`);
   channel.exit(1);
   channel.end();
