@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { benchCluster } from './cluster.js';
 import { figure, median, percentile, type Figure } from './figures.js';
-import { CLI } from './procs.js';
+import { CLI, rssOf } from './procs.js';
 import { track } from './peers.js';
 import { startSshd, controlMaster } from './sshd.js';
 import { sshEcho } from './terminal.js';
@@ -85,6 +85,25 @@ export async function sshBench(mib: number, keystrokes: number): Promise<Figure[
     const echoOurs = await sshEcho([...ours, "-tt", "-S", sock, "bench"], 3000, keystrokes);
     const echoPeer = await sshEcho([...sshd.args(["-tt", "-S", cm.socket])], 3000, keystrokes);
     master.kill();
+    // The agent's memory with 200 SSH sessions open at once (each its own stream, handshake and
+    // sftp session), against the same agent idle.
+    const idle = rssOf(c.agentPid);
+    const { Client: SshClient } = (await import('ssh2')).default;
+    const conns: Array<InstanceType<typeof SshClient>> = [];
+    await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const sock = await c.client.tunnels.ssh('bench');
+        const conn = new SshClient();
+        conns.push(conn);
+        await new Promise<void>((resolve, reject) => {
+          conn.on('ready', () => conn.sftp((err, sftp) => (err ? reject(err) : sftp.realpath('.', (e) => (e ? reject(e) : resolve())))));
+          conn.on('error', reject);
+          conn.connect({ sock: sock as never, username: 'bench', hostVerifier: (k: Buffer) => `ssh-ed25519 ${k.toString('base64')}` === m.sshHostKey, readyTimeout: 120_000 });
+        });
+      }),
+    );
+    const loaded = rssOf(c.agentPid);
+    for (const conn of conns) conn.end();
     const note = 'side by side (issue 15)';
     return [
       figure(`scp upload ${mib} MiB (OpenSSH through the relay)`, 'MB/s', median(r.scp), note, { name: 'scp to sshd', value: median(r.scpPeer) }),
@@ -94,6 +113,7 @@ export async function sshBench(mib: number, keystrokes: number): Promise<Figure[
       figure(`ssh host true over a ControlMaster (median of ${LATENCY_RUNS * 2})`, 'ms', median(muxed.ours), note, { name: 'ssh to sshd', value: median(muxed.peer) }),
       figure(`ssh -tt keystroke echo p50 (${keystrokes} keys, warm)`, 'ms', median(echoOurs.warm), note, { name: 'ssh -tt to sshd', value: median(echoPeer.warm) }),
       figure(`ssh -tt keystroke echo p99 (${keystrokes} keys, warm)`, 'ms', percentile(echoOurs.warm, 99), note, { name: 'ssh -tt to sshd', value: percentile(echoPeer.warm, 99) }),
+      figure('agent RSS with 200 SSH sessions open', 'MB', loaded / 1e6, 'bounded (issue 15)', { name: 'the same agent idle', value: idle / 1e6 }),
     ];
   } finally {
     cm.stop();
