@@ -288,8 +288,9 @@ describe(`the official @cmdop/node SDK (${sdkVersion}) against our agent`, () =>
     preface.on('error', () => {});
     await new Promise((r) => preface.once('connect', r));
     preface.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 4, 0xff, 0, 0, 0, 0, 1]), randomBytes(2048)]));
-    // grpc-js keeps such connections open (only the socket's owner can make them: it is 0600);
-    // while they are open, real calls are served as before.
+    // Garbage is closed before grpc-js sees it. A valid preface followed by garbage goes to grpc-js,
+    // which keeps it until the client closes it (only the socket's owner can make one: 0600).
+    await withTimeout(new Promise((r) => (junk.destroyed ? r(null) : junk.once('close', r))), 10_000, 'the garbage connection to be closed');
     expect((await cli.healthCheck()).healthy).toBe(true);
     expect((await cli.terminal.execute('echo still-here')).output).toBe('still-here');
     for (const s of [held, junk, preface]) s.destroy();

@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { ExecuteWatch, envelopeId, hasEndMarker, type WatchedRun } from '../../src/agent/grpc/execute-watch.js';
 import { outputRead, MAX_OUTPUT_LIMIT, DEFAULT_OUTPUT_LIMIT } from '../../src/agent/grpc/output.js';
 import { loopbackListen } from '../../src/agent/grpc/listen.js';
+import { speaksHttp2 } from '../../src/agent/grpc/listener.js';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { permissionString } from '../../src/agent/grpc/files.js';
 import { hostnameMatches } from '../../src/agent/grpc/sessions.js';
 import { historyWindow } from '../../src/agent/terminal/ring.js';
@@ -134,5 +136,41 @@ describe('small pure parts', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('the gRPC listener\'s preface check (real sockets)', () => {
+  async function pair(): Promise<{ server: Socket; client: Socket; close(): void }> {
+    const srv = createServer({ pauseOnConnect: true });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const accepted = new Promise<Socket>((r) => srv.once('connection', r));
+    const client = connect((srv.address() as AddressInfo).port, '127.0.0.1');
+    const server = await accepted;
+    return { server, client, close: () => { client.destroy(); server.destroy(); srv.close(); } };
+  }
+
+  it('an HTTP/2 preface passes, with its bytes given back; garbage and silence do not', async () => {
+    const ok = await pair();
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    ok.client.write(Buffer.concat([preface.subarray(0, 5)]));
+    setImmediate(() => ok.client.write(Buffer.concat([preface.subarray(5), Buffer.from('rest')])));
+    expect(await speaksHttp2(ok.server, 10_000)).toBe(true);
+    const want = preface.length + 4;
+    const back = await new Promise<string>((r) => {
+      let all = '';
+      ok.server.on('data', (d: Buffer) => (all += d.toString('latin1')).length >= want && r(all));
+      ok.server.resume();
+    });
+    expect(back).toBe(preface.toString() + 'rest');
+    ok.close();
+
+    const junk = await pair();
+    junk.client.write('GET / HTTP/1.1\r\n\r\n');
+    expect(await speaksHttp2(junk.server, 10_000)).toBe(false);
+    junk.close();
+
+    const silent = await pair();
+    expect(await speaksHttp2(silent.server, 50)).toBe(false); // the bound passes, nothing came
+    silent.close();
   });
 });

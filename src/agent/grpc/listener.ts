@@ -3,7 +3,8 @@
  * never the network; a loopback TCP port only where config names one. It is a plain net.Server,
  * so an agent nobody calls over gRPC never loads grpc-js or the generated types (about 23 MB of
  * RSS): the first connection loads them (server.ts), and every connection is handed to grpc-js's
- * HTTP/2 server as it arrives. Connections are capped; past the cap they are refused.
+ * HTTP/2 server once its first bytes are the HTTP/2 preface (garbage closes at once, silence
+ * after 10 s). Connections are capped; past the cap they are refused.
  */
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -87,13 +88,46 @@ export class GrpcListener {
       this.endpoint = import('./server.js').then((m) => new m.GrpcEndpoint(this.o));
       this.endpoint.catch((err: Error) => this.o.log.error({ err: err.message }, 'the gRPC endpoint failed to load'));
     }
-    this.endpoint.then(
-      (e) => {
-        if (socket.destroyed || !this.server) return void socket.destroy();
+    Promise.all([this.endpoint, speaksHttp2(socket, PREFACE_MS)]).then(
+      ([e, ok]) => {
+        if (!ok || socket.destroyed || !this.server) return void socket.destroy();
         e.inject(socket);
         socket.resume();
       },
       () => socket.destroy(),
     );
   }
+}
+
+/** A gRPC client's first bytes: the HTTP/2 connection preface. */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** How long a connection may take to send it. */
+export const PREFACE_MS = 10_000;
+
+/**
+ * Reads until the client's first bytes show whether it speaks HTTP/2, and gives them back to the
+ * socket: garbage is closed at once and a silent connection after `ms`, before grpc-js (which
+ * would keep either open) sees it.
+ */
+export function speaksHttp2(socket: Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let got = Buffer.alloc(0);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      if (got.length) socket.unshift(got);
+      resolve(ok);
+    };
+    const onReadable = () => {
+      for (let c: Buffer | null; (c = socket.read() as Buffer | null) !== null; ) got = Buffer.concat([got, c]);
+      const n = Math.min(got.length, PREFACE.length);
+      if (!got.subarray(0, n).equals(PREFACE.subarray(0, n))) return done(false);
+      if (got.length >= PREFACE.length) done(true);
+    };
+    const onEnd = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    socket.on('readable', onReadable);
+    socket.once('end', onEnd);
+  });
 }
