@@ -22,6 +22,10 @@ export const ERROR_DETAILS = {
   fleet_disabled: 'the fleet is disabled',
   fleet_not_found: 'no fleet has that id or name',
   audit_broken: 'an audit record does not follow the one before it (edited, deleted or reordered)',
+  // schedules
+  bad_cron: 'not a 5-field cron expression croner accepts (the message says which field)',
+  bad_time_zone: 'not an IANA time zone name',
+  schedule_not_found: 'no schedule has that id or name (or it is outside the key\'s reach)',
   // terminals
   session_not_found: 'no terminal session has that id on the machine',
   observer: 'observers cannot send input, resize or signal',

@@ -26,11 +26,18 @@ import { AiService } from './ai/service.js';
 import { PermissionError } from '../errors.js';
 import { missingCapability } from '../control/capabilities.js';
 import { AuditJournal } from './audit/journal.js';
-import { AuditUploader } from './audit/upload.js';
+import { auditUpload } from './audit/upload.js';
+import { Uploader } from './link/uploader.js';
 import { describeStream } from './audit/describe.js';
 import { GrpcListener } from './grpc/listener.js';
 import { SshService } from './ssh/server.js';
 import type { GrpcMode } from './grpc/server.js';
+import { ScheduleFiles } from './schedules/files.js';
+import { RunJournal } from './schedules/journal.js';
+import { Scheduler } from './schedules/scheduler.js';
+import { runAction } from './schedules/runner.js';
+import { runsUpload, watchSchedules } from './schedules/sync.js';
+import { realClock, type Clock } from './schedules/clock.js';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx {
   log: Logger;
@@ -44,6 +51,8 @@ export interface AgentOptions {
   local?: boolean;
   /** Discovery file path (default beside the socket). */
   infoPath?: string;
+  /** The schedules' clock (tests drive a fake one). */
+  clock?: Clock;
 }
 
 export class Agent {
@@ -65,7 +74,12 @@ export class Agent {
   private readonly ssh: SshService;
   /** This host's signed audit records, kept until the relay has them. */
   readonly audit: AuditJournal;
-  private uploader: AuditUploader | null = null;
+  private uploader: Uploader | null = null;
+  /** The schedules this host holds, run on its own clock. */
+  readonly scheduler: Scheduler;
+  readonly runs: RunJournal;
+  private runsUploader: Uploader | null = null;
+  private unwatch: (() => void) | null = null;
 
   private constructor(private readonly o: AgentOptions) {
     const c = o.config;
@@ -115,6 +129,17 @@ export class Agent {
     registerFiles(this.services);
     this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }), audit: (type, caller, fields) => this.audit.record(type, caller, fields) });
     this.ai.register(this.services);
+    const files = new ScheduleFiles(c.stateDir);
+    this.runs = new RunJournal(files.dir);
+    this.scheduler = new Scheduler({
+      files,
+      journal: this.runs,
+      clock: o.clock ?? realClock,
+      run: (held, signal) => runAction(held.schedule.action, held.schedule.id, { commandEnv: this.ctx.commandEnv, ask: (x) => this.ai.askUnattended(x) }, signal),
+      machineId: () => this.identity.enrollment()?.machineId ?? '',
+      audit: (type, caller, fields) => this.audit.record(type, caller, fields),
+      log: o.log.child({ component: 'schedules' }),
+    });
     this.relay = c.relay
       ? new RelayLink({
           url: c.relay,
@@ -142,10 +167,14 @@ export class Agent {
     }
     if (agent.relay) {
       const relay = agent.relay;
-      agent.uploader = new AuditUploader(agent.audit, relay, o.log.child({ component: 'audit' }));
+      agent.uploader = new Uploader(auditUpload(agent.audit), relay, o.log.child({ component: 'audit' }));
       relay.on('online', () => void agent.uploader?.kick());
-      relay.start();
+      agent.runsUploader = new Uploader(runsUpload(agent.runs), relay, o.log.child({ component: 'schedules' }));
+      relay.on('online', () => void agent.runsUploader?.kick());
+      agent.unwatch = watchSchedules(relay, agent.scheduler, o.log.child({ component: 'schedules' }));
     }
+    agent.scheduler.start();
+    agent.relay?.start();
     return agent;
   }
 
@@ -193,10 +222,14 @@ export class Agent {
   async stop(): Promise<void> {
     this.sessions.closeAll();
     this.partials.stop();
+    await this.scheduler.stop();
+    this.unwatch?.();
     this.uploader?.stop();
+    this.runsUploader?.stop();
     await this.grpc?.stop(); // before the local socket its handlers call through
     await Promise.all([this.relay?.stop(), this.local?.stop()]);
     this.audit.close();
+    this.runs.close();
   }
 
   /**

@@ -13,9 +13,10 @@ import { askCommand } from './cmdop/ask.js';
 import { keysCommands } from './cmdop/keys.js';
 import { fleetsCommands } from './cmdop/fleets.js';
 import { auditCommands } from './cmdop/audit.js';
+import { schedulesCommands } from './cmdop/schedules.js';
 import { catCommand, lsCommand, mkdirCommand, mvCommand, rmCommand, watchCommand } from './cmdop/files.js';
 
 /** Runs `cmdop` with these arguments (the bin script and the single executable both call this). */
 export function main(argv: string[]): Promise<void> {
-  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, sshCommand, sshProxyCommand, sshConfigCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...auditCommands], argv, VERSION);
+  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, sshCommand, sshProxyCommand, sshConfigCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...schedulesCommands, ...auditCommands], argv, VERSION);
 }

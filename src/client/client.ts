@@ -23,6 +23,7 @@ import { Files } from './files.js';
 import { Agent } from './agent.js';
 import { Keys } from './keys.js';
 import { Fleets } from './fleets.js';
+import { Schedules } from './schedules.js';
 import { Audit } from './audit.js';
 import { MachineTarget } from './target.js';
 import { DEFAULT_TIMEOUT_MS, resolveClientOptions, type ClientOptions } from './options.js';
@@ -55,6 +56,8 @@ export class Client {
   readonly keys: Keys;
   /** Fleets, their machines and members, and fan-out over them. */
   readonly fleets: Fleets;
+  /** Jobs the agents run on their own clocks; the relay keeps every run. */
+  readonly schedules: Schedules;
   /** The relay's audit log. */
   readonly audit: Audit;
   /** Where this client is connected: a relay URL or the local agent's socket. */
@@ -71,6 +74,7 @@ export class Client {
     this.tunnels = new Tunnels(this.caller);
     this.keys = new Keys(this.caller);
     this.fleets = new Fleets(this.caller);
+    this.schedules = new Schedules(this.caller);
     this.audit = new Audit(this.caller);
     this.endpoint = endpoint;
   }

@@ -7,6 +7,7 @@ import { ValidationError } from '../errors.js';
 import type { FleetRole } from '../control/capabilities.js';
 import type { Caller } from './caller.js';
 import { toMachine, type ListMachinesOptions, type Machine, type Page } from './machines.js';
+import { paging } from './paging.js';
 import { fanoutExec, fanoutWrite, type FanoutOptions, type FanoutResult, type FanoutWriteOptions } from './fanout.js';
 
 const v1 = cmdop.v1;
@@ -32,23 +33,6 @@ export interface FleetMember {
 
 const toFleet = (f: cmdop.v1.IFleet): Fleet => ({ id: f.id ?? '', name: f.name ?? '', description: f.description ?? '', selector: f.selector ?? '', disabled: !!f.disabled, createdAt: new Date(Number(f.createdMs)), updatedAt: new Date(Number(f.updatedMs)), machineCount: f.machineCount ?? 0 });
 const toMember = (m: cmdop.v1.IMember): FleetMember => ({ fleetId: m.fleetId ?? '', keyId: m.keyId ?? '', keyName: m.keyName ?? '', role: (m.role ?? 'viewer') as FleetRole, addedAt: new Date(Number(m.addedMs)) });
-
-/** Follows cursors: every item, and every page. */
-function paging<T, O extends { cursor?: string }>(list: (o: O) => Promise<Page<T>>) {
-  return {
-    async *pages(o: Omit<O, 'cursor'>): AsyncGenerator<T[]> {
-      let cursor: string | undefined;
-      do {
-        const p = await list({ ...o, ...(cursor ? { cursor } : {}) } as O);
-        yield p.items;
-        cursor = p.nextCursor ?? undefined;
-      } while (cursor);
-    },
-    async *iter(o: Omit<O, 'cursor'>): AsyncGenerator<T> {
-      for await (const page of this.pages(o)) yield* page;
-    },
-  };
-}
 
 export class Fleets {
   readonly machines: FleetMachines;

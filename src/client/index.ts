@@ -4,6 +4,7 @@ export type { ClientOptions } from './options.js';
 export type { Machine, Page, Presence, PresenceSummary, ListMachinesOptions } from './machines.js';
 export type { ApiKey, KeyGrant, IssueKeyOptions } from './keys.js';
 export type { Fleet, FleetMember } from './fleets.js';
+export type { Schedule, ScheduleRun, ScheduleOptions } from './schedules.js';
 export type { FanoutResult, FanoutStatus, FanoutOptions } from './fanout.js';
 export type { AuditEvent, AuditQuery, AuditVerdict } from './audit.js';
 export type { Capability, FleetRole } from '../control/capabilities.js';

@@ -46,4 +46,4 @@ export const MAX_UNARY_RESPONSE = 16 * 1024 * 1024;
  * `ai.pin.v1`: the PIN travels inside the TLS link (through the relay). A PAKE exchange that keeps
  * the PIN from the relay would be announced as `ai.pake.v1` and chosen when both ends speak it.
  */
-export const CAPABILITIES = ['streams.v1', 'flow.v1', 'flow.v2', 'tunnel.v1', 'files.v1', 'ai.v1', 'ai.pin.v1', 'grants.v1', 'audit.v1'] as const;
+export const CAPABILITIES = ['streams.v1', 'flow.v1', 'flow.v2', 'tunnel.v1', 'files.v1', 'ai.v1', 'ai.pin.v1', 'grants.v1', 'audit.v1', 'schedules.v1'] as const;

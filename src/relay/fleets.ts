@@ -20,7 +20,7 @@ export class FleetBook implements AccessData {
   private readonly attachedSet = new Set<string>();
   private readonly byKey = new Map<string, MemberRecord[]>();
 
-  constructor(private readonly store: RelayStore, private readonly now: () => number, s: Snapshot) {
+  constructor(private readonly store: RelayStore, private readonly now: () => number, s: Snapshot, private readonly changed: () => void = () => undefined) {
     for (const f of s.fleets) this.fleets.set(f.id, f);
     for (const x of s.fleetMachines) this.attachedSet.add(`${x.fleetId}\0${x.machineId}`);
     for (const m of s.members) this.addMemberLocal(m);
@@ -65,6 +65,7 @@ export class FleetBook implements AccessData {
     const f: FleetRecord = { id: randomUUID(), name, description: o.description ?? '', selector: o.selector ?? '', disabled: false, createdMs: this.now(), updatedMs: this.now() };
     await this.store.putFleet(f);
     this.fleets.set(f.id, f);
+    this.changed();
     return f;
   }
 
@@ -75,6 +76,7 @@ export class FleetBook implements AccessData {
     const next: FleetRecord = { ...f, ...definedOnly(c), updatedMs: this.now() };
     await this.store.putFleet(next);
     this.fleets.set(f.id, next);
+    this.changed();
     return next;
   }
 
@@ -83,12 +85,14 @@ export class FleetBook implements AccessData {
     const next = { ...f, disabled, updatedMs: this.now() };
     await this.store.putFleet(next);
     this.fleets.set(f.id, next);
+    this.changed();
     return next;
   }
 
   async attach(fleetId: string, machineId: string): Promise<void> {
     await this.store.attach(fleetId, machineId);
     this.attachedSet.add(`${fleetId}\0${machineId}`);
+    this.changed();
   }
 
   /** Notes an attachment the store already made (enrolment with a fleet-bound token). */
@@ -99,6 +103,7 @@ export class FleetBook implements AccessData {
   async detach(fleetId: string, machineId: string): Promise<boolean> {
     const had = await this.store.detach(fleetId, machineId);
     this.attachedSet.delete(`${fleetId}\0${machineId}`);
+    this.changed();
     return had;
   }
 
@@ -108,12 +113,14 @@ export class FleetBook implements AccessData {
     await this.store.putMember(m);
     this.removeMemberLocal(fleetId, keyId);
     this.addMemberLocal(m);
+    this.changed();
     return m;
   }
 
   async removeMember(fleetId: string, keyId: string): Promise<boolean> {
     const had = await this.store.removeMember(fleetId, keyId);
     this.removeMemberLocal(fleetId, keyId);
+    this.changed();
     return had;
   }
 

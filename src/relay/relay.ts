@@ -35,6 +35,7 @@ import { openStore } from './store/open.js';
 import type { RelayStore } from './store/store.js';
 import { AuditLog } from './audit/log.js';
 import { loadAuditIdentity, type AuditIdentity } from './audit/identity.js';
+import { SchedulePush } from './schedules/push.js';
 
 import { loadOrCreateTls } from './tls.js';
 import type { ServiceRegistry } from '../link/services.js';
@@ -69,6 +70,7 @@ export class Relay {
   readonly auditIdentity: AuditIdentity;
   readonly registry: Registry;
   readonly router: Router;
+  readonly schedulePush: SchedulePush;
   /** SHA-256 fingerprint of the TLS certificate ('' with --insecure). */
   fingerprint = '';
   certPem = '';
@@ -90,7 +92,9 @@ export class Relay {
     this.router = new Router(this.registry, audit);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    this.schedulePush = new SchedulePush(state);
     this.services = relayServices({
+      push: this.schedulePush,
       registry: this.registry,
       state: this.state,
       audit,
@@ -276,6 +280,7 @@ export class Relay {
   private async stopOnce(): Promise<void> {
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
+    this.schedulePush.stop();
     await this.state.dispose();
     await this.audit.stop();
     await this.state.store.close().catch(() => undefined);

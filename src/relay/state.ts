@@ -13,6 +13,7 @@ import { newSecret, parseSecret, secretMatches, API_KEY_PREFIX, JOIN_TOKEN_PREFI
 import type { Grant, KeyRecord, MachineRecord, TokenRecord } from './store/records.js';
 import type { RelayStore } from './store/store.js';
 import { FleetBook } from './fleets.js';
+import { ScheduleBook } from './schedules/book.js';
 
 /** Background save interval for last-seen times. */
 export const PRESENCE_SAVE_MS = 30_000;
@@ -28,6 +29,8 @@ export interface IssuedToken { token: TokenRecord; secret: string }
 
 export class RelayState {
   readonly fleets: FleetBook;
+  readonly schedules: ScheduleBook;
+  private readonly listeners = new Set<() => void>();
   private readonly keys = new Map<string, KeyRecord>();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly machinesById = new Map<string, MachineRecord>();
@@ -39,7 +42,21 @@ export class RelayState {
     for (const k of s.keys) this.keys.set(k.id, k);
     for (const t of s.tokens) this.tokens.set(t.id, t);
     for (const m of s.machines) this.machinesById.set(m.id, m);
-    this.fleets = new FleetBook(store, now, s);
+    this.fleets = new FleetBook(store, now, s, () => this.changed());
+    this.schedules = new ScheduleBook(store, now, s.schedules);
+    this.schedules.onChange(() => this.changed());
+  }
+
+  /**
+   * Calls `fn` after every change that can alter what a key may do where (a revocation, a
+   * machine's labels or state, a fleet, a schedule): the schedule push recomputes from it.
+   */
+  onChange(fn: () => void): void {
+    this.listeners.add(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
   }
 
   static async open(store: RelayStore, now: () => number = Date.now): Promise<RelayState> {
@@ -97,6 +114,7 @@ export class RelayState {
     const key = this.keys.get(id);
     if (!key || !(await this.store.revokeKey(id))) throw new NotFoundError(`no API key with id ${id}`);
     key.revoked = true;
+    this.changed();
     return key;
   }
 
@@ -181,6 +199,7 @@ export class RelayState {
     const cur = this.machinesById.get(next.id);
     if (cur) Object.assign(cur, next);
     else this.machinesById.set(next.id, next);
+    this.changed();
     return cur ?? next;
   }
 

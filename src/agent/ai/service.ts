@@ -17,7 +17,7 @@ import type { InfoCache } from '../system/info.js';
 import type { FilesPolicy } from '../files/policy.js';
 import { AGENT_TYPES, type AgentType } from './agents.js';
 import { loadClassifier } from './classifier/grammar.js';
-import { ConfirmTokens } from './confirm.js';
+import { ConfirmTokens, actionHash } from './confirm.js';
 import { History } from './history.js';
 import type { Llm } from './llm.js';
 import type { AiDeps } from './loop.js';
@@ -168,6 +168,43 @@ export class AiService {
     } finally {
       clearTimeout(timer);
       if (!stream.finished) stream.end();
+    }
+  }
+
+  /**
+   * A scheduled ask: the same loop with nobody to answer. No PIN can be typed and none is stored,
+   * so a PIN-gated host refuses it; an action the classifier does not call safe runs only if its
+   * exact hash was approved when the schedule was made; every other one is refused (and listed).
+   */
+  async askUnattended(o: { scheduleId: string; prompt: string; agentType: string; approved: readonly string[]; timeoutMs: number; signal: AbortSignal }): Promise<{ text: string; refused: string[] }> {
+    if (this.d.config.pin !== 'off') throw new PermissionError('this machine has a PIN, and a scheduled ask cannot give one: set "pin": "off" on hosts that run scheduled asks', { detail: 'pin_required' });
+    this.d.ledger.checkBudget();
+    const caller = `schedule:${o.scheduleId}`;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => abort.abort(new TimeoutError(`the ask did not finish within ${o.timeoutMs} ms`)), o.timeoutMs);
+    const refused: string[] = [];
+    try {
+      const { AskRun } = await import('./loop.js');
+      const run = new AskRun(await this.deps(), {
+        emit: () => undefined,
+        signal: abort.signal,
+        confirm: async (action, _reason, severity) => {
+          const ok = o.approved.includes(actionHash(action));
+          if (!ok) refused.push(action);
+          this.d.audit?.('ai.confirm', caller, { action, severity, accepted: ok, by: ok ? 'approved at schedule creation' : 'nobody (unattended)' });
+          return ok;
+        },
+      }, { prompt: o.prompt, sessionId: History.checkId(`schedule-${o.scheduleId}`), agentType: (AGENT_TYPES.includes(o.agentType as AgentType) ? o.agentType : 'command') as AgentType });
+      const r = await run.run();
+      return { text: r.text, refused };
+    } catch (err) {
+      const reason = abort.signal.reason;
+      throw abort.signal.aborted && reason instanceof CmdopError ? reason : err;
+    } finally {
+      clearTimeout(timer);
+      o.signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -93,6 +93,12 @@ export class RelayLink extends EventEmitter {
     return callUnary(this.link, service, method, request, { timeoutMs: RELAY_CALL_TIMEOUT_MS });
   }
 
+  /** A long-lived stream to a relay service (the schedule watch); it ends with the link. */
+  openStream(service: string, method: string, request: Uint8Array): Stream {
+    if (!this.link?.isOpen) throw new UnavailableError('not connected to the relay');
+    return this.link.open({ target: '', service, method, request, end: true });
+  }
+
   get machineId(): string {
     return this.o.identity.enrollment()?.machineId ?? '';
   }

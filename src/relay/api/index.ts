@@ -12,6 +12,8 @@ import { registerMachines } from './machines.js';
 import { registerKeys } from './keys.js';
 import { registerFleets } from './fleets.js';
 import { registerAudit } from './audit.js';
+import { registerSchedules } from './schedules.js';
+import type { SchedulePush } from '../schedules/push.js';
 
 export type { RelayCtx } from './authz.js';
 export { keyView, tokenView } from './views.js';
@@ -25,6 +27,8 @@ export interface RelayApi {
   closeKeyLinks(keyId: string): number;
   /** Closes a machine's live agent link (it was disabled). */
   closeMachineLink(machineId: string): void;
+  /** Each online agent's schedule set, and "run now". */
+  push: SchedulePush;
 }
 
 export function relayServices(api: RelayApi): ServiceRegistry<RelayCtx> {
@@ -33,5 +37,6 @@ export function relayServices(api: RelayApi): ServiceRegistry<RelayCtx> {
   registerKeys(r, api);
   registerFleets(r, api);
   registerAudit(r, api);
+  registerSchedules(r, api);
   return r;
 }

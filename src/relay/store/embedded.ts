@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { ConflictError, NotFoundError, AuthError, ValidationError } from '../../errors.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
 import { CAPABILITIES } from '../../control/capabilities.js';
-import { emptySnapshot, type AuditPage, type AuditQuery, type AuditRow, type FleetRecord, type KeyRecord, type MachineRecord, type MemberRecord, type Snapshot, type TokenRecord } from './records.js';
+import { emptySnapshot, type AuditPage, type AuditQuery, type AuditRow, type FleetRecord, type KeyRecord, type MachineRecord, type MemberRecord, type RunPage, type RunQuery, type RunRecord, type ScheduleRecord, type Snapshot, type TokenRecord } from './records.js';
 import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable } from './rules.js';
 import { AuditFile } from './audit-file.js';
+import { RunsFile } from './runs-file.js';
 
 const STATE_VERSION = 2;
 const clone = <T>(v: T): T => structuredClone(v);
@@ -38,6 +39,7 @@ export class EmbeddedStore implements RelayStore {
   readonly describe: string;
   private data: Snapshot;
   private readonly audit: AuditFile;
+  private readonly runs: RunsFile;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -46,6 +48,7 @@ export class EmbeddedStore implements RelayStore {
     this.describe = `embedded:${dir}`;
     this.data = this.load();
     this.audit = new AuditFile(this.auditPath);
+    this.runs = new RunsFile(join(dir, 'schedule-runs.jsonl'));
   }
 
   private load(): Snapshot {
@@ -167,6 +170,34 @@ export class EmbeddedStore implements RelayStore {
     return true;
   }
 
+  async putSchedule(s: ScheduleRecord): Promise<void> {
+    if (this.data.schedules.some((x) => x.name === s.name && x.id !== s.id)) throw new ConflictError(`a schedule is already called ${s.name}`);
+    this.change((d) => upsert(d.schedules, clone(s), (x) => x.id === s.id));
+  }
+
+  async deleteSchedule(id: string): Promise<boolean> {
+    const i = this.data.schedules.findIndex((x) => x.id === id);
+    if (i < 0) return false;
+    this.change((d) => d.schedules.splice(i, 1));
+    return true;
+  }
+
+  async runsHead(machineId: string): Promise<number> {
+    return this.runs.head(machineId);
+  }
+
+  async appendRuns(machineId: string, runs: readonly RunRecord[]): Promise<number> {
+    return this.runs.append(machineId, runs);
+  }
+
+  async queryRuns(q: RunQuery): Promise<RunPage> {
+    return this.runs.query(q);
+  }
+
+  async pruneRuns(beforeMs: number): Promise<number> {
+    return this.runs.prune(beforeMs);
+  }
+
   async auditHead(chain: string): Promise<{ seq: number; hash: string } | null> {
     return this.audit.head(chain);
   }
@@ -194,6 +225,7 @@ export class EmbeddedStore implements RelayStore {
 
   async close(): Promise<void> {
     this.audit.close();
+    this.runs.close();
   }
 }
 

@@ -1,3 +1,5 @@
+import { SCHEDULES_MIGRATION } from './postgres-schedules.js';
+
 /**
  * The PostgreSQL schema, as numbered migrations. A relay applies the ones it lacks at start,
  * each in its own transaction, under an advisory lock so several nodes starting at once apply
@@ -81,4 +83,6 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_key ON audit (key_id, pos);
   CREATE INDEX audit_machine ON audit (machine_id, pos);
   `,
+  // 2: schedules and their runs
+  SCHEDULES_MIGRATION,
 ];

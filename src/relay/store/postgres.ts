@@ -8,9 +8,10 @@
 import pg from 'pg';
 import { AuthError, CmdopError, ConflictError, NotFoundError, UnavailableError } from '../../errors.js';
 import { MIGRATIONS } from './migrations.js';
-import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, Snapshot, TokenRecord } from './records.js';
+import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, RunPage, RunQuery, RunRecord, ScheduleRecord, Snapshot, TokenRecord } from './records.js';
 import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable } from './rules.js';
+import { PgSchedules } from './postgres-schedules.js';
 
 const INT8 = 20;
 const types = { getTypeParser: ((oid: number, format?: string) => (oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
@@ -36,6 +37,7 @@ const auditRow = (r: Record<string, unknown>): AuditRow & { pos: number } => ({ 
 
 export class PostgresStore implements RelayStore {
   readonly describe: string;
+  private readonly schedules = new PgSchedules((sql, params) => this.q(sql, params));
   private constructor(private readonly pool: pg.Pool, url: string) {
     const u = new URL(url);
     u.password = '';
@@ -112,6 +114,7 @@ export class PostgresStore implements RelayStore {
       this.q('SELECT fleet_id, machine_id FROM fleet_machines'),
       this.q('SELECT * FROM fleet_members'),
     ]);
+    const schedules = await this.schedules.list();
     return {
       keys: k.rows.map(keyRow),
       tokens: t.rows.map(tokenRow),
@@ -119,6 +122,7 @@ export class PostgresStore implements RelayStore {
       fleets: f.rows.map(fleetRow),
       fleetMachines: fm.rows.map((r) => ({ fleetId: r.fleet_id as string, machineId: r.machine_id as string })),
       members: mem.rows.map((r) => ({ fleetId: r.fleet_id as string, keyId: r.key_id as string, role: r.role, addedMs: r.added_ms as number })),
+      schedules,
     };
   }
 
@@ -235,6 +239,25 @@ export class PostgresStore implements RelayStore {
 
   async removeMember(fleetId: string, keyId: string): Promise<boolean> {
     return ((await this.q('DELETE FROM fleet_members WHERE fleet_id = $1 AND key_id = $2', [fleetId, keyId])).rowCount ?? 0) > 0;
+  }
+
+  putSchedule(s: ScheduleRecord): Promise<void> {
+    return this.schedules.put(s);
+  }
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.schedules.delete(id);
+  }
+  runsHead(machineId: string): Promise<number> {
+    return this.schedules.head(machineId);
+  }
+  appendRuns(machineId: string, runs: readonly RunRecord[]): Promise<number> {
+    return this.schedules.append(machineId, runs);
+  }
+  queryRuns(q: RunQuery): Promise<RunPage> {
+    return this.schedules.query(q);
+  }
+  pruneRuns(beforeMs: number): Promise<number> {
+    return this.schedules.prune(beforeMs);
   }
 
   async auditHead(chain: string): Promise<{ seq: number; hash: string } | null> {

@@ -3,6 +3,9 @@
  * them to a file as they are, PostgreSQL maps each to one row.
  */
 import type { Capability, FleetRole } from '../../control/capabilities.js';
+import type { ScheduleRecord } from '../../control/schedules/spec.js';
+
+export type { ScheduleRecord } from '../../control/schedules/spec.js';
 
 /** Which machines a grant reaches. */
 export type Reach = { on: 'all' } | { on: 'fleets'; ids: string[] } | { on: 'machines'; ids: string[] } | { on: 'selector'; selector: string };
@@ -72,11 +75,45 @@ export interface Snapshot {
   fleets: FleetRecord[];
   fleetMachines: FleetMachine[];
   members: MemberRecord[];
+  schedules: ScheduleRecord[];
 }
 
 export function emptySnapshot(): Snapshot {
-  return { keys: [], tokens: [], machines: [], fleets: [], fleetMachines: [], members: [] };
+  return { keys: [], tokens: [], machines: [], fleets: [], fleetMachines: [], members: [], schedules: [] };
 }
+
+export type RunStatus = 'ok' | 'failed' | 'timeout' | 'skipped' | 'missed' | 'error';
+export type RunCause = 'clock' | 'manual' | 'catchup';
+
+/** One run of a schedule on one machine, as its agent reported it (seq: the agent's run number). */
+export interface RunRecord {
+  scheduleId: string;
+  machineId: string;
+  seq: number;
+  slotMs: number;
+  startMs: number;
+  endMs: number;
+  status: RunStatus;
+  exitCode: number;
+  outputHead: string;
+  outputTail: string;
+  outputBytes: number;
+  reason: string;
+  cause: RunCause;
+  lateMs: number;
+  /** For a `missed` record: how many slots it stands for. */
+  missedCount: number;
+}
+
+export interface RunQuery {
+  scheduleId?: string;
+  machineId?: string;
+  /** Runs after this store position (an opaque cursor). */
+  after?: number;
+  limit: number;
+}
+
+export interface RunPage { runs: (RunRecord & { pos: number })[]; next: number }
 
 /**
  * One stored audit record: a link in its writer's chain. `body` is the canonical JSON text the

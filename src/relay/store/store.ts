@@ -4,7 +4,7 @@
  * PostgreSQL (shared by several relay nodes). Each security-relevant change is one call that
  * either took effect durably or threw; callers change their in-memory view only after it returns.
  */
-import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, Snapshot, TokenRecord } from './records.js';
+import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRecord, MemberRecord, RunPage, RunQuery, RunRecord, ScheduleRecord, Snapshot, TokenRecord } from './records.js';
 
 export interface MachineTouch { id: string; lastSeenMs: number; agentVersion: string }
 
@@ -41,6 +41,19 @@ export interface RelayStore {
   detach(fleetId: string, machineId: string): Promise<boolean>;
   putMember(m: MemberRecord): Promise<void>;
   removeMember(fleetId: string, keyId: string): Promise<boolean>;
+
+  putSchedule(s: ScheduleRecord): Promise<void>;
+  deleteSchedule(id: string): Promise<boolean>;
+  /** The last run number stored for a machine (its agent uploads what follows). */
+  runsHead(machineId: string): Promise<number>;
+  /**
+   * Stores a machine's runs that follow its head, in order, in one step, and returns the new
+   * head: a batch sent twice (a lost answer) is stored once.
+   */
+  appendRuns(machineId: string, runs: readonly RunRecord[]): Promise<number>;
+  queryRuns(q: RunQuery): Promise<RunPage>;
+  /** Deletes runs that ended before `beforeMs`; returns how many. */
+  pruneRuns(beforeMs: number): Promise<number>;
 
   /** The last record of a chain, to continue it. */
   auditHead(chain: string): Promise<{ seq: number; hash: string } | null>;

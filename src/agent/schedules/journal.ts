@@ -1,0 +1,107 @@
+/**
+ * Run records waiting for the relay, in `<stateDir>/schedules/runs.jsonl`: each run gets the
+ * next seq, is appended and fsynced, and stays until the relay acknowledges a head at or past it
+ * (then the file is compacted). Bounded: past MAX_PENDING records the oldest unacknowledged are
+ * dropped and the next record says how many, so a host offline for months cannot fill its disk.
+ */
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../platform/atomic.js';
+import type { RunRecord } from '../../relay/store/records.js';
+
+export const MAX_PENDING = 20_000;
+/** Records per report. */
+export const BATCH = 500;
+
+export class RunJournal {
+  private readonly path: string;
+  private readonly ackedPath: string;
+  private fd = -1;
+  private pendingRuns: RunRecord[] = [];
+  private seq = 0;
+  private acked = 0;
+  private dropped = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(dir: string, private readonly maxPending = MAX_PENDING) {
+    this.path = join(dir, 'runs.jsonl');
+    this.ackedPath = join(dir, 'runs.acked');
+    this.acked = existsSync(this.ackedPath) ? Number(readFileSync(this.ackedPath, 'utf8')) || 0 : 0;
+    this.seq = this.acked;
+    if (existsSync(this.path)) {
+      const text = readFileSync(this.path, 'utf8');
+      for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
+        if (!line) continue;
+        try {
+          const r = JSON.parse(line) as RunRecord;
+          this.seq = Math.max(this.seq, r.seq);
+          if (r.seq > this.acked) this.pendingRuns.push(r);
+        } catch {
+          // a torn or damaged line was never acknowledged; its seq is simply not used again
+        }
+      }
+    }
+    this.rewrite();
+  }
+
+  onRecord(fn: () => void): void {
+    this.listeners.add(fn);
+  }
+
+  /** Stores a run (its seq assigned here) durably before returning it. */
+  append(run: Omit<RunRecord, 'seq'>): RunRecord {
+    if (this.pendingRuns.length >= this.maxPending) {
+      this.pendingRuns.shift();
+      this.dropped++;
+    }
+    const r: RunRecord = { ...run, seq: ++this.seq };
+    if (this.dropped) {
+      r.reason = `${r.reason ? r.reason + '; ' : ''}${this.dropped} older run records were dropped while the relay was unreachable (journal full)`;
+      this.dropped = 0;
+    }
+    if (this.fd < 0) return r; // closed: the agent is stopping
+    const buf = Buffer.from(JSON.stringify(r) + '\n');
+    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+    fdatasyncSync(this.fd);
+    this.pendingRuns.push(r);
+    for (const fn of this.listeners) fn();
+    return r;
+  }
+
+  pending(after: number): RunRecord[] {
+    const out: RunRecord[] = [];
+    for (const r of this.pendingRuns) {
+      if (r.seq <= after) continue;
+      out.push(r);
+      if (out.length >= BATCH) break;
+    }
+    return out;
+  }
+
+  /** The relay stored everything up to `head`. */
+  ack(head: number): void {
+    if (head <= this.acked) return;
+    // A relay that lost its runs (a restored backup) answers a lower head: keep ours, resend nothing twice.
+    this.acked = Math.min(head, this.seq);
+    writeFileAtomic(this.ackedPath, String(this.acked));
+    const before = this.pendingRuns.length;
+    this.pendingRuns = this.pendingRuns.filter((r) => r.seq > this.acked);
+    if (this.pendingRuns.length < before) this.rewrite();
+  }
+
+  get unacknowledged(): number {
+    return this.pendingRuns.length;
+  }
+
+  private rewrite(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    writeFileAtomic(this.path, this.pendingRuns.map((r) => JSON.stringify(r) + '\n').join(''));
+    this.fd = openSync(this.path, 'a', 0o600);
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}
