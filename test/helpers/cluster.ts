@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { Relay, type RelayOptions } from '../../src/relay/relay.js';
-import { Agent } from '../../src/agent/agent.js';
+import { Agent, type AgentOptions } from '../../src/agent/agent.js';
 import { AGENT_SETTINGS, type AgentConfig } from '../../src/agent/config.js';
 import { resolveConfig } from '../../src/config/resolve.js';
 import { Client } from '../../src/client/client.js';
@@ -17,7 +17,7 @@ export interface Cluster {
   apiKey: string;
   startAgent(name: string, overrides?: Partial<AgentConfig>): Promise<Agent>;
   /** An agent enrolled with this join token (a fleet-bound one, say). */
-  startAgentWithToken(name: string, token: string, overrides?: Partial<AgentConfig>): Promise<Agent>;
+  startAgentWithToken(name: string, token: string, overrides?: Partial<AgentConfig>, extra?: Partial<AgentOptions>): Promise<Agent>;
   /** Stops a started agent (its machine stays enrolled, offline). */
   stopAgent(name: string): Promise<void>;
   client(overrides?: Parameters<typeof Client.connect>[0]): Promise<Client>;
@@ -60,8 +60,8 @@ export async function startCluster(relayOpts: Partial<RelayOptions> = {}): Promi
     async startAgent(name, overrides = {}) {
       return c.startAgentWithToken(name, await c.joinToken(), overrides);
     },
-    async startAgentWithToken(name, token, overrides = {}) {
-      const agent = await Agent.start({ config: agentConfig(dir, name, c.relay, token, overrides), log });
+    async startAgentWithToken(name, token, overrides = {}, extra = {}) {
+      const agent = await Agent.start({ config: agentConfig(dir, name, c.relay, token, overrides), log, ...extra });
       agents.push(agent);
       named.set(name, agent);
       return agent;

@@ -46,19 +46,32 @@ export function registerSchedules(r: ServiceRegistry<RelayCtx>, api: RelayApi & 
     };
     const t = spec.target;
     if (t.kind === 'machine') {
-      const m = registry.find(t.id, key);
+      const m = reachable(key, () => registry.find(t.id, key), `machine ${t.id}`);
       need(m);
       return { ...spec, target: { kind: 'machine', id: m.id } };
     }
     if (t.kind === 'fleet') {
-      const f = state.fleets.find(t.id);
-      if (key && !canSeeFleet(state.fleets, key, f.id)) throw new NotFoundError(`no fleet ${t.id}`, { detail: 'fleet_not_found' });
+      const f = reachable(key, () => {
+        const f = state.fleets.find(t.id);
+        if (key && !canSeeFleet(state.fleets, key, f.id)) throw new NotFoundError(`no fleet ${t.id}`, { detail: 'fleet_not_found' });
+        return f;
+      }, `fleet ${t.id}`);
       for (const m of state.fleets.machinesOf(f, registry.visible(key))) need(m);
       return { ...spec, target: { kind: 'fleet', id: f.id } };
     }
     parseSelector(t.selector);
     for (const m of registry.visible(key)) if (selects(t.selector, m.labels)) need(m);
     return spec;
+  };
+
+  /** A schedule's id for reading runs; a deleted one's runs stay readable, by id, with admin on all machines. */
+  const runsOf = (ctx: RelayCtx, key: KeyRecord | null, ref: string): string => {
+    try {
+      return mine(ctx, ref).s.id;
+    } catch (err) {
+      if (err instanceof NotFoundError && (!key || isGlobalAdmin(key)) && /^[0-9a-f-]{36}$/.test(ref)) return ref;
+      throw err;
+    }
   };
 
   const view = (s: ScheduleRecord) => scheduleToWire(s, s.enabled ? (nextSlot(s.trigger, state.now()) ?? 0) : 0);
@@ -110,7 +123,7 @@ export function registerSchedules(r: ServiceRegistry<RelayCtx>, api: RelayApi & 
       const limit = req.limit || 100;
       if (limit > RUNS_PAGE_MAX) throw new ValidationError(`limit must be at most ${RUNS_PAGE_MAX}`);
       const key = callerKey(ctx);
-      const scheduleId = req.schedule ? mine(ctx, req.schedule).s.id : undefined;
+      const scheduleId = req.schedule ? runsOf(ctx, key, req.schedule) : undefined;
       if (!scheduleId && key && !isGlobalAdmin(key)) throw new PermissionError("reading every schedule's runs needs the admin grant on all machines: name a schedule", { detail: 'missing_grant' });
       const machineId = req.machine ? registry.find(req.machine, key).id : undefined;
       const p = await state.store.queryRuns({ scheduleId, machineId, after: Number(req.after) || undefined, limit });
@@ -128,6 +141,19 @@ export function registerSchedules(r: ServiceRegistry<RelayCtx>, api: RelayApi & 
 }
 
 /** The wire fields an update names, and only those. */
+/**
+ * A target outside the key's reach is refused as a permission, with the same words whether or
+ * not it exists (so the answer reveals nothing); the admin socket still hears "not found".
+ */
+function reachable<T>(key: KeyRecord | null, find: () => T, what: string): T {
+  try {
+    return find();
+  } catch (err) {
+    if (key && err instanceof NotFoundError) throw new PermissionError(`this key cannot reach ${what} (or there is no such target)`, { detail: 'missing_grant' });
+    throw err;
+  }
+}
+
 function definedWire(w: cmdop.v1.ISchedule, has: (f: (typeof FIELDS)[number]) => boolean): cmdop.v1.ISchedule {
   return {
     ...(has('name') ? { name: w.name } : {}),
