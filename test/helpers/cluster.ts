@@ -28,7 +28,7 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export function agentConfig(dir: string, name: string, relay: Relay, token: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
+export function agentConfig(dir: string, name: string, relay: Pick<Relay, 'url' | 'fingerprint'>, token: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
   const { values } = resolveConfig<AgentConfig>(AGENT_SETTINGS, {}, {}, {});
   return {
     ...values,

@@ -128,6 +128,31 @@ describe.each(stores)('RelayStore (%s)', (_name, open) => {
     expect((await s.queryAudit({ limit: 10 })).rows.map((r) => r.seq)).toEqual([3]);
     await s.close();
   });
+
+  it('keeps schedules, and stores each run of a machine once however often a batch is sent', async () => {
+    const s = await open();
+    const sched = { id: randomUUID(), name: 'nightly', keyId: 'k', createdMs: 1, updatedMs: 1, target: { kind: 'machine' as const, id: 'm' }, trigger: { kind: 'cron' as const, expr: '0 3 * * *', tz: 'UTC' }, action: { kind: 'exec' as const, command: 'true', cwd: '', env: {}, timeoutMs: 1000, maxOutput: 10 }, concurrency: 'skip' as const, jitterMs: 0, missed: 'skip' as const, enabled: true };
+    await s.putSchedule(sched);
+    await s.putSchedule({ ...sched, enabled: false });
+    await expect(s.putSchedule({ ...sched, id: randomUUID() })).rejects.toThrow(/already called nightly/);
+    expect((await s.snapshot()).schedules).toEqual([{ ...sched, enabled: false }]);
+    const run = (seq: number, machineId = 'm', endMs = seq * 100) => ({ scheduleId: sched.id, machineId, seq, slotMs: seq, startMs: seq, endMs, status: 'ok' as const, exitCode: 0, outputHead: 'h', outputTail: '', outputBytes: 1, reason: '', cause: 'clock' as const, lateMs: 3, missedCount: 0 });
+    expect(await s.runsHead('m')).toBe(0);
+    expect(await s.appendRuns('m', [run(1), run(2)])).toBe(2);
+    expect(await s.appendRuns('m', [run(1), run(2), run(3)])).toBe(3); // the answer to the first send was lost
+    expect(await s.appendRuns('n', [run(1, 'n')])).toBe(1);
+    const all = await s.queryRuns({ scheduleId: sched.id, limit: 100 });
+    expect(all.runs.map((r) => [r.machineId, r.seq])).toEqual([['m', 1], ['m', 2], ['m', 3], ['n', 1]]);
+    expect(all.runs[0]).toMatchObject(run(1));
+    const p1 = await s.queryRuns({ machineId: 'm', limit: 2 });
+    expect((await s.queryRuns({ machineId: 'm', after: p1.next, limit: 10 })).runs.map((r) => r.seq)).toEqual([3]);
+    expect(await s.pruneRuns(250)).toBe(3);
+    expect((await s.queryRuns({ limit: 10 })).runs.map((r) => [r.machineId, r.seq])).toEqual([['m', 3]]);
+    expect(await s.deleteSchedule(sched.id)).toBe(true);
+    expect(await s.deleteSchedule(sched.id)).toBe(false);
+    expect((await s.snapshot()).schedules).toEqual([]);
+    await s.close();
+  });
 });
 
 describe('PostgreSQL restarted under a running relay', () => {

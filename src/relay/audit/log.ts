@@ -179,10 +179,11 @@ export class AuditLog {
     return head!.seq;
   }
 
-  /** Drops records older than the retention; returns how many. */
+  /** Drops records (and schedule runs) older than the retention; returns how many records. */
   async prune(retentionMs: number): Promise<number> {
     const n = await this.store.pruneAudit(this.now() - retentionMs);
-    if (n) this.emit('audit.pruned', { records: n, beforeMs: this.now() - retentionMs });
+    const runs = await this.store.pruneRuns(this.now() - retentionMs);
+    if (n || runs) this.emit('audit.pruned', { records: n, runs, beforeMs: this.now() - retentionMs });
     return n;
   }
 
