@@ -13,6 +13,10 @@ import type { Client } from '../../src/client/client.js';
 import type { Agent } from '../../src/agent/agent.js';
 import type { ScheduleRun } from '../../src/client/schedules.js';
 import { PermissionError, ValidationError } from '../../src/errors.js';
+import { run } from '../helpers/procs.js';
+import { startFakeLlm } from '../helpers/fake-llm.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const rejects = async (p: Promise<unknown>) => {
   try {
@@ -127,6 +131,31 @@ describe('schedules', () => {
     await admin.schedules.delete('by-ops');
   });
 
+  it('the CLI creates, lists, triggers, shows runs and deletes, with --json and one-line errors', async () => {
+    const conn = ['--url', c.relay.url, '--token', c.apiKey, '--fingerprint', c.relay.fingerprint];
+    const bad = await run('cmdop', ['schedules', 'create', 'nightly', '--machine', 'a1', '--cron', '30 2 * *', '--tz', 'Europe/Berlin', ...conn, '--', '/bin/true']);
+    expect([bad.code, bad.stderr.trim().split('\n').length, bad.stderr]).toEqual([1, 1, expect.stringContaining('5 fields')]);
+    const made = await run('cmdop', ['schedules', 'create', 'nightly', '--machine', 'a1', '--cron', '30 2 * * *', '--tz', 'Europe/Berlin', '--json', ...conn, '--', 'echo', 'it is $HOME']);
+    expect(made.code).toBe(0);
+    const s = JSON.parse(made.stdout);
+    expect([s.name, s.trigger, s.action.command, s.concurrency, s.missed]).toEqual(['nightly', { cron: '30 2 * * *', tz: 'Europe/Berlin' }, "echo 'it is $HOME'", 'skip', 'run_once']);
+    expect(new Date(s.nextRunAt).getUTCMinutes()).toBe(30);
+    const fleet = await run('cmdop', ['schedules', 'create', 'often', '--machine', 'a1', '--every', '1s', '--jitter', '0s', '--concurrency', 'queue', ...conn, '--', 'echo', 'hi']);
+    expect([fleet.code, fleet.stdout]).toEqual([0, expect.stringMatching(/often .* enabled .* every 1s/)]);
+    const list = await run('cmdop', ['schedules', 'list', ...conn]);
+    expect(list.stdout).toMatch(/nightly[\s\S]*often/);
+    expect((await run('cmdop', ['schedules', 'trigger', 'nightly', ...conn])).stdout).toBe('sent to 1 machine(s)\n');
+    await waitFor('the triggered run', async () => (await allRuns(admin, 'nightly')).length === 1);
+    const runs = await run('cmdop', ['schedules', 'runs', 'nightly', '--output', ...conn]);
+    expect(runs.stdout).toMatch(/SEQ[\s\S]*ok +0 .* manual/);
+    expect(runs.stdout).toContain('it is $HOME');
+    const upd = await run('cmdop', ['schedules', 'update', 'often', '--disabled', '--json', ...conn]);
+    expect(JSON.parse(upd.stdout).enabled).toBe(false);
+    for (const n of ['nightly', 'often']) expect((await run('cmdop', ['schedules', 'delete', n, ...conn])).code).toBe(0);
+    const gone = await run('cmdop', ['schedules', 'get', 'nightly', ...conn]);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining('no schedule nightly')]);
+  });
+
   it('keeps schedules over an agent restart without running a slot twice, and drops one deleted while it was offline', async () => {
     await admin.schedules.create({ name: 'keep', machine: 'b1', everyMs: 1000, command: 'true' });
     const doomedId = (await admin.schedules.create({ name: 'doomed', machine: 'b1', everyMs: 1000, command: 'true' })).id;
@@ -152,6 +181,47 @@ describe('schedules', () => {
     expect(doomed.length).toBeGreaterThanOrEqual(doomedBefore);
     expect(doomed.filter((r) => r.startedAt.getTime() >= online)).toEqual([]);
     await admin.schedules.delete('keep');
+  });
+});
+
+describe('a scheduled AI ask', () => {
+  it('runs unattended only what is safe or was approved by its exact text, and never where a PIN guards', async () => {
+    const llm = await startFakeLlm();
+    const c = await startCluster();
+    try {
+      const agent = await c.startAgent('ai1', { aiBaseUrl: llm.url, aiModel: 'fake', pin: 'off' });
+      const guarded = await c.startAgent('ai2', { aiBaseUrl: llm.url, aiModel: 'fake' });
+      await Promise.all([agent.online(), guarded.online()]);
+      const admin = await c.client();
+      const approved = join(c.dir, 'approved');
+      const denied = join(c.dir, 'denied');
+      await admin.schedules.create({ name: 'tidy', machine: 'ai1', everyMs: 3600_000, ask: 'tidy up', agentType: 'terminal', approve: [`touch ${approved}`] });
+      llm.script(
+        { kind: 'tools', calls: [{ name: 'run_command', arguments: JSON.stringify({ command: `touch ${denied}` }) }] },
+        { kind: 'tools', calls: [{ name: 'run_command', arguments: JSON.stringify({ command: `touch ${approved}` }) }] },
+        { kind: 'text', text: 'tidied' },
+      );
+      await waitFor('ai1 holds it', () => agent.scheduler.list().length === 1);
+      await admin.schedules.trigger('tidy');
+      const [r] = await waitFor('the run', async () => {
+        const x = await allRuns(admin, 'tidy');
+        return x.length === 1 && x;
+      }, 20_000);
+      expect([r!.status, r!.outputHead, r!.reason]).toEqual(['ok', 'tidied', `refused (needs a person to confirm): touch ${denied}`]);
+      expect([existsSync(approved), existsSync(denied)]).toEqual([true, false]);
+      await admin.schedules.create({ name: 'guarded', machine: 'ai2', everyMs: 3600_000, ask: 'hello', agentType: 'chat' });
+      await waitFor('ai2 holds it', () => guarded.scheduler.list().length === 1);
+      await admin.schedules.trigger('guarded');
+      const [g] = await waitFor('the refused run', async () => {
+        const x = await allRuns(admin, 'guarded');
+        return x.length === 1 && x;
+      }, 20_000);
+      expect([g!.status, g!.reason]).toEqual(['error', expect.stringContaining('this machine has a PIN')]);
+      expect(llm.requests).toHaveLength(3); // the guarded host never reached the model
+    } finally {
+      await c.close();
+      await llm.close();
+    }
   });
 });
 
