@@ -17,6 +17,7 @@ import { aiBench } from './ai.js';
 import { binaryBench } from './binary.js';
 import { controlBench } from './control.js';
 import { sshBench } from './ssh.js';
+import { schedulesBench } from './schedules.js';
 
 const groups: Record<string, () => Promise<Figure[]>> = {
   foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
@@ -26,6 +27,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   files: () => filesBench(Number(process.env.BENCH_FILE_MIB ?? 1024)),
   control: () => controlBench(Number(process.env.BENCH_FLEET ?? 200)),
   ssh: () => sshBench(Number(process.env.BENCH_SSH_MIB ?? 1024), Number(process.env.BENCH_KEYS ?? 1000)),
+  schedules: () => schedulesBench(Number(process.env.BENCH_SCHED_RUNS ?? 1000)),
   terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
 };
 
