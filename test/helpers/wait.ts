@@ -24,3 +24,13 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
     );
   });
 }
+
+/** The error a promise rejects with (a test failure if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; detail?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & { code?: string; detail?: string };
+  }
+  throw new Error('expected a rejection');
+}

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { CLI, run, start } from '../helpers/procs.js';
-import { withTimeout } from '../helpers/wait.js';
+import { rejection, withTimeout } from '../helpers/wait.js';
 import type { Client } from '../../src/client/client.js';
 import { cmdop } from '../../src/protocol/gen/cmdop.js';
 import type { Agent } from '../../src/agent/agent.js';
@@ -18,14 +18,7 @@ async function tunnelRefusal(client: Client, machine: string): Promise<Error & {
   return new Promise((resolve) => s.handle({ onClose: (err) => resolve(err ?? new Error('closed cleanly')) }));
 }
 
-const rejects = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string; detail?: string };
-  }
-  throw new Error('expected a rejection');
-};
+const rejects = rejection;
 
 describe('scoped keys and fleets', () => {
   let c: Cluster;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { waitFor } from '../helpers/wait.js';
+import { rejection, waitFor } from '../helpers/wait.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import type { Client } from '../../src/client/client.js';
 import type { Agent } from '../../src/agent/agent.js';
@@ -18,14 +18,7 @@ import { startFakeLlm } from '../helpers/fake-llm.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const rejects = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string; detail?: string };
-  }
-  throw new Error('expected a rejection');
-};
+const rejects = rejection;
 
 async function allRuns(c: Client, schedule: string): Promise<ScheduleRun[]> {
   const out: ScheduleRun[] = [];

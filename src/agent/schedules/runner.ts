@@ -9,16 +9,10 @@ import { CmdopError, TimeoutError, asCmdopError } from '../../errors.js';
 import { cmdop } from '../../protocol/gen/cmdop.js';
 import { execute } from '../terminal/execute.js';
 import type { ScheduleAction } from '../../control/schedules/spec.js';
-import type { RunStatus } from '../../relay/store/records.js';
+import type { RunRecord, RunStatus } from '../../relay/store/records.js';
 
-export interface Outcome {
-  status: RunStatus;
-  exitCode: number;
-  outputHead: string;
-  outputTail: string;
-  outputBytes: number;
-  reason: string;
-}
+/** How a run went: the part of its record the action decides. */
+export type Outcome = Pick<RunRecord, 'status' | 'exitCode' | 'outputHead' | 'outputTail' | 'outputBytes' | 'reason'>;
 
 /** The AI side of a scheduled ask (the agent's AiService). */
 export interface UnattendedAsk {

@@ -12,6 +12,8 @@ import type { AuditPage, AuditQuery, AuditRow, FleetRecord, KeyRecord, MachineRe
 import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable } from './rules.js';
 import { PgSchedules } from './postgres-schedules.js';
+import { PgAudit } from './postgres-audit.js';
+import { fleetRow, keyRow, machineRow, tokenRow } from './postgres-rows.js';
 
 const INT8 = 20;
 const types = { getTypeParser: ((oid: number, format?: string) => (oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser };
@@ -29,15 +31,10 @@ function typed(err: unknown): Error {
   return new UnavailableError('the relay store (PostgreSQL) is unavailable', { cause: err, detail: 'store_unavailable' });
 }
 
-const keyRow = (r: Record<string, unknown>): KeyRecord => ({ id: r.id as string, name: r.name as string, hash: r.hash as string, createdMs: r.created_ms as number, expiresMs: (r.expires_ms as number | null) ?? null, revoked: r.revoked as boolean, lastUsedMs: r.last_used_ms as number, grants: r.grants as KeyRecord['grants'] });
-const tokenRow = (r: Record<string, unknown>): TokenRecord => ({ id: r.id as string, hash: r.hash as string, createdMs: r.created_ms as number, expiresMs: r.expires_ms as number, usesLeft: (r.uses_left as number | null) ?? null, uses: r.uses as number, labels: r.labels as Record<string, string>, revoked: r.revoked as boolean, fleetId: r.fleet_id as string });
-const machineRow = (r: Record<string, unknown>): MachineRecord => ({ id: r.id as string, hostname: r.hostname as string, name: r.name as string, labels: r.labels as Record<string, string>, publicKey: r.public_key as string, agentVersion: r.agent_version as string, os: r.os as string, arch: r.arch as string, enrolledMs: r.enrolled_ms as number, lastSeenMs: r.last_seen_ms as number, disabled: r.disabled as boolean });
-const fleetRow = (r: Record<string, unknown>): FleetRecord => ({ id: r.id as string, name: r.name as string, description: r.description as string, selector: r.selector as string, disabled: r.disabled as boolean, createdMs: r.created_ms as number, updatedMs: r.updated_ms as number });
-const auditRow = (r: Record<string, unknown>): AuditRow & { pos: number } => ({ pos: r.pos as number, chain: r.chain as string, seq: r.seq as number, tsMs: r.ts_ms as number, type: r.type as string, keyId: r.key_id as string, machineId: r.machine_id as string, body: r.body as string, prev: r.prev as string, hash: r.hash as string, sig: r.sig as string, agentSeq: (r.agent_seq as number | null) ?? null });
-
 export class PostgresStore implements RelayStore {
   readonly describe: string;
   private readonly schedules = new PgSchedules((sql, params) => this.q(sql, params));
+  private readonly audit = new PgAudit((sql, params) => this.q(sql, params));
   private constructor(private readonly pool: pg.Pool, url: string) {
     const u = new URL(url);
     u.password = '';
@@ -260,53 +257,20 @@ export class PostgresStore implements RelayStore {
     return this.schedules.prune(beforeMs);
   }
 
-  async auditHead(chain: string): Promise<{ seq: number; hash: string } | null> {
-    const r = await this.q('SELECT seq, hash FROM audit WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [chain]);
-    return r.rows[0] ? { seq: r.rows[0].seq as number, hash: r.rows[0].hash as string } : null;
+  auditHead(chain: string): Promise<{ seq: number; hash: string } | null> {
+    return this.audit.head(chain);
   }
-
-  async agentAuditHead(machineId: string): Promise<{ seq: number; hash: string } | null> {
-    const r = await this.q('SELECT agent_seq, body FROM audit WHERE machine_id = $1 AND agent_seq IS NOT NULL ORDER BY agent_seq DESC LIMIT 1', [machineId]);
-    if (!r.rows[0]) return null;
-    const inner = JSON.parse(r.rows[0].body as string) as { agent?: { hash: string } };
-    return { seq: r.rows[0].agent_seq as number, hash: inner.agent?.hash ?? '' };
+  agentAuditHead(machineId: string): Promise<{ seq: number; hash: string } | null> {
+    return this.audit.agentHead(machineId);
   }
-
-  async appendAudit(rows: readonly AuditRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const cols = ['chain', 'seq', 'ts_ms', 'type', 'key_id', 'machine_id', 'body', 'prev', 'hash', 'sig', 'agent_seq'] as const;
-    const arrays = cols.map(() => [] as unknown[]);
-    for (const r of rows) [r.chain, r.seq, r.tsMs, r.type, r.keyId, r.machineId, r.body, r.prev, r.hash, r.sig, r.agentSeq].forEach((v, i) => arrays[i]!.push(v));
-    // One statement: every row or none (a duplicate (chain, seq) is a conflict).
-    await this.q(
-      `INSERT INTO audit (${cols.join(', ')}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])`,
-      arrays,
-    );
+  appendAudit(rows: readonly AuditRow[]): Promise<void> {
+    return this.audit.append(rows);
   }
-
-  async queryAudit(q: AuditQuery): Promise<AuditPage> {
-    const where: string[] = [];
-    const p: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
-      p.push(v);
-      where.push(sql.replace('?', `$${p.length}`));
-    };
-    if (q.after !== undefined) add('pos > ?', q.after);
-    if (q.sinceMs !== undefined) add('ts_ms >= ?', q.sinceMs);
-    if (q.untilMs !== undefined) add('ts_ms < ?', q.untilMs);
-    if (q.machineId) add('machine_id = ?', q.machineId);
-    if (q.keyId) add('key_id = ?', q.keyId);
-    if (q.chain) add('chain = ?', q.chain);
-    if (q.type?.endsWith('.*')) add('starts_with(type, ?)', q.type.slice(0, -1));
-    else if (q.type) add('type = ?', q.type);
-    p.push(q.limit);
-    const r = await this.q(`SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY pos LIMIT $${p.length}`, p);
-    const rows = r.rows.map(auditRow);
-    return { rows, next: rows.length ? rows[rows.length - 1]!.pos : (q.after ?? 0) };
+  queryAudit(q: AuditQuery): Promise<AuditPage> {
+    return this.audit.query(q);
   }
-
-  async pruneAudit(beforeMs: number): Promise<number> {
-    return (await this.q('DELETE FROM audit WHERE ts_ms < $1', [beforeMs])).rowCount ?? 0;
+  pruneAudit(beforeMs: number): Promise<number> {
+    return this.audit.prune(beforeMs);
   }
 
   async close(): Promise<void> {
