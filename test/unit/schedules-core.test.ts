@@ -3,7 +3,10 @@
  * output head/tail, and the agent's scheduler on a fake clock over real files in a temp dir.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { cmdop } from '../../src/protocol/gen/cmdop.js';
+import { specFromWire } from '../../src/control/schedules/wire.js';
+import { ValidationError } from '../../src/errors.js';
 import { checkSpec, type ScheduleRecord, type ScheduleSpec } from '../../src/control/schedules/spec.js';
 import { jitterFor, nextSlot, slotsBetween } from '../../src/control/schedules/slots.js';
 import { HeadTail, type Outcome } from '../../src/agent/schedules/runner.js';
@@ -248,6 +251,39 @@ describe('Scheduler (fake clock, real files)', () => {
     expect(again.pending(0).map((r) => r.seq)).toEqual([7, 8]);
     expect(again.append({ ...base }).seq).toBe(9);
     again.close();
-    void randomUUID;
+  });
+});
+
+describe('schedules from the wire (fuzzed)', () => {
+  it('any decoded Schedule either becomes a valid spec or fails with a ValidationError', () => {
+    const text = fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }), fc.constantFrom('*/5 * * * *', '61 * * * *', 'UTC', 'Europe/Berlin', 'Mars/X', 'job-1', 'echo hi', 'skip', 'queue', 'run_once', 'chat'));
+    const wire = fc.record({
+      name: text,
+      target: fc.record({ machine: text, fleet: text, selector: text }),
+      trigger: fc.record({ cron: text, tz: text, everyMs: fc.nat(10_000), atMs: fc.nat() }),
+      action: fc.record({ command: text, prompt: text, agentType: text, timeoutMs: fc.nat(100_000), maxOutput: fc.nat(100_000), approved: fc.array(fc.oneof(text, fc.stringMatching(/^[0-9a-f]{64}$/)), { maxLength: 2 }) }),
+      concurrency: text,
+      jitterMs: fc.nat(100_000_000),
+      missed: text,
+      enabled: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(wire, fc.uint8Array({ maxLength: 64 }), (w, junk) => {
+        for (const bytes of [cmdop.v1.Schedule.encode(w).finish(), junk]) {
+          let decoded;
+          try {
+            decoded = cmdop.v1.Schedule.decode(bytes);
+          } catch {
+            continue; // the registry answers an undecodable request with a ValidationError itself
+          }
+          try {
+            checkSpec(specFromWire(decoded));
+          } catch (err) {
+            if (!(err instanceof ValidationError)) throw err;
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
