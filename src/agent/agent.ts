@@ -30,7 +30,8 @@ import { auditUpload } from './audit/upload.js';
 import { Uploader } from './link/uploader.js';
 import { describeStream } from './audit/describe.js';
 import { GrpcListener } from './grpc/listener.js';
-import { SshService } from './ssh/server.js';
+import type { SshService } from './ssh/server.js';
+import { abortWith } from '../link/services.js';
 import type { GrpcMode } from './grpc/server.js';
 import { ScheduleFiles } from './schedules/files.js';
 import { RunJournal } from './schedules/journal.js';
@@ -70,8 +71,8 @@ export class Agent {
   private readonly partials: Partials;
   /** The AI loop, its PIN gate and history. */
   readonly ai: AiService;
-  /** The SSH server that ssh.connect streams reach (no port). */
-  private readonly ssh: SshService;
+  /** The SSH server that ssh.connect streams reach (no port); ssh2 loads with the first one. */
+  private ssh: Promise<SshService> | null = null;
   /** This host's signed audit records, kept until the relay has them. */
   readonly audit: AuditJournal;
   private uploader: Uploader | null = null;
@@ -85,7 +86,6 @@ export class Agent {
     const c = o.config;
     this.info = new InfoCache(c.hostname);
     this.identity = Identity.loadOrCreate(c.stateDir);
-    this.ssh = new SshService(this.identity, o.log.child({ component: 'ssh' }));
     this.ledger = new Ledger(c.stateDir, c.aiPrices, c.aiDailyBudget);
     this.sessions = new Sessions(
       { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
@@ -114,7 +114,7 @@ export class Agent {
       })
       .stream('tunnel', 'connect', handleTunnelConnect)
       .stream('ssh', 'connect', (stream, ctx) =>
-        this.ssh.handle(stream, {
+        void this.sshService().then((ssh) => ssh.handle(stream, {
           log: ctx.log,
           sessions: ctx.sessions,
           policy: ctx.files.policy,
@@ -123,7 +123,7 @@ export class Agent {
           envAllow: c.sshEnvAllow,
           detachedGraceMs: c.terminalGraceSec * 1000,
           audit: (type, caller, fields) => this.audit.record(type, caller, fields),
-        }),
+        })).catch((err) => abortWith(stream, ctx.log, err, 'ssh.connect')),
       );
     registerTerminal(this.services);
     registerFiles(this.services);
@@ -203,6 +203,11 @@ export class Agent {
       onStream: (s) => this.dispatch(s, 'local'),
     });
     await this.local.start();
+  }
+
+  private sshService(): Promise<SshService> {
+    this.ssh ??= import('./ssh/server.js').then((m) => new m.SshService(this.identity, this.o.log.child({ component: 'ssh' })));
+    return this.ssh;
   }
 
   /** Resolves when the relay link is online (or at once if it is). */

@@ -1,9 +1,9 @@
 /** `cmdop-agent`: run the agent daemon, and ask a running one how it is. */
 import { cmdop } from '../protocol/gen/cmdop.js';
+import { plain } from '../protocol/plain.js';
 import { createLogger } from '../log.js';
-import { Agent } from '../agent/agent.js';
-import { AGENT_SETTINGS, loadAgentConfig, type AgentConfig } from '../agent/config.js';
-import { Client } from '../client/client.js';
+import { loadAgentConfig, type AgentConfig } from '../agent/config.js';
+import { CONFIG_FLAGS, flagsOf, runCommand } from './agent-run.js';
 import { verifyAgentAuditFile } from '../agent/audit/verify-file.js';
 import { printVerdict } from './verdict.js';
 import { Identity } from '../agent/identity.js';
@@ -17,43 +17,13 @@ import { mkdirSync } from 'node:fs';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-/** Every agent setting is also a flag (see the configuration table in the README). */
-const SETTING_FLAGS: Options = Object.fromEntries(AGENT_SETTINGS.map((s) => [s.flag.slice(2), { type: s.type === 'boolean' ? 'boolean' : 'string' }])) as Options;
-
-function flagsOf(v: Values): Record<string, string | boolean | undefined> {
-  const out: Record<string, string | boolean | undefined> = {};
-  for (const s of AGENT_SETTINGS) out[s.key] = v[s.flag.slice(2)] as string | boolean | undefined;
-  return out;
-}
-
-/** Every setting as a flag, plus --config FILE: what commands that read the agent's config take. */
-const CONFIG_FLAGS: Options = { ...SETTING_FLAGS, config: { type: 'string' } };
-
 /** The agent's settings from flags, environment and the config file. */
 function configOf(v: Values): AgentConfig {
   return loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined).values;
 }
 
 const commands: Command[] = [
-  {
-    name: 'run',
-    summary: 'run the agent in the foreground (what the service runs)',
-    usage: 'cmdop-agent run [--relay wss://HOST:PORT] [--token JOIN_TOKEN] [--fingerprint SHA256] [--config FILE] ...',
-    options: CONFIG_FLAGS,
-    async run(v) {
-      const { values: cfg, file } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
-      const log = createLogger(cfg.logLevel, 'cmdop-agent');
-      const agent = await Agent.start({ config: cfg, log });
-      log.info({ version: VERSION, config: file, relay: cfg.relay ?? null, socket: cfg.socket }, 'agent started');
-      if (!cfg.relay) log.warn('no relay configured: serving the local socket only');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      log.info('stopping');
-      await agent.stop();
-    },
-  },
+  runCommand,
   {
     name: 'status',
     summary: "the running agent's link state, relay, last error and heartbeat",
@@ -62,10 +32,11 @@ const commands: Command[] = [
     async run(v) {
       const service = v.json ? '' : serviceState(v);
       if (service) process.stdout.write(`${'service'.padEnd(15)} ${service}\n`);
+      const { Client } = await import('../client/client.js');
       const client = await Client.local(v.info ? { infoPaths: [v.info as string] } : {});
       try {
         const s = cmdop.v1.AgentStatus.decode(await client.call('', 'agent', 'status', cmdop.v1.Empty.encode({}).finish()));
-        if (v.json) return printJson(cmdop.v1.AgentStatus.toObject(s, { defaults: true }));
+        if (v.json) return printJson(plain(s));
         const since = (ms: number) => (ms ? ago(new Date(ms)) : 'never');
         const lines = [
           ['version', s.version],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `cmdop-agent` command (see agent-main.ts). */
 import './threadpool.js';
-import { main } from './agent-main.js';
+import { entryFor } from './agent-run.js';
 
-await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+await (await entryFor(argv)).main(argv);

@@ -1,5 +1,6 @@
 /** `client.machines`: the relay's machines registry. */
 import { cmdop } from '../protocol/gen/cmdop.js';
+import { plain } from '../protocol/plain.js';
 import type { Caller } from './caller.js';
 import { AskStream, askRequest, type AskOptions } from './ask.js';
 
@@ -117,7 +118,7 @@ export class Machines {
 
   /** The machine's system information, from its agent (cached there for a few seconds). */
   async info(machine: string): Promise<cmdop.v1.ISystemInfo> {
-    return cmdop.v1.SystemInfo.toObject(cmdop.v1.SystemInfo.decode(await this.caller.unary(machine, 'system', 'info', cmdop.v1.Empty.encode({}).finish())), { defaults: true, arrays: true });
+    return plain(cmdop.v1.SystemInfo.decode(await this.caller.unary(machine, 'system', 'info', cmdop.v1.Empty.encode({}).finish())));
   }
 
   /**
@@ -127,7 +128,7 @@ export class Machines {
    */
   async spend(machine: string, o: { since?: Date; until?: Date; groupBy?: 'day' | 'model' | 'session' } = {}): Promise<cmdop.v1.ISpendResponse> {
     const req = cmdop.v1.SpendRequest.encode({ sinceMs: o.since?.getTime() ?? 0, untilMs: o.until?.getTime() ?? 0, groupBy: o.groupBy ?? 'day' }).finish();
-    return cmdop.v1.SpendResponse.toObject(cmdop.v1.SpendResponse.decode(await this.caller.unary(machine, 'system', 'spend', req)), { defaults: true, arrays: true });
+    return plain(cmdop.v1.SpendResponse.decode(await this.caller.unary(machine, 'system', 'spend', req)));
   }
 
   /** A machine by id or hostname. Throws NotFoundError, or ConflictError if a hostname is ambiguous. */

@@ -20,8 +20,8 @@ if (s) {
     process.argv = [process.argv[0]!, agentScript, ...process.argv.slice(process.argv.indexOf(agentScript) + 1)];
     req('@lydell/node-pty/conpty_console_list_agent');
   } else {
-    void import('../cli/agent-main.js').then((m) => m.main(process.argv.slice(2)));
+    void import('../cli/agent-run.js').then(async (m) => (await m.entryFor(process.argv.slice(2))).main(process.argv.slice(2)));
   }
 } else {
-  void import('../cli/agent-main.js').then((m) => m.main(process.argv.slice(2)));
+  void import('../cli/agent-run.js').then(async (m) => (await m.entryFor(process.argv.slice(2))).main(process.argv.slice(2)));
 }

@@ -3,7 +3,18 @@
  * its own per-OS class in one place the same way). Sessions, the doctor and tests spawn through
  * spawnPty(); only this file knows node-pty's shape.
  */
-import pty from '@lydell/node-pty';
+import { createRequire } from 'node:module';
+import type * as NodePty from '@lydell/node-pty';
+
+/** node-pty (and its native addon) loads with the first terminal: an idle agent does not map it. */
+let nodePty: typeof NodePty | undefined;
+function ptyLib(): typeof NodePty {
+  if (!nodePty) {
+    const require = createRequire(import.meta.url);
+    nodePty = require('@lydell/node-pty') as typeof NodePty;
+  }
+  return nodePty;
+}
 
 export interface PtySpawnOptions {
   cols: number;
@@ -40,7 +51,7 @@ export interface Pty {
 
 /** Spawns `file` with `args` on a new pty, output as raw bytes (no string decoding). */
 export function spawnPty(file: string, args: string[], o: PtySpawnOptions): Pty {
-  const p = pty.spawn(file, args, { name: o.name ?? 'xterm-256color', cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null });
+  const p = ptyLib().spawn(file, args, { name: o.name ?? 'xterm-256color', cols: o.cols, rows: o.rows, cwd: o.cwd, env: o.env, encoding: null });
   // node-pty keeps the master's descriptor on its Unix terminal as `fd` and documents no accessor;
   // this is the one place that reads it.
   const fd = (p as unknown as { fd?: unknown }).fd;

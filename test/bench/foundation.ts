@@ -37,9 +37,13 @@ export async function foundationBench(swarmSize: number): Promise<Figure[]> {
     }
     figs.push(figure('agent start -> online', 'ms', median(starts), 'lower is better'));
 
-    // Idle RSS after the agent has settled.
+    // Idle RSS after the agent has settled, beside a bare Node process holding one TLS WebSocket
+    // (the floor: what Node, TLS and ws cost before any of our code).
+    const bare = watch([join(ROOT, 'dist/test/bench/bare-ws.js'), relay.url]);
+    await bare.wait(/^open$/m);
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-    figs.push(figure('agent idle RSS', 'MB', rssOf(agent!.child.pid!) / 1048576, 'lower is better'));
+    figs.push(figure('agent idle RSS', 'MB', rssOf(agent!.child.pid!) / 1048576, '<= 50 MB; within 8 MB of the bare TLS WebSocket', { name: 'bare Node TLS WebSocket', value: rssOf(bare.child.pid!) / 1048576 }));
+    await kill9(bare);
 
     // Reconnect after the relay is killed and restarted on the same port.
     const reconnects: number[] = [];

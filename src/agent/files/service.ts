@@ -4,12 +4,10 @@ import { cmdop } from '../../protocol/gen/cmdop.js';
 import type { Logger } from '../../log.js';
 import { abortWith, type ServiceRegistry } from '../../link/services.js';
 import type { Stream } from '../../protocol/stream.js';
-import { streamArchive } from './archive.js';
 import { copy, hashFile, info, list, makeDir, move, remove } from './ops.js';
 import { partialPath, type Partials } from './partials.js';
 import type { FilesPolicy } from './policy.js';
 import { streamRead } from './read.js';
-import { search } from './search.js';
 import { streamWatch } from './watch.js';
 import { BUSY_WAIT_MS, streamWrite } from './write.js';
 import { ConflictError } from '../../errors.js';
@@ -39,7 +37,7 @@ export function registerFiles<C extends FilesCtx>(r: ServiceRegistry<C>): Servic
     .unary('files', 'mkdir', v1.FilePathRequest, async (req, { files }) => v1.FileEntry.encode(await makeDir(files.policy, req)).finish())
     .unary('files', 'copy', v1.CopyFileRequest, async (req, { files }) => v1.FileEntry.encode(await copy(files.policy, req)).finish())
     .unary('files', 'move', v1.CopyFileRequest, async (req, { files }) => v1.FileEntry.encode(await move(files.policy, req)).finish())
-    .unary('files', 'search', v1.SearchFilesRequest, async (req, { files }) => v1.SearchFilesResponse.encode(await search(files.policy, req)).finish())
+    .unary('files', 'search', v1.SearchFilesRequest, async (req, { files }) => v1.SearchFilesResponse.encode(await (await import('./search.js')).search(files.policy, req)).finish())
     .unary('files', 'upload_status', v1.FilePathRequest, async (req, { files }) => {
       const r = await files.policy.resolveForWrite(req.path, true);
       const partial = { user: req.path, path: partialPath(r.path) };
@@ -50,7 +48,8 @@ export function registerFiles<C extends FilesCtx>(r: ServiceRegistry<C>): Servic
     });
   streaming(r, 'read', (stream, { files }) => streamRead(stream, files.policy));
   streaming(r, 'write', (stream, { files }) => streamWrite(stream, files));
-  streaming(r, 'archive', (stream, { files }) => streamArchive(stream, files.policy));
+  // Search (picomatch) and archives (tar-stream, yazl) load on first use: an idle agent does not hold them.
+  streaming(r, 'archive', async (stream, { files }) => (await import('./archive.js')).streamArchive(stream, files.policy));
   streaming(r, 'watch', (stream, ctx) => streamWatch(stream, ctx.files.policy, ctx.log));
   return r;
 }

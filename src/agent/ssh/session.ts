@@ -114,7 +114,7 @@ function terminalChannel(channel: ServerChannel, ctx: ChannelCtx, pty: Pty, env:
   let s: TerminalSession;
   try {
     s = ctx.sessions.create(
-      cmdop.v1.CreateSessionRequest.fromObject({
+      new cmdop.v1.CreateSessionRequest({
         cols: pty.cols,
         rows: pty.rows,
         env: { ...ctx.commandEnv, ...env, TERM: pty.term },

@@ -1,0 +1,53 @@
+/**
+ * `cmdop-agent run`, on its own: what the service starts loads only the agent, not the client SDK
+ * or the service installer (an idle agent's memory is a headline figure for edge devices).
+ */
+import { createLogger } from '../log.js';
+import { Agent } from '../agent/agent.js';
+import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
+import { VERSION } from '../version.js';
+import { runProgram, type Command, type Options } from './args.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Every agent setting is also a flag (see the configuration table in the README). */
+const SETTING_FLAGS: Options = Object.fromEntries(AGENT_SETTINGS.map((s) => [s.flag.slice(2), { type: s.type === 'boolean' ? 'boolean' : 'string' }])) as Options;
+
+export function flagsOf(v: Values): Record<string, string | boolean | undefined> {
+  const out: Record<string, string | boolean | undefined> = {};
+  for (const s of AGENT_SETTINGS) out[s.key] = v[s.flag.slice(2)] as string | boolean | undefined;
+  return out;
+}
+
+/** Every setting as a flag, plus --config FILE: what commands that read the agent's config take. */
+export const CONFIG_FLAGS: Options = { ...SETTING_FLAGS, config: { type: 'string' } };
+
+export const runCommand: Command = {
+    name: 'run',
+    summary: 'run the agent in the foreground (what the service runs)',
+    usage: 'cmdop-agent run [--relay wss://HOST:PORT] [--token JOIN_TOKEN] [--fingerprint SHA256] [--config FILE] ...',
+    options: CONFIG_FLAGS,
+    async run(v) {
+      const { values: cfg, file } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
+      const log = createLogger(cfg.logLevel, 'cmdop-agent');
+      const agent = await Agent.start({ config: cfg, log });
+      log.info({ version: VERSION, config: file, relay: cfg.relay ?? null, socket: cfg.socket }, 'agent started');
+      if (!cfg.relay) log.warn('no relay configured: serving the local socket only');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      log.info('stopping');
+      await agent.stop();
+    },
+  };
+
+/** `cmdop-agent run ...` alone. */
+export function main(argv: string[]): Promise<void> {
+  return runProgram('cmdop-agent', [runCommand], argv, VERSION);
+}
+
+/** Which module serves these arguments: `run` gets the lean one. */
+export function entryFor(argv: readonly string[]): Promise<{ main(argv: string[]): Promise<void> }> {
+  return argv[0] === 'run' ? Promise.resolve({ main }) : import('./agent-main.js');
+}
