@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pty from '@lydell/node-pty';
 import { loadOrCreateTls } from '../../src/relay/tls.js';
+import { serveFile } from './tls-chain-files.js';
 
 /** First byte on a connection to the relay: the agent's control link, an agent data link, a client. */
 const CONTROL = 0x41;
@@ -55,7 +56,7 @@ function relay(cert: string, key: string): void {
 }
 
 /** What the agent side joins each connection to: a TCP port, or a program in a pty (bytes both ways, as our agent moves them). */
-export type ChainTarget = { port: number } | { pty: [string, ...string[]] };
+export type ChainTarget = { port: number } | { pty: [string, ...string[]] } | { files: string };
 
 function agent(cert: string, relayPort: number, target: ChainTarget): void {
   const dial = (first: number, then: (s: tls.TLSSocket) => void) => {
@@ -69,6 +70,7 @@ function agent(cert: string, relayPort: number, target: ChainTarget): void {
     ctl.on('data', (d: Buffer) => {
       for (let i = 0; i < d.length; i++) {
         dial(DATA, (s) => {
+          if ('files' in target) return serveFile(s, target.files);
           if ('pty' in target) {
             const [file, ...args] = target.pty;
             const p = pty.spawn(file, args, { cols: 120, rows: 40, encoding: null });
@@ -103,6 +105,9 @@ export interface Chain {
   connect(): Promise<tls.TLSSocket>;
   /** The relay and agent-side processes. */
   pids: { relay: number; agent: number };
+  /** The relay's port and the pinned certificate, for a client in another process. */
+  relayPort: number;
+  cert: string;
   stop(): void;
 }
 
@@ -149,7 +154,7 @@ export async function startChain(target: ChainTarget): Promise<Chain> {
       );
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { port: (server.address() as { port: number }).port, connect, pids: { relay: r.pid!, agent: a.pid! }, stop };
+    return { port: (server.address() as { port: number }).port, connect, pids: { relay: r.pid!, agent: a.pid! }, relayPort, cert, stop };
   } catch (err) {
     stop();
     throw err;
