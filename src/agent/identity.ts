@@ -46,21 +46,27 @@ export class Identity {
     return new Uint8Array(sign(null, message, this.privateKey));
   }
 
+  /** Read once, then kept: this process is the file's only writer while it runs (save and clear update it). */
+  private enrolled: Enrollment | null | undefined;
+
   enrollment(): Enrollment | null {
+    if (this.enrolled !== undefined) return this.enrolled;
     const p = join(this.dir, 'machine.json');
-    if (!existsSync(p)) return null;
+    if (!existsSync(p)) return (this.enrolled = null);
     try {
-      return JSON.parse(readFileSync(p, 'utf8')) as Enrollment;
+      return (this.enrolled = JSON.parse(readFileSync(p, 'utf8')) as Enrollment);
     } catch {
-      return null;
+      return (this.enrolled = null);
     }
   }
 
   clearEnrollment(): void {
     rmSync(join(this.dir, 'machine.json'), { force: true });
+    this.enrolled = null;
   }
 
   saveEnrollment(e: Enrollment): void {
     writeFileAtomic(join(this.dir, 'machine.json'), JSON.stringify(e, null, 2) + '\n');
+    this.enrolled = e;
   }
 }

@@ -1,10 +1,10 @@
 /**
  * Run records waiting for the relay, in `<stateDir>/schedules/runs.jsonl`: each run gets the
  * next seq, is appended and fsynced, and stays until the relay acknowledges a head at or past it
- * (then the file is compacted). Bounded: past MAX_PENDING records the oldest unacknowledged are
+ * (the file is compacted now and then). Bounded: past MAX_PENDING records the oldest unacknowledged are
  * dropped and the next record says how many, so a host offline for months cannot fill its disk.
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/atomic.js';
 import type { RunRecord } from '../../relay/store/records.js';
@@ -12,6 +12,8 @@ import type { RunRecord } from '../../relay/store/records.js';
 export const MAX_PENDING = 20_000;
 /** Records per report. */
 export const BATCH = 500;
+/** The file is compacted once it holds this many acknowledged records. */
+export const COMPACT_AFTER = 1000;
 
 export class RunJournal {
   private readonly path: string;
@@ -21,6 +23,8 @@ export class RunJournal {
   private seq = 0;
   private acked = 0;
   private dropped = 0;
+  /** Acknowledged records still in the file (dropped at the next compaction). */
+  private ackedInFile = 0;
   private readonly listeners = new Set<() => void>();
 
   constructor(dir: string, private readonly maxPending = MAX_PENDING) {
@@ -78,15 +82,22 @@ export class RunJournal {
     return out;
   }
 
-  /** The relay stored everything up to `head`. */
+  /**
+   * The relay stored everything up to `head`. Neither the acknowledgement nor the compaction needs
+   * to be durable: a record the file still holds after a crash is sent again and the relay, which
+   * stores a machine's runs by number, skips it. So acks cost no fsync on the run path, and the
+   * file is rewritten only once it holds COMPACT_AFTER acknowledged records.
+   */
   ack(head: number): void {
     if (head <= this.acked) return;
     // A relay that lost its runs (a restored backup) answers a lower head: keep ours, resend nothing twice.
-    this.acked = Math.min(head, this.seq);
-    writeFileAtomic(this.ackedPath, String(this.acked));
-    const before = this.pendingRuns.length;
-    this.pendingRuns = this.pendingRuns.filter((r) => r.seq > this.acked);
-    if (this.pendingRuns.length < before) this.rewrite();
+    const acked = Math.min(head, this.seq);
+    const gone = this.pendingRuns.filter((r) => r.seq <= acked).length;
+    this.acked = acked;
+    writeFileSync(this.ackedPath, String(this.acked), { mode: 0o600 });
+    this.pendingRuns = this.pendingRuns.slice(gone);
+    this.ackedInFile += gone;
+    if (this.ackedInFile >= COMPACT_AFTER) this.rewrite();
   }
 
   get unacknowledged(): number {
@@ -94,6 +105,7 @@ export class RunJournal {
   }
 
   private rewrite(): void {
+    this.ackedInFile = 0;
     if (this.fd >= 0) closeSync(this.fd);
     writeFileAtomic(this.path, this.pendingRuns.map((r) => JSON.stringify(r) + '\n').join(''));
     this.fd = openSync(this.path, 'a', 0o600);

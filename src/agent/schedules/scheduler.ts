@@ -98,6 +98,7 @@ export class Scheduler {
     for (const e of this.entries.values()) this.disarm(e);
     for (const ac of this.running.keys()) ac.abort();
     await Promise.all(this.running.values());
+    this.d.files.close();
   }
 
   private apply(set: readonly HeldSchedule[], fromRelay: boolean): void {
@@ -160,7 +161,7 @@ export class Scheduler {
       const run = onTime || s.missed === 'run_once';
       const missed = due.count - (run ? 1 : 0);
       this.slots.set(s.id, last);
-      this.d.files.saveSlots(this.slots);
+      this.d.files.claim(s.id, last, this.slots);
       if (missed > 0) this.record(e, { slotMs: due.first!, startMs: now, endMs: now, status: 'missed', cause: 'clock', missedCount: missed, reason: `${missed} slot${missed > 1 ? 's' : ''} passed while this agent was not running` });
       if (run) this.start1(e, last, onTime ? 'clock' : 'catchup');
     }
