@@ -107,3 +107,11 @@ export function ago(d: Date | null, now = Date.now()): string {
   if (s < 86_400) return `${Math.round(s / 3600)}h ago`;
   return `${Math.round(s / 86_400)}d ago`;
 }
+
+/**
+ * The words after `--` as one shell command line: a single word is taken as a command line
+ * already (`-- 'a | b'`); several are quoted for /bin/sh where they need it.
+ */
+export function commandLine(words: readonly string[]): string {
+  return words.length === 1 ? words[0]! : words.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+}

@@ -1,6 +1,6 @@
 /** `cmdop exec <machine> -- <cmd...>`: output streamed, exit code propagated. */
 import os from 'node:os';
-import { parseDuration, UsageError, type Command } from '../args.js';
+import { commandLine, parseDuration, UsageError, type Command } from '../args.js';
 import { CONNECT, connect } from './connect.js';
 import { fleetExec } from './fleet-exec.js';
 
@@ -19,7 +19,7 @@ export const execCommand: Command = {
     if (fleet) delete v.timeout;
     const client = await connect(v);
     try {
-      const command = cmd.length === 1 ? cmd[0]! : cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+      const command = commandLine(cmd);
       if (fleet) {
         return await fleetExec(client, fleet, command, { parallel: v.parallel ? Number(v.parallel) : undefined, timeoutMs: fleetTimeout ? parseDuration(fleetTimeout) : undefined, json: !!v.json });
       }

@@ -1,5 +1,5 @@
 /** `cmdop schedules ...`: jobs the agents run on their own clocks, and their runs, each with --json. */
-import { parseDuration, printJson, table, UsageError, type Command, type Options } from '../args.js';
+import { commandLine, parseDuration, printJson, table, UsageError, type Command, type Options } from '../args.js';
 import type { Schedule, ScheduleOptions, ScheduleRun } from '../../client/schedules.js';
 import { CONNECT, withClient, type Values } from './connect.js';
 
@@ -53,7 +53,7 @@ function specFrom(v: Values, command: string[]): ScheduleOptions {
     if (Number.isNaN(at)) throw new UsageError(`--at takes a date and time, e.g. 2027-01-01T03:00:00Z, not ${str('at')}`);
     o.at = at;
   }
-  if (command.length) o.command = command.length === 1 ? command[0]! : command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+  if (command.length) o.command = commandLine(command);
   if (str('ask')) o.ask = str('ask');
   if (o.command !== undefined || o.ask !== undefined) {
     if (str('timeout-cmd')) o.timeoutMs = parseDuration(str('timeout-cmd')!);
