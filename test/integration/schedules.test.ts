@@ -124,6 +124,18 @@ describe('schedules', () => {
     await admin.schedules.delete('by-ops');
   });
 
+  it('a selector target reaches the machines whose labels match now, and follows a label change', async () => {
+    await admin.schedules.create({ name: 'by-label', selector: 'env=b', everyMs: 3600_000, command: 'true' });
+    await waitFor('b1 holds it', () => b1.scheduler.list().some((h) => h.schedule.name === 'by-label'));
+    expect(a1.scheduler.list().some((h) => h.schedule.name === 'by-label')).toBe(false);
+    await admin.machines.update('a1', { labels: { env: 'b' } });
+    await waitFor('a1 holds it once its labels match', () => a1.scheduler.list().some((h) => h.schedule.name === 'by-label'));
+    expect((await admin.schedules.trigger('by-label')).sent.sort()).toEqual([a1.relay!.machineId, b1.relay!.machineId].sort());
+    await admin.machines.update('a1', { labels: { env: 'a' } });
+    await waitFor('a1 dropped it', () => !a1.scheduler.list().some((h) => h.schedule.name === 'by-label'));
+    await admin.schedules.delete('by-label');
+  });
+
   it('the CLI creates, lists, triggers, shows runs and deletes, with --json and one-line errors', async () => {
     const conn = ['--url', c.relay.url, '--token', c.apiKey, '--fingerprint', c.relay.fingerprint];
     const bad = await run('cmdop', ['schedules', 'create', 'nightly', '--machine', 'a1', '--cron', '30 2 * *', '--tz', 'Europe/Berlin', ...conn, '--', '/bin/true']);
