@@ -247,9 +247,14 @@ describe('Scheduler (fake clock, real files)', () => {
     expect(j.pending(0).at(-1)!.reason).toMatch(/1 older run records were dropped/);
     j.ack(6);
     j.close();
-    const again = new RunJournal(t.dir, 5);
+    const again = new RunJournal(t.dir, 50);
     expect(again.pending(0).map((r) => r.seq)).toEqual([7, 8]);
     expect(again.append({ ...base }).seq).toBe(9);
+    // A report travels in one frame: big outputs make smaller batches.
+    for (let i = 0; i < 10; i++) again.append({ ...base, outputHead: 'x'.repeat(32 * 1024), outputTail: 'y'.repeat(32 * 1024) });
+    const batch = again.pending(9);
+    expect(batch.length).toBeGreaterThanOrEqual(1);
+    expect(batch.reduce((n, r) => n + r.outputHead.length + r.outputTail.length, 0)).toBeLessThanOrEqual(256 * 1024);
     again.close();
   });
 });

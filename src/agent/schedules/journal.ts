@@ -10,8 +10,9 @@ import { writeFileAtomic } from '../../platform/atomic.js';
 import type { RunRecord } from '../../relay/store/records.js';
 
 export const MAX_PENDING = 20_000;
-/** Records per report. */
+/** Records per report, and their rough size: a report is one Open frame, far below MAX_FRAME_PAYLOAD. */
 export const BATCH = 500;
+export const BATCH_BYTES = 256 * 1024;
 /** The file is compacted once it holds this many acknowledged records. */
 export const COMPACT_AFTER = 1000;
 
@@ -72,10 +73,14 @@ export class RunJournal {
     return r;
   }
 
+  /** Records after `after`, at most BATCH of them and about BATCH_BYTES (a report travels in one frame). */
   pending(after: number): RunRecord[] {
     const out: RunRecord[] = [];
+    let bytes = 0;
     for (const r of this.pendingRuns) {
       if (r.seq <= after) continue;
+      bytes += r.outputHead.length + r.outputTail.length + r.reason.length + 256;
+      if (out.length > 0 && bytes > BATCH_BYTES) break;
       out.push(r);
       if (out.length >= BATCH) break;
     }
