@@ -103,7 +103,7 @@ export class Agent {
     };
     this.services = new ServiceRegistry<AgentCtx>()
       .unary('agent', 'status', cmdop.v1.Empty, () =>
-        cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0 })).finish(),
+        cmdop.v1.AgentStatus.encode(agentStatus({ hostname: c.hostname, startedMs: this.startedMs, relay: this.relay, localStreams: () => this.local?.streams ?? 0, schedules: () => ({ held: this.scheduler.list().length, pending: this.runs.unacknowledged }) })).finish(),
       )
       .unary('system', 'info', cmdop.v1.Empty, async () => cmdop.v1.SystemInfo.encode(await this.info.get()).finish())
       .unary('system', 'spend', cmdop.v1.SpendRequest, (req) => {

@@ -3,7 +3,8 @@ import { cmdop } from '../protocol/gen/cmdop.js';
 import { VERSION } from '../version.js';
 import type { RelayLink } from './link/relay-link.js';
 
-export function agentStatus(o: { hostname: string; startedMs: number; relay: RelayLink | null; localStreams: () => number }): cmdop.v1.IAgentStatus {
+export function agentStatus(o: { hostname: string; startedMs: number; relay: RelayLink | null; localStreams: () => number; schedules: () => { held: number; pending: number } }): cmdop.v1.IAgentStatus {
+  const sched = o.schedules();
   const s = o.relay?.status();
   return {
     version: VERSION,
@@ -20,5 +21,7 @@ export function agentStatus(o: { hostname: string; startedMs: number; relay: Rel
     startedMs: o.startedMs,
     rssBytes: process.memoryUsage.rss(),
     activeStreams: (s?.activeStreams ?? 0) + o.localStreams(),
+    schedules: sched.held,
+    runsPending: sched.pending,
   };
 }

@@ -48,6 +48,7 @@ const commands: Command[] = [
           ['last error', s.lastError ? `${s.lastError} (${since(s.lastErrorMs)})` : 'none'],
           ['reconnects', String(s.reconnects)],
           ['streams', String(s.activeStreams)],
+          ['schedules', `${s.schedules} held, ${s.runsPending} run record(s) waiting for the relay`],
           ['pid / rss', `${s.pid} / ${(s.rssBytes / 1048576).toFixed(1)} MiB`],
         ];
         process.stdout.write(lines.map(([k, val]) => `${k!.padEnd(15)} ${val}`).join('\n') + '\n');

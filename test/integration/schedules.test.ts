@@ -14,6 +14,7 @@ import type { Agent } from '../../src/agent/agent.js';
 import type { ScheduleRun } from '../../src/client/schedules.js';
 import { PermissionError, ValidationError } from '../../src/errors.js';
 import { run } from '../helpers/procs.js';
+import { cmdop } from '../../src/protocol/gen/cmdop.js';
 import { startFakeLlm } from '../helpers/fake-llm.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,6 +80,9 @@ describe('schedules', () => {
       return r.length >= 3 && r;
     });
     expect(runs.slice(0, 3).map((r) => [r.status, r.exitCode, r.outputHead.trim(), r.cause])).toEqual(new Array(3).fill(['ok', 0, 'tick-a1', 'clock']));
+    // The host says what it holds (`cmdop-agent status` prints the same).
+    const st = cmdop.v1.AgentStatus.decode(await admin.call('a1', 'agent', 'status', cmdop.v1.Empty.encode({}).finish()));
+    expect([st.schedules, st.runsPending >= 0]).toEqual([1, true]);
     const sent = await admin.schedules.trigger('tick');
     expect(sent).toEqual({ sent: [a1.relay!.machineId], offline: [] });
     await waitFor('the manual run', async () => (await allRuns(admin, 'tick')).some((r) => r.cause === 'manual'));
