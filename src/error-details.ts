@@ -11,6 +11,9 @@ export const ERROR_DETAILS = {
   admin_unavailable: "the relay is running but its admin socket did not answer; nothing was changed",
   link_lost: "this side's link dropped while the call was in flight (the client reports it as ConnectionError)",
   agent_not_running: 'no local agent answers on this host (its discovery file is stale or missing)',
+  // relay cluster
+  relay_draining: 'this relay node is draining (a rolling upgrade): connect to another node, after the retry-after hint',
+  node_unreachable: 'the relay node that holds the machine cannot be reached from this node now',
   // machines
   machine_offline: 'the machine is enrolled but has no live link now',
   machine_disabled: 'the machine was disabled on the relay',

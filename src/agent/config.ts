@@ -73,7 +73,7 @@ export function defaultGrpcSocket(socket: string): string {
 }
 
 export const AGENT_SETTINGS: readonly Setting[] = [
-  { key: 'relay', flag: '--relay', env: 'CMDOP_RELAY_URL', type: 'string', help: 'relay URL, wss://host:port' },
+  { key: 'relay', flag: '--relay', env: 'CMDOP_RELAY_URL', type: 'string', help: 'relay URL, wss://host:port (several relay nodes: comma-separated)' },
   { key: 'token', flag: '--token', env: 'CMDOP_JOIN_TOKEN', type: 'string', help: 'join token, used once to enrol' },
   { key: 'fingerprint', flag: '--fingerprint', env: 'CMDOP_RELAY_FINGERPRINT', type: 'string', help: "pin the relay's certificate by SHA-256" },
   { key: 'ca', flag: '--ca', env: 'CMDOP_RELAY_CA', type: 'string', help: 'PEM file of CAs to trust instead of the system ones' },

@@ -13,6 +13,7 @@ import { RelayState } from '../relay/state.js';
 import { verifyStore } from '../relay/api/audit.js';
 import { loadAuditIdentity } from '../relay/audit/identity.js';
 import { describeGrants, GRANT_OPTIONS, keyRequestFromFlags } from './grants.js';
+import { CLUSTER_COMMANDS, CLUSTER_SERVE_OPTIONS, clusterFromFlags } from './relay-cluster.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -50,9 +51,10 @@ const commands: Command[] = [
   {
     name: 'serve',
     summary: 'run the relay (HTTPS + WebSocket)',
-    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--store postgres://...] [--audit-retention 90d] [--cert FILE --key FILE] [--insecure]',
+    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--store postgres://...] [--audit-retention 90d] [--cert FILE --key FILE] [--insecure] [--cluster-listen ADDR --cluster-secret FILE [--cluster-advertise ADDR] [--node-id ID]]',
     options: {
       ...DATA,
+      ...CLUSTER_SERVE_OPTIONS,
       'audit-retention': { type: 'string' },
       listen: { type: 'string' },
       cert: { type: 'string' },
@@ -76,9 +78,11 @@ const commands: Command[] = [
         maxHandshakes: v['max-handshakes'] ? Number(v['max-handshakes']) : undefined,
         store: storeSpec(v),
         auditRetentionMs: v['audit-retention'] ? parseDuration(v['audit-retention'] as string) : undefined,
+        cluster: clusterFromFlags(v, dataDir(v), storeSpec(v)),
         log,
       });
       if (relay.fingerprint) process.stderr.write(`cmdop-relay listening on ${relay.url}\nfingerprint SHA256 ${relay.fingerprint}\n`);
+      if (relay.cluster) process.stderr.write(`cluster node ${relay.cluster.nodeId} on ${relay.cluster.clusterAddress}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -193,6 +197,7 @@ const commands: Command[] = [
       }
     },
   },
+  ...CLUSTER_COMMANDS,
 ];
 
 /** Runs `cmdop-relay` with these arguments (the bin script and the single executable both call this). */

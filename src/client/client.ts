@@ -14,6 +14,7 @@ import { findLocalAgent } from '../link/discovery.js';
 import { VERSION } from '../version.js';
 import { ValidationError } from '../errors.js';
 import { Connection, type ConnectionInfo, type ReconnectOptions } from './connection.js';
+import { RelayList } from '../link/relays.js';
 import type { RetryOptions } from './retry.js';
 import { makeCaller, type Caller } from './caller.js';
 import { Machines } from './machines.js';
@@ -85,9 +86,11 @@ export class Client {
    */
   static async connect(options: ClientOptions & { log?: Logger } = {}): Promise<Client> {
     const o = resolveClientOptions(options);
+    // Several relay nodes (comma-separated): start on a random one, move on after a failure.
+    const relays = new RelayList(o.url);
     const conn = new Connection(
       () => ({
-        dial: { url: o.url, fingerprint: o.fingerprint, caFile: o.caFile, insecure: o.insecure, timeoutMs: o.timeoutMs },
+        dial: { url: relays.current, fingerprint: o.fingerprint, caFile: o.caFile, insecure: o.insecure, timeoutMs: o.timeoutMs },
         log: options.log ?? silentLogger(),
         hello: { role: cmdop.v1.Role.CLIENT, software: `cmdop-client/${VERSION}`, apiKey: o.token },
       }),
@@ -95,8 +98,24 @@ export class Client {
       o.url,
       options,
     );
-    await conn.get();
+    conn.onFailure = () => void relays.failover();
+    await Client.firstLink(conn, relays.urls.length);
     return new Client(conn, o.timeoutMs, o.url, false, options);
+  }
+
+  /** The first link: with several relay nodes, each is tried once before giving up. */
+  private static async firstLink(conn: Connection, tries: number): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        await conn.get();
+        return;
+      } catch (err) {
+        if (i >= tries || (err as { retryable?: boolean }).retryable === false) {
+          conn.close();
+          throw err;
+        }
+      }
+    }
   }
 
   /** The seeds' name for connect(): a relay, with an API key. */

@@ -46,6 +46,9 @@ export class Connection extends EventEmitter {
   private connectedAt: Date | null = null;
   private readonly r: Required<ReconnectOptions>;
 
+  /** Called when a dial fails or a link drops: a client of several relay nodes moves to another. */
+  onFailure: () => void = () => undefined;
+
   constructor(private readonly connectOptions: () => ConnectOptions, readonly log: Logger, readonly server = '', reconnect: ReconnectOptions = {}) {
     super();
     this.r = { autoReconnect: reconnect.autoReconnect ?? true, reconnectDelay: reconnect.reconnectDelay ?? 1000, reconnectMaxDelay: reconnect.reconnectMaxDelay ?? 30_000, reconnectMaxAttempts: reconnect.reconnectMaxAttempts ?? 0 };
@@ -101,6 +104,7 @@ export class Connection extends EventEmitter {
         link.onClose((err: CmdopError) => {
           if (this.link !== link) return;
           this.link = null;
+          if (!this.closed) this.onFailure();
           this.emit('disconnect', err);
           if (this.closed) return;
           if (this.r.autoReconnect) this.schedule();
@@ -111,6 +115,7 @@ export class Connection extends EventEmitter {
       })
       .catch((err: unknown) => {
         this.pending = null;
+        this.onFailure();
         throw err;
       });
     return this.pending;

@@ -17,10 +17,13 @@ export interface ConnectOptions {
   log: Logger;
   /** Hello fields beyond version and capabilities (role and credentials). */
   hello: Omit<cmdop.v1.IHello, 'major' | 'minor' | 'capabilities'>;
-  /** Signs the relay's challenge nonce (agents). */
-  prove?: (nonce: Uint8Array) => Uint8Array;
+  /** Signs the relay's challenge nonce (agents; relay nodes, which bind it to the link's TLS session). */
+  prove?: (nonce: Uint8Array, link: Link) => Uint8Array;
   onStream?: LinkOptions['onStream'];
   pingBody?: LinkOptions['pingBody'];
+  /** Cluster links: the router sees their frames first. */
+  intercept?: LinkOptions['intercept'];
+  onDrain?: LinkOptions['onDrain'];
 }
 
 export interface Connected {
@@ -30,7 +33,7 @@ export interface Connected {
 
 export async function connectLink(o: ConnectOptions): Promise<Connected> {
   const ws = await dialWebSocket(o.dial);
-  const link = new Link(ws, { dialer: true, log: o.log, heartbeatMs: 0, onStream: o.onStream, pingBody: o.pingBody });
+  const link = new Link(ws, { dialer: true, log: o.log, heartbeatMs: 0, onStream: o.onStream, pingBody: o.pingBody, intercept: o.intercept, onDrain: o.onDrain });
   return new Promise<Connected>((resolve, reject) => {
     let done = false;
     const finish = (err: CmdopError | null, welcome?: cmdop.v1.Welcome) => {
@@ -52,7 +55,7 @@ export async function connectLink(o: ConnectOptions): Promise<Connected> {
       switch (f.kind) {
         case 'challenge': {
           if (!o.prove) return finish(new ProtocolError('relay sent a challenge to a client'));
-          link.sendControl({ proof: { signature: o.prove(f.frame!.challenge!.nonce) } });
+          link.sendControl({ proof: { signature: o.prove(f.frame!.challenge!.nonce, link) } });
           return;
         }
         case 'welcome': {

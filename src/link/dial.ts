@@ -21,6 +21,12 @@ export interface DialOptions {
   /** Allow plain ws:// (development only). */
   insecure?: boolean | undefined;
   timeoutMs: number;
+  /**
+   * Cluster links between relay nodes: the certificate is not checked here because the caller
+   * authenticates the link itself, bound to this TLS session (the cluster secret). Never for
+   * agents or clients. No proxy is used.
+   */
+  trustByProof?: boolean;
 }
 
 /** TLS verification failures: the relay is reachable but not trusted. */
@@ -56,6 +62,10 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
   if (url.protocol === 'wss:' || url.protocol === 'ws+unix:') wsOpts.generateMask = (mask: Buffer) => void mask.fill(0);
   let pin: string | undefined;
   if (url.protocol === 'wss:') {
+    if (opts.trustByProof) {
+      wsOpts.rejectUnauthorized = false;
+      return open(url, wsOpts, undefined, opts);
+    }
     if (opts.fingerprint) {
       pin = normalizeFingerprint(opts.fingerprint);
       // Chain checks are replaced by the pin, which is checked before any credential is sent.

@@ -31,6 +31,9 @@ export interface WelcomeFields {
   heartbeatMs: number;
   machineId?: string;
   sessionId?: string;
+  /** Cluster links: the acceptor's node id and its proof of the cluster secret. */
+  nodeId?: string;
+  peerProof?: Uint8Array;
 }
 
 export function welcomeBody(w: WelcomeFields): { welcome: cmdop.v1.IWelcome } {
@@ -45,6 +48,8 @@ export function welcomeBody(w: WelcomeFields): { welcome: cmdop.v1.IWelcome } {
       maxFrame: MAX_FRAME_BYTES,
       maxStreams: MAX_STREAMS_PER_LINK,
       sessionId: w.sessionId ?? '',
+      nodeId: w.nodeId ?? '',
+      peerProof: w.peerProof ?? new Uint8Array(0),
     },
   };
 }
@@ -58,7 +63,7 @@ export interface AcceptorHooks {
    * The peer's Hello (version already checked). Call `accept` now, or later from `onFrame`
    * (after a challenge); throw a CmdopError to refuse.
    */
-  onHello(hello: cmdop.v1.Hello): void;
+  onHello(hello: cmdop.v1.Hello): void | Promise<void>;
   /** Further handshake frames (the agent's proof). Throw to refuse. */
   onFrame?(f: DecodedFrame): void | Promise<void>;
 }
@@ -95,7 +100,10 @@ export class Acceptor {
         const hello = f.frame!.hello!;
         checkVersion(hello.major, hello.minor, this.h.side);
         this.capabilities = applyPeerCapabilities(this.link, hello.capabilities);
-        return this.h.onHello(hello);
+        const r = this.h.onHello(hello);
+        // An async check (a record another relay node wrote just now) refuses the same way.
+        if (r) r.catch((err: unknown) => this.refuse(asCmdopError(err, 'the handshake')));
+        return;
       }
       if (this.helloSeen && this.h.onFrame) {
         const r = this.h.onFrame(f);

@@ -16,11 +16,19 @@ import type { RouteEnd } from './router.js';
 import { Outbox } from './outbox.js';
 import type { RelayState } from './state.js';
 import type { KeyRecord, TokenRecord } from './store/records.js';
+import { exportedKey, peerProof, proofMatches } from './cluster/peer-proof.js';
 
 /** Longest single timer Node keeps (about 24.8 days); a later expiry is re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export type Role = 'pending' | 'client' | 'agent' | 'admin';
+/** `peer`: another relay node's link to this one (on the cluster listener only). */
+export type Role = 'pending' | 'client' | 'agent' | 'admin' | 'peer';
+
+/** What a cluster listener's links are checked against. */
+export interface PeerTrust {
+  nodeId: string;
+  secret: Buffer;
+}
 
 export interface ConnHooks {
   state: RelayState;
@@ -29,6 +37,8 @@ export interface ConnHooks {
   software: string;
   /** Connections on the admin socket are trusted by file permissions and get the admin role. */
   admin: boolean;
+  /** Set on the cluster listener: only other nodes' links, proven with the cluster secret. */
+  peer?: PeerTrust | undefined;
   intercept(conn: Conn, bytes: Uint8Array, id: number): boolean;
   onStream(conn: Conn, stream: Stream): void;
   onAuthenticated(conn: Conn): void;
@@ -51,6 +61,9 @@ export class Conn {
   key: KeyRecord | null = null;
   private expiryTimer: NodeJS.Timeout | undefined;
   machineId = '';
+  /** For a peer link: the node at the other end. */
+  peerNode = '';
+  private peerNonces: { dialer: Uint8Array; acceptor: Uint8Array; node: string } | null = null;
   readonly link: Link;
   readonly routes = new Map<number, RouteEnd>();
   /** Forwarded frames headed to this link: bounded and taken in turns. */
@@ -83,6 +96,7 @@ export class Conn {
       onHello: (hello) => this.onHello(hello),
       onFrame: (f) => {
         if (f.kind === 'proof' && this.proof) return this.onProof(f.frame!.proof!.signature);
+        if (f.kind === 'proof' && this.peerNonces) return this.onPeerProof(f.frame!.proof!.signature);
         throw new ProtocolError(`unexpected ${f.kind} frame during the handshake`);
       },
     });
@@ -98,7 +112,9 @@ export class Conn {
     if (at == null) return;
     const ms = at - this.h.state.now();
     this.expiryTimer = setTimeout(() => {
-      if (this.h.state.now() >= at) this.link.close(new AuthError('API key expired', { detail: 'key_expired' }), CLOSE_POLICY);
+      // Re-read: another relay node may have changed the key's expiry meanwhile.
+      const now = this.key?.expiresMs;
+      if (now != null && this.h.state.now() >= now) this.link.close(new AuthError('API key expired', { detail: 'key_expired' }), CLOSE_POLICY);
       else this.armExpiry();
     }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
     this.expiryTimer.unref();
@@ -118,11 +134,15 @@ export class Conn {
     return this.role === 'pending';
   }
 
-  private onHello(hello: cmdop.v1.Hello): void {
+  private async onHello(hello: cmdop.v1.Hello): Promise<void> {
+    if (this.h.peer) return this.onPeerHello(hello);
+    if (hello.role === cmdop.v1.Role.PEER) throw new AuthError('relay nodes link on the cluster port, not here');
     if (hello.role === cmdop.v1.Role.CLIENT) {
       if (this.h.admin) return this.accept('admin', hello, {});
       if (!hello.apiKey) throw new AuthError('an API key is required');
-      const key = this.h.state.verifyKey(hello.apiKey);
+      // A key issued on another relay node a moment ago may not have reached this one's memory.
+      const key = await this.h.state.verifyKeyFresh(hello.apiKey);
+      if (!this.link.isOpen) return;
       this.keyId = key.id;
       this.key = key;
       this.armExpiry();
@@ -130,14 +150,15 @@ export class Conn {
     }
     if (hello.role !== cmdop.v1.Role.AGENT) throw new ValidationError('hello without a role');
     if (hello.agent) {
-      const m = this.h.state.machine(hello.agent.machineId);
+      const m = await this.h.state.machineFresh(hello.agent.machineId);
+      if (!this.link.isOpen) return;
       if (!m) throw new AuthError('this machine is not enrolled on the relay; enroll it again with a join token', { detail: 'not_enrolled' });
       if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled on the relay`, { detail: 'machine_disabled' });
       this.challenge({ key: createPublicKey({ key: Buffer.from(m.publicKey, 'base64'), format: 'der', type: 'spki' }), claim: m.id, token: null, hello });
       return;
     }
     if (hello.enroll) {
-      const token = this.h.state.checkToken(hello.enroll.joinToken);
+      const token = await this.h.state.checkTokenFresh(hello.enroll.joinToken);
       let key: KeyObject;
       try {
         key = createPublicKey({ key: Buffer.from(hello.enroll.publicKey), format: 'der', type: 'spki' });
@@ -182,6 +203,30 @@ export class Conn {
     if (!this.link.isOpen) return; // closed while the store wrote
     this.machineId = machineId;
     this.accept('agent', p.hello, { machineId });
+  }
+
+  /** A node's Hello on the cluster listener: challenge it for its proof of the cluster secret. */
+  private onPeerHello(hello: cmdop.v1.Hello): void {
+    if (hello.role !== cmdop.v1.Role.PEER || !hello.peer) throw new AuthError('only relay nodes link on the cluster port');
+    const { nodeId, nonce } = hello.peer;
+    if (!/^[\w.-]{1,64}$/.test(nodeId) || nonce.length !== 32) throw new ValidationError('malformed cluster hello');
+    if (nodeId === this.h.peer!.nodeId) throw new AuthError('a node cannot link to itself');
+    const acceptor = randomBytes(32);
+    this.peerNonces = { dialer: nonce, acceptor, node: nodeId };
+    this.link.sendControl({ challenge: { nonce: acceptor } });
+  }
+
+  private onPeerProof(signature: Uint8Array): void {
+    const p = this.peerNonces!;
+    this.peerNonces = null;
+    const trust = this.h.peer!;
+    const input = { secret: trust.secret, ekm: exportedKey((this.link.ws as unknown as { _socket?: unknown })._socket), dialerNonce: p.dialer, acceptorNonce: p.acceptor, dialerId: p.node, acceptorId: trust.nodeId };
+    if (!proofMatches(peerProof('dialer', input), signature)) throw new AuthError('cluster link refused: wrong cluster secret');
+    this.peerNode = p.node;
+    this.role = 'peer';
+    this.handshake.accept({ software: this.h.software, heartbeatMs: this.h.heartbeatMs, sessionId: this.sessionId, nodeId: trust.nodeId, peerProof: peerProof('acceptor', input) });
+    this.log.info({ node: p.node }, 'cluster link from a node');
+    this.h.onAuthenticated(this);
   }
 
   private accept(role: Role, hello: cmdop.v1.Hello, extra: { machineId?: string }): void {

@@ -21,9 +21,21 @@ export class FleetBook implements AccessData {
   private readonly byKey = new Map<string, MemberRecord[]>();
 
   constructor(private readonly store: RelayStore, private readonly now: () => number, s: Snapshot, private readonly changed: () => void = () => undefined) {
+    this.load(s);
+  }
+
+  private load(s: Snapshot): void {
     for (const f of s.fleets) this.fleets.set(f.id, f);
     for (const x of s.fleetMachines) this.attachedSet.add(`${x.fleetId}\0${x.machineId}`);
     for (const m of s.members) this.addMemberLocal(m);
+  }
+
+  /** Replaces everything with what the store holds now (another relay node changed it). */
+  reload(s: Snapshot): void {
+    this.fleets.clear();
+    this.attachedSet.clear();
+    this.byKey.clear();
+    this.load(s);
   }
 
   // ---- AccessData ----

@@ -8,6 +8,19 @@ import { ConflictError, NotFoundError, PermissionError, UnavailableError, Valida
 import type { RelayState } from './state.js';
 import type { KeyRecord, MachineRecord } from './store/records.js';
 import type { Conn } from './conn.js';
+import type { RouteConn } from './router.js';
+
+/** Machines whose agents other relay nodes hold (cluster mode). */
+export interface RemotePresence {
+  /** Is the machine's agent linked to another live node? */
+  has(machineId: string): boolean;
+  /** When that link came up (ms), or 0. */
+  since(machineId: string): number;
+  /** The cluster link to the node holding it; throws UnavailableError if that node is unreachable now. */
+  route(machineId: string): RouteConn | null;
+  /** Every machine other nodes hold. */
+  count(): number;
+}
 
 const Presence = cmdop.v1.Presence;
 /** Default and largest page of machines.list. */
@@ -27,11 +40,25 @@ export class Registry {
   private readonly online = new Map<string, Conn>();
   private readonly summaries = new Map<string, cmdop.v1.IPresenceSummary>();
   private readonly connectedAt = new Map<string, number>();
+  /** Set in cluster mode. */
+  remote: RemotePresence | null = null;
+  private readonly upListeners = new Set<(machineId: string, conn: Conn, up: boolean) => void>();
 
   constructor(private readonly state: RelayState) {}
 
+  /** Agents linked to this node. */
   get onlineCount(): number {
     return this.online.size;
+  }
+
+  /** Calls `fn` when an agent link here comes up or goes down (cluster presence writes it). */
+  onPresence(fn: (machineId: string, conn: Conn, up: boolean) => void): void {
+    this.upListeners.add(fn);
+  }
+
+  /** The agents linked here. */
+  localAgents(): IterableIterator<[string, Conn]> {
+    return this.online.entries();
   }
 
   agentConn(machineId: string): Conn | undefined {
@@ -44,6 +71,7 @@ export class Registry {
     this.online.set(machineId, conn);
     this.connectedAt.set(machineId, Date.now());
     this.seen(machineId);
+    for (const fn of this.upListeners) fn(machineId, conn, true);
     return old;
   }
 
@@ -52,6 +80,7 @@ export class Registry {
     this.online.delete(machineId);
     this.connectedAt.delete(machineId);
     this.seen(machineId);
+    for (const fn of this.upListeners) fn(machineId, conn, false);
   }
 
   seen(machineId: string, summary?: cmdop.v1.IPresenceSummary | null): void {
@@ -63,8 +92,9 @@ export class Registry {
     return this.state.capsOn(key, m);
   }
 
+  /** Linked here or, in a cluster, to another live node. */
   isOnline(machineId: string): boolean {
-    return this.online.has(machineId);
+    return this.online.has(machineId) || !!this.remote?.has(machineId);
   }
 
   /** The machines a key reaches (all of them for the admin socket, whose key is null). */
@@ -102,16 +132,28 @@ export class Registry {
   }
 
   /** The machine and the live link of its agent, or a typed error. */
-  resolve(target: string, key: KeyRecord | null): { machine: MachineRecord; conn: Conn; caps: ReadonlySet<string> | null } {
+  resolve(target: string, key: KeyRecord | null): { machine: MachineRecord; conn: RouteConn; caps: ReadonlySet<string> | null } {
     const { machine: m, caps } = this.findWithCaps(target, key);
     if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled`);
-    const conn = this.online.get(m.id);
+    const conn = this.online.get(m.id) ?? this.remote?.route(m.id);
     if (!conn) throw new UnavailableError(`machine ${m.hostname} is offline`, { detail: 'machine_offline' });
     return { machine: m, conn, caps };
   }
 
+  /**
+   * A stream another relay node routed here over a cluster link: by machine id, to an agent
+   * linked to this node only (one hop, never onward), with the grants that node checked.
+   */
+  resolveHere(machineId: string, caps: readonly string[]): { machine: MachineRecord; conn: RouteConn; caps: ReadonlySet<string> } {
+    const m = this.state.machine(machineId);
+    const conn = this.online.get(machineId);
+    if (!m || !conn) throw new UnavailableError(`machine ${m?.hostname ?? machineId} is not linked to this relay node now`, { detail: 'machine_offline' });
+    if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled`);
+    return { machine: m, conn, caps: new Set(caps) };
+  }
+
   view(m: MachineRecord): cmdop.v1.IMachine {
-    const on = this.online.has(m.id);
+    const on = this.isOnline(m.id);
     return {
       id: m.id,
       hostname: m.hostname,
@@ -121,7 +163,7 @@ export class Registry {
       lastSeenMs: m.lastSeenMs,
       agentVersion: m.agentVersion,
       enrolledMs: m.enrolledMs,
-      connectedMs: this.connectedAt.get(m.id) ?? 0,
+      connectedMs: this.connectedAt.get(m.id) ?? this.remote?.since(m.id) ?? 0,
       os: m.os,
       arch: m.arch,
       disabled: m.disabled,
@@ -142,7 +184,7 @@ export class Registry {
     const key = (m: MachineRecord) => `${m.hostname}\0${m.id}`;
     const wanted = req.presence || Presence.PRESENCE_UNSPECIFIED;
     const all = (among ?? this.visible(caller))
-      .filter((m) => wanted === Presence.PRESENCE_UNSPECIFIED || (this.online.has(m.id) ? Presence.ONLINE : Presence.OFFLINE) === wanted)
+      .filter((m) => wanted === Presence.PRESENCE_UNSPECIFIED || (this.isOnline(m.id) ? Presence.ONLINE : Presence.OFFLINE) === wanted)
       .filter((m) => after === null || key(m) > after)
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const page = all.slice(0, limit);

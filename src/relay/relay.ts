@@ -28,7 +28,7 @@ import { removePidFile, writePidFile } from './pidfile.js';
 export { DEFAULT_MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS } from './admission.js';
 export { runningRelayPid } from './pidfile.js';
 import { Registry } from './registry.js';
-import { Router, AGENT_GONE, CLIENT_GONE } from './router.js';
+import { Router, AGENT_GONE, CLIENT_GONE, NODE_GONE } from './router.js';
 import { relayServices, type RelayCtx } from './api/index.js';
 import { RelayState } from './state.js';
 import { openStore } from './store/open.js';
@@ -38,6 +38,11 @@ import { loadAuditIdentity, type AuditIdentity } from './audit/identity.js';
 import { SchedulePush } from './schedules/push.js';
 
 import { loadOrCreateTls } from './tls.js';
+import { ClusterNode, type ClusterOptions } from './cluster/node.js';
+import { drainLinks } from './cluster/drain.js';
+import { PostgresStore } from './store/postgres.js';
+import { keyLive } from '../control/access.js';
+import { ValidationError } from '../errors.js';
 import type { ServiceRegistry } from '../link/services.js';
 
 export interface RelayOptions {
@@ -57,6 +62,8 @@ export interface RelayOptions {
   store?: string | undefined;
   /** Audit records older than this are deleted (default: kept for ever). */
   auditRetentionMs?: number | undefined;
+  /** Join a cluster of relay nodes sharing the PostgreSQL store. */
+  cluster?: ClusterOptions | undefined;
   log: Logger;
 }
 
@@ -74,12 +81,18 @@ export class Relay {
   /** SHA-256 fingerprint of the TLS certificate ('' with --insecure). */
   fingerprint = '';
   certPem = '';
+  /** Set when this relay is one node of a cluster. */
+  cluster: ClusterNode | undefined;
+  /** Draining (cluster): new links are refused, live ones asked to move. */
+  draining = false;
+  private tlsKey = '';
   private server!: Server;
   private adminServer: Server | undefined;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   private readonly conns = new Set<Conn>();
   private readonly services: ServiceRegistry<RelayCtx>;
   private readonly admission: Admission;
+  private readonly peerAdmission: Admission;
   private readonly heartbeatMs: number;
   private readonly log: Logger;
 
@@ -92,6 +105,7 @@ export class Relay {
     this.router = new Router(this.registry, audit);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    this.peerAdmission = new Admission(DEFAULT_MAX_HANDSHAKES);
     this.schedulePush = new SchedulePush(state);
     this.services = relayServices({
       push: this.schedulePush,
@@ -117,7 +131,12 @@ export class Relay {
     }
     try {
       await relay.listen();
+      if (opts.cluster) await relay.joinCluster(opts.cluster);
     } catch (err) {
+      await relay.cluster?.stop().catch(() => undefined);
+      await new Promise<void>((r) => (relay.server ? relay.server.close(() => r()) : r()));
+      relay.adminServer?.close();
+      if (opts.adminSocket !== false) removePidFile(opts.dataDir);
       await relay.audit.stop();
       await store.close().catch(() => undefined);
       throw err;
@@ -145,9 +164,12 @@ export class Relay {
 
   private async listen(): Promise<void> {
     const handler = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
-      if (req.url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, version: VERSION, online: this.registry.onlineCount }));
+      // Liveness: the process answers. Readiness: it should be sent links (a load balancer's check).
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/healthz' || path === '/readyz') {
+        const ready = this.ready;
+        res.writeHead(path === '/readyz' && !ready ? 503 : 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, ready, version: VERSION, online: this.registry.onlineCount, ...(this.cluster ? { cluster: this.cluster.health() } : {}) }));
         return;
       }
       res.writeHead(404).end();
@@ -158,6 +180,7 @@ export class Relay {
       const tls = await loadOrCreateTls(this.opts.dataDir, this.opts.certFile, this.opts.keyFile);
       this.fingerprint = tls.fingerprint;
       this.certPem = tls.cert;
+      this.tlsKey = tls.key;
       // TLS 1.2+ only; among the TLS 1.3 suites prefer AES-128-GCM (hardware AES, fewer rounds than 256).
       this.server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler);
     }
@@ -199,7 +222,7 @@ export class Relay {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined, 'admin.sock'));
       return;
     }
-    const done = this.admission.admit((socket as { remoteAddress?: string }).remoteAddress ?? '');
+    const done = this.draining ? null : this.admission.admit((socket as { remoteAddress?: string }).remoteAddress ?? '');
     if (!done) {
       socket.end(BUSY_RESPONSE);
       return;
@@ -210,7 +233,62 @@ export class Relay {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done, remote));
   }
 
-  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string): void {
+  /** A link on the cluster listener: another node, proven with the cluster secret in its handshake. */
+  private onPeerUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
+    const done = this.peerAdmission.admit(remote);
+    if (!done) return void socket.end(BUSY_RESPONSE);
+    (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    socket.once('close', done);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, true));
+  }
+
+  private async joinCluster(o: ClusterOptions): Promise<void> {
+    const store = this.state.store;
+    if (!(store instanceof PostgresStore)) throw new ValidationError('a relay cluster needs the PostgreSQL store (--store postgres://...)');
+    if (this.opts.insecure) throw new ValidationError('a relay cluster needs TLS (no --insecure)');
+    this.cluster = new ClusterNode(o, {
+      store,
+      state: this.state,
+      registry: this.registry,
+      tls: { cert: this.certPem, key: this.tlsKey },
+      publicUrl: this.url,
+      log: this.log,
+      upgrade: (req, socket, head) => this.onPeerUpgrade(req, socket, head),
+      intercept: (c, bytes, id) => this.router.intercept(c, bytes, id),
+      peerDown: (c) => this.router.dropAll(c, NODE_GONE()),
+      enforce: () => this.enforce(),
+      stale: (_m, c) => c.link.close(new UnavailableError('this machine linked to another relay node'), CLOSE_POLICY),
+      drain: (on) => (on ? void this.drain() : void (this.draining = false)),
+    });
+    await this.cluster.start();
+    this.log.info({ node: o.nodeId, cluster: this.cluster.clusterAddress }, 'joined the relay cluster');
+  }
+
+  /** Ready for new links: listening, and in a cluster registered, heard from and not draining. */
+  get ready(): boolean {
+    return !this.draining && (this.cluster ? this.cluster.ready : true);
+  }
+
+  /** Refuses new links and asks live ones to move to other nodes (a rolling upgrade). */
+  async drain(windowMs?: number): Promise<void> {
+    this.draining = true;
+    await drainLinks(() => this.conns, windowMs);
+  }
+
+  /** Closes live links that may no longer be up: revoked or expired keys, disabled machines. */
+  enforce(): void {
+    const now = this.state.now();
+    for (const c of this.conns) {
+      if (c.role === 'client' && c.key && (c.key.revoked || !keyLive(c.key, now))) {
+        c.link.close(new AuthError(c.key.revoked ? 'API key revoked' : 'API key expired', c.key.revoked ? {} : { detail: 'key_expired' }), CLOSE_POLICY);
+      } else if (c.role === 'agent' && this.state.machine(c.machineId)?.disabled) {
+        c.link.close(new PermissionError('this machine was disabled on the relay', { detail: 'machine_disabled' }), CLOSE_POLICY);
+      }
+    }
+  }
+
+  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string, peer = false): void {
     const upMs = Date.now();
     const conn: Conn = new Conn(ws, {
       state: this.state,
@@ -218,6 +296,7 @@ export class Relay {
       heartbeatMs: this.heartbeatMs,
       software: `cmdop-relay/${VERSION}`,
       admin,
+      peer: peer && this.cluster ? { nodeId: this.cluster.nodeId, secret: this.opts.cluster!.secret } : undefined,
       intercept: (c, bytes, id) => this.router.intercept(c, bytes, id),
       onStream: (c, stream) => {
         if (stream.info.target) return stream.abort(new AuthError('streams to machines go through the router'));
@@ -246,7 +325,7 @@ export class Relay {
           this.audit.emit('link.down', { role: c.role, key: c.keyId || undefined, machine: c.machineId || undefined, remote, link: c.sessionId, code: err.code, reason: err.message, durationMs: Date.now() - upMs });
         }
         this.conns.delete(c);
-        this.router.dropAll(c, c.role === 'agent' ? AGENT_GONE() : CLIENT_GONE());
+        this.router.dropAll(c, c.role === 'agent' ? AGENT_GONE() : c.role === 'peer' ? NODE_GONE() : CLIENT_GONE());
         if (c.role === 'agent') this.registry.setOffline(c.machineId, c);
         c.log.debug({ reason: err.message }, 'link closed');
       },
@@ -278,6 +357,8 @@ export class Relay {
   private stopping: Promise<void> | undefined;
 
   private async stopOnce(): Promise<void> {
+    // Leave the cluster first: the other nodes drop this node's agents at once.
+    await this.cluster?.stop().catch(() => undefined);
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
     this.schedulePush.stop();

@@ -13,8 +13,11 @@ import { dataPayloadLength, decodeFrame, encodeFrame, patchStreamId } from '../p
 import { toWireError } from '../protocol/codes.js';
 import { DEFAULT_WINDOW, GRANT_BATCH, MAX_STREAMS_PER_LINK, MAX_WINDOW } from '../protocol/limits.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
-import type { Conn } from './conn.js';
+import type { Role } from './conn.js';
 import type { Registry } from './registry.js';
+import type { Link } from '../link/link.js';
+import type { Outbox } from './outbox.js';
+import type { KeyRecord } from './store/records.js';
 import { Leg } from './leg.js';
 import { RELAY_STREAM_WINDOW } from './outbox.js';
 import { CAPABILITIES, missingCapability } from '../control/capabilities.js';
@@ -30,9 +33,24 @@ interface StreamMeta {
   method: string;
 }
 
+/**
+ * A link the router forwards on: a client's, an agent's, or a cluster link to or from another
+ * relay node (`peer-out`: this node dialed it, for streams to machines that node holds).
+ */
+export interface RouteConn {
+  readonly role: Role | 'peer-out';
+  readonly key: KeyRecord | null;
+  readonly keyId: string;
+  readonly sessionId: string;
+  readonly link: Link;
+  readonly routes: Map<number, RouteEnd>;
+  readonly outbox: Outbox;
+  readonly capabilities: ReadonlySet<string>;
+}
+
 /** One end of a forwarded stream, as seen on one link. */
 export interface RouteEnd {
-  conn: Conn;
+  conn: RouteConn;
   id: number;
   /** The direction from this end to its peer. */
   out: Leg;
@@ -50,7 +68,7 @@ export class Router {
   constructor(private readonly registry: Registry, private readonly audit: StreamAudit = { emit: () => undefined }) {}
 
   /** Link intercept: true if the frame belonged to a forwarded stream (or opened one). */
-  intercept(conn: Conn, bytes: Uint8Array, id: number): boolean {
+  intercept(conn: RouteConn, bytes: Uint8Array, id: number): boolean {
     const end = conn.routes.get(id);
     if (!end) {
       if (bytes[5] !== TAG_OPEN) return false; // relay's own stream, or a stale one: the Mux decides
@@ -91,7 +109,7 @@ export class Router {
   }
 
   /** A link closed: every stream through it ends, and the other side is told why. */
-  dropAll(conn: Conn, reason: CmdopError): void {
+  dropAll(conn: RouteConn, reason: CmdopError): void {
     for (const end of conn.routes.values()) {
       this.closed(end, reason.code);
       this.sendError(end.peer.conn, end.peer.id, reason);
@@ -104,18 +122,20 @@ export class Router {
   }
 
   /** Active forwarded streams on a link. */
-  count(conn: Conn): number {
+  count(conn: RouteConn): number {
     return conn.routes.size;
   }
 
-  private open(from: Conn, id: number, open: cmdop.v1.Open): void {
+  private open(from: RouteConn, id: number, open: cmdop.v1.Open): void {
     from.link.mux.noteRemoteId(id);
     try {
-      if (from.role !== 'client') throw new PermissionError('only clients may open streams to machines');
+      // A cluster link carries streams another node routed: it checked the key and the grants.
+      const viaPeer = from.role === 'peer';
+      if (from.role !== 'client' && !viaPeer) throw new PermissionError('only clients may open streams to machines');
       if (from.routes.size >= MAX_STREAMS_PER_LINK) throw new RateLimitError(`too many streams on this link (limit ${MAX_STREAMS_PER_LINK})`);
       const window = open.window || DEFAULT_WINDOW;
       if (window > MAX_WINDOW) throw new ProtocolError(`window of ${window} bytes exceeds ${MAX_WINDOW}`);
-      const found = this.resolve(open.target, from);
+      const found = viaPeer ? this.registry.resolveHere(open.target, open.caps) : this.resolve(open.target, from);
       const { machine, conn: to } = found;
       // The grant check: the key's capabilities on this machine, refused before the agent hears of it.
       const caps = found.caps ?? EVERYTHING;
@@ -131,7 +151,9 @@ export class Router {
       // Receivers that grant back every GRANT_BATCH (flow.v2) let the link's in-flight bound apply.
       if (to.capabilities.has('flow.v2')) up.grantAfter = Math.min(DEFAULT_WINDOW / 2, GRANT_BATCH);
       if (from.capabilities.has('flow.v2')) down.grantAfter = Math.min(window / 2, GRANT_BATCH);
-      const a = { conn: from, id, out: up, meta: { atMs: Date.now(), key: from.keyId, machine: machine.id, service: open.service, method: open.method } } as RouteEnd;
+      // The audit record of a stream is the client's node's (the node a cluster link enters only forwards).
+      const meta = viaPeer ? undefined : { atMs: Date.now(), key: from.keyId, machine: machine.id, service: open.service, method: open.method };
+      const a = { conn: from, id, out: up, meta } as RouteEnd;
       const b: RouteEnd = { conn: to, id: toId, out: down, peer: a };
       a.peer = b;
       up.source = from.link;
@@ -140,18 +162,21 @@ export class Router {
       up.onCloseSent = down.onCloseSent = () => {
         if (up.closeSent && down.closeSent) this.remove(a, 'ok');
       };
-      this.audit.emit('stream.open', { key: from.keyId || undefined, machine: machine.id, service: open.service, method: open.method, link: from.sessionId });
+      if (!viaPeer) this.audit.emit('stream.open', { key: from.keyId || undefined, machine: machine.id, service: open.service, method: open.method, link: from.sessionId });
       to.outbox.adopt(up);
       from.outbox.adopt(down);
       from.routes.set(id, a);
       to.routes.set(toId, b);
       // The caller is the relay's word, never the client's: its API key and this link.
       // The grants too, so the agent enforces them again (an observe-only key attaching as operator).
-      to.link.send(encodeFrame(toId, { open: { ...open, window: downWindow, caller: `${from.keyId}/${from.sessionId}`, caps: [...caps] } }));
+      // Across a cluster link the target is the machine's id: the next node resolves nothing by name.
+      const caller = viaPeer ? open.caller : `${from.keyId}/${from.sessionId}`;
+      const target = to.role === 'peer-out' ? machine.id : open.target;
+      to.link.send(encodeFrame(toId, { open: { ...open, target, window: downWindow, caller, caps: [...caps] } }));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       const e = asCmdopError(err, 'routing a stream');
-      this.audit.emit('stream.refused', { key: from.keyId || undefined, target: open.target, service: open.service, method: open.method, code: e.code, reason: e.message });
+      if (from.role === 'client') this.audit.emit('stream.refused', { key: from.keyId || undefined, target: open.target, service: open.service, method: open.method, code: e.code, reason: e.message });
       this.sendError(from, id, e);
     }
   }
@@ -160,7 +185,7 @@ export class Router {
    * The target among the machines the key reaches. For a scoped key a machine outside its reach
    * is a PermissionError that reads the same whether or not the machine exists.
    */
-  private resolve(target: string, from: Conn) {
+  private resolve(target: string, from: RouteConn) {
     try {
       return this.registry.resolve(target, from.key);
     } catch (err) {
@@ -177,7 +202,7 @@ export class Router {
     if (to.conn.link.isOpen) to.conn.link.send(bytes);
   }
 
-  private sendError(conn: Conn, id: number, err: CmdopError): void {
+  private sendError(conn: RouteConn, id: number, err: CmdopError): void {
     if (conn.link.isOpen) conn.link.send(encodeFrame(id, { error: toWireError(err) }));
   }
 
@@ -201,4 +226,5 @@ export class Router {
 }
 
 export const AGENT_GONE = (): CmdopError => new UnavailableError('the machine disconnected', { detail: 'machine_offline' });
+export const NODE_GONE = (): CmdopError => new UnavailableError('the relay node on the other side of the cluster link went away', { detail: 'node_unreachable' });
 export const CLIENT_GONE = (): CmdopError => new UnavailableError('the client disconnected');

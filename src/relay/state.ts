@@ -25,6 +25,20 @@ export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
 export const FULL_ACCESS: Grant[] = [{ on: 'all', caps: [...CAPABILITIES] }];
 
 export interface IssuedKey { key: KeyRecord; secret: string }
+
+/** Single-record loads from a store other relay nodes write too (cluster mode). */
+export interface RecordLoader {
+  key(id: string): Promise<KeyRecord | null>;
+  machine(id: string): Promise<MachineRecord | null>;
+  token(id: string): Promise<TokenRecord | null>;
+}
+
+/** Merges a record another node wrote into the one in memory, in place (live links hold it). */
+function merge<T extends { id: string }>(map: Map<string, T>, rec: T): void {
+  const cur = map.get(rec.id);
+  if (cur) Object.assign(cur, rec);
+  else map.set(rec.id, rec);
+}
 export interface IssuedToken { token: TokenRecord; secret: string }
 
 export class RelayState {
@@ -37,6 +51,8 @@ export class RelayState {
   private readonly seenDirty = new Set<string>();
   private readonly usedDirty = new Set<string>();
   private dirtyTimer: NodeJS.Timeout | undefined;
+  /** Set in cluster mode: a record missing here may have been written by another node just now. */
+  loader: RecordLoader | null = null;
 
   private constructor(readonly store: RelayStore, readonly now: () => number, s: Awaited<ReturnType<RelayStore['snapshot']>>) {
     for (const k of s.keys) this.keys.set(k.id, k);
@@ -57,6 +73,61 @@ export class RelayState {
 
   private changed(): void {
     for (const fn of this.listeners) fn();
+  }
+
+  // ---- records other relay nodes wrote (cluster sync) ----
+
+  adoptKey(k: KeyRecord): void {
+    merge(this.keys, k);
+    this.changed();
+  }
+
+  adoptToken(t: TokenRecord): void {
+    merge(this.tokens, t);
+  }
+
+  adoptMachine(m: MachineRecord): void {
+    const cur = this.machinesById.get(m.id);
+    merge(this.machinesById, cur ? { ...m, lastSeenMs: Math.max(m.lastSeenMs, cur.lastSeenMs) } : m);
+    this.changed();
+  }
+
+  /** Everything as the store holds it now (a resync after missed notifications). */
+  adoptSnapshot(s: Awaited<ReturnType<RelayStore['snapshot']>>): void {
+    for (const k of s.keys) merge(this.keys, k);
+    for (const t of s.tokens) merge(this.tokens, t);
+    for (const m of s.machines) merge(this.machinesById, { ...m, lastSeenMs: Math.max(m.lastSeenMs, this.machinesById.get(m.id)?.lastSeenMs ?? 0) });
+    this.fleets.reload(s);
+    this.schedules.reload(s.schedules);
+    this.changed();
+  }
+
+  /** verifyKey, after loading the key from the store if this node has not seen it yet. */
+  async verifyKeyFresh(presented: string): Promise<KeyRecord> {
+    const id = parseSecret(API_KEY_PREFIX, presented)?.id;
+    if (id && this.loader && !this.keys.has(id)) {
+      const k = await this.loader.key(id);
+      if (k) merge(this.keys, k);
+    }
+    return this.verifyKey(presented);
+  }
+
+  async machineFresh(id: string): Promise<MachineRecord | undefined> {
+    if (this.loader && !this.machinesById.has(id)) {
+      const m = await this.loader.machine(id);
+      if (m) merge(this.machinesById, m);
+    }
+    return this.machinesById.get(id);
+  }
+
+  async checkTokenFresh(presented: string): Promise<TokenRecord> {
+    const id = parseSecret(JOIN_TOKEN_PREFIX, presented)?.id;
+    if (id && this.loader) {
+      // Always reload: another node may have used it up.
+      const t = await this.loader.token(id);
+      if (t) merge(this.tokens, t);
+    }
+    return this.checkToken(presented);
   }
 
   static async open(store: RelayStore, now: () => number = Date.now): Promise<RelayState> {

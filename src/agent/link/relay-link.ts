@@ -17,6 +17,7 @@ import { connectLink } from '../../link/connect.js';
 import type { Link } from '../../link/link.js';
 import { proofMessage } from '../../link/proof.js';
 import { VERSION } from '../../version.js';
+import { RelayList } from '../../link/relays.js';
 import type { Identity } from '../identity.js';
 
 /** A link that stayed up this long resets the backoff; a flapping one keeps backing off. */
@@ -29,6 +30,7 @@ const RELAY_CALL_TIMEOUT_MS = 30_000;
 export type LinkState = 'idle' | 'connecting' | 'online' | 'backoff' | 'stopped';
 
 export interface RelayLinkOptions {
+  /** One relay URL, or several nodes' comma-separated (the agent spreads and fails over). */
   url: string;
   fingerprint?: string | undefined;
   caFile?: string | undefined;
@@ -69,10 +71,12 @@ export class RelayLink extends EventEmitter {
   private readonly log: Logger;
   /** What the relay announced in its Welcome (grants.v1: it stamps each stream's capabilities). */
   private relayCaps: ReadonlySet<string> = new Set();
+  private readonly relays: RelayList;
 
   constructor(private readonly o: RelayLinkOptions) {
     super();
     this.log = o.log.child({ component: 'relay-link' });
+    this.relays = new RelayList(o.url, o.random);
   }
 
   start(): void {
@@ -106,7 +110,7 @@ export class RelayLink extends EventEmitter {
   status(): RelayLinkStatus {
     return {
       state: this.state,
-      relayUrl: this.o.url,
+      relayUrl: this.relays.current,
       machineId: this.machineId,
       lastError: this.lastError,
       lastErrorMs: this.lastErrorMs,
@@ -131,6 +135,7 @@ export class RelayLink extends EventEmitter {
     while (!this.stopped) {
       this.state = 'connecting';
       let upSince = 0;
+      let moveMs = -1;
       try {
         const link = await this.connect();
         if (this.stopped) {
@@ -141,19 +146,22 @@ export class RelayLink extends EventEmitter {
         this.onlineSinceMs = upSince;
         this.link = link;
         this.state = 'online';
-        this.log.info({ relay: this.o.url, machineId: this.machineId }, 'online');
+        this.log.info({ relay: this.relays.current, machineId: this.machineId }, 'online');
         this.emit('online');
         const reason = await new Promise<CmdopError>((resolve) => link.onClose(resolve));
         this.link = null;
         if (this.stopped) break;
         this.noteError(reason, 'link lost');
         this.emit('offline', reason);
+        // A draining node asks us to move: to another node, spread over its retry-after hint.
+        if (reason.detail === 'relay_draining') moveMs = reason.retryAfterMs ?? 1000;
       } catch (err) {
         this.noteError(asCmdopError(err, 'connecting to the relay'), 'connect failed');
       }
       if (this.stopped) break;
+      this.relays.failover();
       if (upSince && Date.now() - upSince >= STABLE_LINK_MS) attempt = 0;
-      const delay = backoffDelay(attempt++, this.o.random);
+      const delay = moveMs >= 0 ? Math.floor((this.o.random ?? Math.random)() * moveMs) : backoffDelay(attempt++, this.o.random);
       this.reconnects++;
       this.state = 'backoff';
       await new Promise<void>((resolve) => {
@@ -194,7 +202,7 @@ export class RelayLink extends EventEmitter {
       claim = 'enroll';
     }
     const { link, welcome } = await connectLink({
-      dial: { url: this.o.url, fingerprint: this.o.fingerprint, caFile: this.o.caFile, insecure: this.o.insecure, timeoutMs: this.o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS },
+      dial: { url: this.relays.current, fingerprint: this.o.fingerprint, caFile: this.o.caFile, insecure: this.o.insecure, timeoutMs: this.o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS },
       log: this.log,
       hello,
       prove: (nonce) => id.sign(proofMessage(nonce, claim)),
@@ -203,7 +211,7 @@ export class RelayLink extends EventEmitter {
     });
     this.relayCaps = new Set(welcome.capabilities);
     if (!enrolled) {
-      id.saveEnrollment({ machineId: welcome.machineId, relayUrl: this.o.url, enrolledMs: Date.now() });
+      id.saveEnrollment({ machineId: welcome.machineId, relayUrl: this.relays.current, enrolledMs: Date.now() });
       this.log.info({ machineId: welcome.machineId }, 'enrolled with the relay');
     }
     return link;

@@ -16,6 +16,12 @@ export class ScheduleBook {
     for (const s of schedules) this.byId.set(s.id, s);
   }
 
+  /** Replaces everything with what the store holds now (another relay node changed it). */
+  reload(schedules: readonly ScheduleRecord[]): void {
+    this.byId.clear();
+    for (const s of schedules) this.byId.set(s.id, s);
+  }
+
   onChange(fn: () => void): void {
     this.listeners.add(fn);
   }

@@ -1,4 +1,5 @@
 import { SCHEDULES_MIGRATION } from './postgres-schedules.js';
+import { CLUSTER_MIGRATION } from './postgres-cluster.js';
 
 /**
  * The PostgreSQL schema, as numbered migrations. A relay applies the ones it lacks at start,
@@ -85,4 +86,6 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: schedules and their runs
   SCHEDULES_MIGRATION,
+  // 3: relay nodes, presence per node, and change notifications
+  CLUSTER_MIGRATION,
 ];

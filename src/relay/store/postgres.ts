@@ -13,6 +13,7 @@ import type { EnrollResult, MachineTouch, RelayStore } from './store.js';
 import { checkTokenUsable } from './rules.js';
 import { PgSchedules } from './postgres-schedules.js';
 import { PgAudit } from './postgres-audit.js';
+import { PgCluster } from './postgres-cluster.js';
 import { fleetRow, keyRow, machineRow, tokenRow } from './postgres-rows.js';
 
 const INT8 = 20;
@@ -35,7 +36,9 @@ export class PostgresStore implements RelayStore {
   readonly describe: string;
   private readonly schedules = new PgSchedules((sql, params) => this.q(sql, params));
   private readonly audit = new PgAudit((sql, params) => this.q(sql, params));
-  private constructor(private readonly pool: pg.Pool, url: string) {
+  /** The tables relay nodes share (membership, presence) and single-record loads. */
+  readonly cluster = new PgCluster((sql, params) => this.q(sql, params), (fn) => this.tx(fn));
+  private constructor(private readonly pool: pg.Pool, readonly url: string) {
     const u = new URL(url);
     u.password = '';
     this.describe = u.toString();
