@@ -33,8 +33,10 @@ export interface RelayCluster {
   /** Every node's URL, comma-separated (what agents and clients are given). */
   urls: string;
   apiKey: string;
-  /** Runs `cmdop-relay` against the shared store. */
+  /** Runs `cmdop-relay` against the shared store (keys, tokens: through node 1's admin socket while it runs). */
   admin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Runs a cluster command (`nodes`, `drain`) on the shared store. */
+  ctl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
   joinToken(): Promise<string>;
   startAgent(name: string, overrides?: Partial<AgentConfig>, extra?: Partial<AgentOptions>): Promise<Agent>;
   client(url?: string, overrides?: Parameters<typeof Client.connect>[0]): Promise<Client>;
@@ -90,6 +92,7 @@ export async function startRelayCluster(n = 3): Promise<RelayCluster> {
     },
     apiKey: '',
     admin: (args) => run('cmdop-relay', [...args, '--store', storeUrl, '--data-dir', nodes[0]!.dataDir]),
+    ctl: (args) => run('cmdop-relay', [...args, '--store', storeUrl]),
     async joinToken() {
       const r = await c.admin(['tokens', 'issue', '--unlimited']);
       if (r.code !== 0) throw new Error(r.stderr);

@@ -68,6 +68,8 @@ export class ClusterNode {
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
   private beatOk = false;
+  /** Since when this node's heartbeats have all reached the database (0: the last one failed). */
+  private healthySince = 0;
   draining = false;
   private liveKey = '';
   private nodes: NodeRow[] = [];
@@ -115,6 +117,7 @@ export class ClusterNode {
     await db.register({ id: this.o.nodeId, address: this.address, publicUrl: this.d.publicUrl, startedMs: Date.now() });
     this.registered = true;
     this.beatOk = true;
+    this.healthySince = Date.now();
     await this.bus.start({
       onNote: (channel, payload) => this.onNote(channel, payload),
       onLost: () => undefined,
@@ -156,7 +159,11 @@ export class ClusterNode {
         this.d.drain(hb.draining);
       }
       this.beatOk = true;
-      for (const dead of await db.reap(this.deadMs)) {
+      this.healthySince ||= Date.now();
+      // Only a node that has itself been heard for the whole dead bound may reap: after a database
+      // outage every node's heartbeat is old, and the first one back must not reap the rest.
+      const reaped = Date.now() - this.healthySince >= this.deadMs ? await db.reap(this.deadMs) : [];
+      for (const dead of reaped) {
         this.d.log.warn({ node: dead }, 'a relay node stopped heartbeating; its agents are offline until they reconnect');
         this.presence.dropNode(dead);
       }
@@ -164,6 +171,7 @@ export class ClusterNode {
     } catch (err) {
       if (this.beatOk) this.d.log.warn({ reason: (err as Error).message }, 'cluster heartbeat failed');
       this.beatOk = false;
+      this.healthySince = 0;
     }
   }
 
