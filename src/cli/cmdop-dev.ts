@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     ...defaults,
     relay: relay.url,
     fingerprint: relay.fingerprint,
-    token: (await relay.state.issueToken({ ttlMs: 60_000 })).secret,
+    token: (await relay.state.tokens.issue({ ttlMs: 60_000 })).secret,
     stateDir: join(dir, 'agent'),
     hostname: hostname(),
   };

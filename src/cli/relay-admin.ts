@@ -97,13 +97,13 @@ async function directAdmin(dataDir: string, spec: string | undefined): Promise<A
       return null;
     },
     issueToken: async (req) => {
-      const { token, secret } = await state.issueToken({ ttlMs: Number(req.ttlMs) || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels ?? {}, fleet: req.fleet || undefined });
+      const { token, secret } = await state.tokens.issue({ ttlMs: Number(req.ttlMs) || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels ?? {}, fleet: req.fleet || undefined });
       audit.emit('token.issued', { subject: token.id, expiresMs: token.expiresMs, via: 'cmdop-relay' });
       return { token: tokenView(token), secret };
     },
-    listTokens: async () => state.listTokens().map(tokenView),
+    listTokens: async () => state.tokens.list().map(tokenView),
     revokeToken: async (id) => {
-      await state.revokeToken(id);
+      await state.tokens.revoke(id);
       audit.emit('token.revoked', { subject: id, via: 'cmdop-relay' });
     },
     close: async () => {

@@ -158,7 +158,7 @@ export class Conn {
       return;
     }
     if (hello.enroll) {
-      const token = await this.h.state.checkTokenFresh(hello.enroll.joinToken);
+      const token = await this.h.state.tokens.checkFresh(hello.enroll.joinToken);
       let key: KeyObject;
       try {
         key = createPublicKey({ key: Buffer.from(hello.enroll.publicKey), format: 'der', type: 'spki' });
@@ -187,7 +187,7 @@ export class Conn {
     const info = p.hello.enroll;
     if (p.token && info) {
       const spki = p.key.export({ format: 'der', type: 'spki' }).toString('base64');
-      const rec = await this.h.state.enroll(this.h.state.checkToken(info.joinToken), {
+      const rec = await this.h.state.enroll(this.h.state.tokens.check(info.joinToken), {
         hostname: info.hostname,
         labels: info.labels,
         publicKey: spki,

@@ -4,19 +4,13 @@
  * A second listener on a 0600 Unix socket in the data dir serves the admin calls used by
  * `cmdop-relay keys|tokens` while the relay runs.
  */
-import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { DEFAULT_CIPHERS } from 'node:tls';
-
-/** Node's default list with the TLS 1.3 AES-128 suite first. */
-const RELAY_CIPHERS = ['TLS_AES_128_GCM_SHA256', ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256')].join(':');
 import type { Logger } from '../log.js';
-import { AuthError, PermissionError, UnavailableError } from '../errors.js';
+import { AuthError, PermissionError, UnavailableError, ValidationError } from '../errors.js';
 import { DEFAULT_HEARTBEAT_MS, MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY } from '../link/link.js';
 import { LINK_PATH } from '../link/dial.js';
@@ -37,12 +31,11 @@ import { AuditLog } from './audit/log.js';
 import { loadAuditIdentity, type AuditIdentity } from './audit/identity.js';
 import { SchedulePush } from './schedules/push.js';
 
-import { loadOrCreateTls } from './tls.js';
+import { listenAdminSocket, listenPublic } from './http.js';
+import { closeKeyLinks, enforceOnLinks } from './enforce.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { drainLinks } from './cluster/drain.js';
 import { PostgresStore } from './store/postgres.js';
-import { keyLive } from '../control/access.js';
-import { ValidationError } from '../errors.js';
 import type { ServiceRegistry } from '../link/services.js';
 
 export interface RelayOptions {
@@ -163,84 +156,47 @@ export class Relay {
   }
 
   private async listen(): Promise<void> {
-    const handler = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
-      // Liveness: the process answers. Readiness: it should be sent links (a load balancer's check).
-      const path = (req.url ?? '').split('?')[0];
-      if (path === '/healthz' || path === '/readyz') {
-        const ready = this.ready;
-        res.writeHead(path === '/readyz' && !ready ? 503 : 200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, ready, version: VERSION, online: this.registry.onlineCount, ...(this.cluster ? { cluster: this.cluster.health() } : {}) }));
-        return;
-      }
-      res.writeHead(404).end();
-    };
-    if (this.opts.insecure) {
-      this.server = createHttpServer(handler);
-    } else {
-      const tls = await loadOrCreateTls(this.opts.dataDir, this.opts.certFile, this.opts.keyFile);
+    const health = () => ({ ready: this.ready, body: { version: VERSION, online: this.registry.onlineCount, ...(this.cluster ? { cluster: this.cluster.health() } : {}) } });
+    const { server, tls } = await listenPublic(
+      { dataDir: this.opts.dataDir, host: this.opts.host ?? '127.0.0.1', port: this.opts.port ?? 0, insecure: !!this.opts.insecure, certFile: this.opts.certFile, keyFile: this.opts.keyFile },
+      health,
+      (req, socket, head) => this.onUpgrade(req, socket, head, false),
+    );
+    this.server = server;
+    if (tls) {
       this.fingerprint = tls.fingerprint;
       this.certPem = tls.cert;
       this.tlsKey = tls.key;
-      // TLS 1.2+ only; among the TLS 1.3 suites prefer AES-128-GCM (hardware AES, fewer rounds than 256).
-      this.server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler);
     }
-    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head, false));
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    if (this.opts.adminSocket !== false && process.platform !== 'win32') await this.listenAdmin();
+    if (this.opts.adminSocket !== false && process.platform !== 'win32') {
+      this.adminServer = await listenAdminSocket(adminSocketPath(this.opts.dataDir), (req, socket, head) => this.onUpgrade(req, socket, head, true));
+    }
     if (this.opts.adminSocket !== false) writePidFile(this.opts.dataDir);
     this.log.info({ url: this.url, fingerprint: this.fingerprint || undefined, insecure: !!this.opts.insecure }, 'relay listening');
   }
 
-  private async listenAdmin(): Promise<void> {
-    const path = adminSocketPath(this.opts.dataDir);
-    if (existsSync(path)) unlinkSync(path); // left by a relay that was killed
-    const srv = createHttpServer((_req, res) => res.writeHead(404).end());
-    srv.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head, true));
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(path, () => resolve());
-    });
-    chmodSync(path, 0o600);
-    this.adminServer = srv;
-  }
-
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admin: boolean): void {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== LINK_PATH && !(admin && path === '/')) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
+    if (path !== LINK_PATH && !(admin && path === '/')) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     // The admin socket (0600, the relay's own user) never waits behind the public listener's
     // handshake cap: an unauthenticated flood must not be able to stall a revoke.
-    if (admin) {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined, 'admin.sock'));
-      return;
-    }
-    const done = this.draining ? null : this.admission.admit((socket as { remoteAddress?: string }).remoteAddress ?? '');
-    if (!done) {
-      socket.end(BUSY_RESPONSE);
-      return;
-    }
-    (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    socket.once('close', done);
-    const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, done, remote));
+    if (admin) return this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, admin, () => undefined, 'admin.sock'));
+    this.admit(this.draining ? null : this.admission, req, socket, head, false);
   }
 
   /** A link on the cluster listener: another node, proven with the cluster secret in its handshake. */
   private onPeerUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.admit(this.peerAdmission, req, socket, head, true);
+  }
+
+  /** Takes a handshake slot (or answers 503 with Retry-After: busy, or draining) and makes the link. */
+  private admit(admission: Admission | null, req: IncomingMessage, socket: Duplex, head: Buffer, peer: boolean): void {
     const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
-    const done = this.peerAdmission.admit(remote);
+    const done = admission?.admit(remote);
     if (!done) return void socket.end(BUSY_RESPONSE);
     (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     socket.once('close', done);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, true));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, peer));
   }
 
   private async joinCluster(o: ClusterOptions): Promise<void> {
@@ -254,11 +210,9 @@ export class Relay {
       tls: { cert: this.certPem, key: this.tlsKey },
       publicUrl: this.url,
       log: this.log,
+      router: this.router,
       upgrade: (req, socket, head) => this.onPeerUpgrade(req, socket, head),
-      intercept: (c, bytes, id) => this.router.intercept(c, bytes, id),
-      peerDown: (c) => this.router.dropAll(c, NODE_GONE()),
       enforce: () => this.enforce(),
-      stale: (_m, c) => c.link.close(new UnavailableError('this machine linked to another relay node'), CLOSE_POLICY),
       drain: (on) => (on ? void this.drain() : void (this.draining = false)),
     });
     await this.cluster.start();
@@ -278,18 +232,12 @@ export class Relay {
 
   /** Closes live links that may no longer be up: revoked or expired keys, disabled machines. */
   enforce(): void {
-    const now = this.state.now();
-    for (const c of this.conns) {
-      if (c.role === 'client' && c.key && (c.key.revoked || !keyLive(c.key, now))) {
-        c.link.close(new AuthError(c.key.revoked ? 'API key revoked' : 'API key expired', c.key.revoked ? {} : { detail: 'key_expired' }), CLOSE_POLICY);
-      } else if (c.role === 'agent' && this.state.machine(c.machineId)?.disabled) {
-        c.link.close(new PermissionError('this machine was disabled on the relay', { detail: 'machine_disabled' }), CLOSE_POLICY);
-      }
-    }
+    enforceOnLinks(this.conns, this.state);
   }
 
   private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string, peer = false): void {
     const upMs = Date.now();
+    const admission = peer ? this.peerAdmission : this.admission;
     const conn: Conn = new Conn(ws, {
       state: this.state,
       log: this.log,
@@ -303,7 +251,7 @@ export class Relay {
         this.services.dispatch(stream, { log: c.log, conn: c });
       },
       onAuthenticated: (c) => {
-        this.admission.settled(c);
+        admission.settled(c);
         handshakeDone();
         this.audit.emit('link.up', { role: c.role, key: c.keyId || undefined, machine: c.machineId || undefined, remote, link: c.sessionId });
         if (c.role !== 'agent') return;
@@ -317,7 +265,7 @@ export class Relay {
         if (c.role === 'agent') this.registry.seen(c.machineId, ping.summary);
       },
       onClosed: (c, err) => {
-        this.admission.settled(c);
+        admission.settled(c);
         handshakeDone();
         if (c.role === 'pending') {
           if (err.code === 'auth' || err.code === 'permission') this.audit.emit('auth.failed', { remote, code: err.code, reason: err.message });
@@ -331,19 +279,12 @@ export class Relay {
       },
     });
     this.conns.add(conn);
-    if (!admin) this.admission.track(conn);
+    if (!admin) admission.track(conn);
   }
 
   /** Closes every live link that authenticated with `keyId`. */
   closeKeyLinks(keyId: string): number {
-    let n = 0;
-    for (const c of this.conns) {
-      if (c.role === 'client' && c.keyId === keyId) {
-        c.link.close(new AuthError('API key revoked'), CLOSE_POLICY);
-        n++;
-      }
-    }
-    return n;
+    return closeKeyLinks(this.conns, keyId);
   }
 
   /** Stops listening and closes every link (agents see "going away" and reconnect). */

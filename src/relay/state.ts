@@ -9,18 +9,16 @@ import { randomUUID } from 'node:crypto';
 import { AuthError, NotFoundError, PermissionError, ValidationError } from '../errors.js';
 import { CAPABILITIES } from '../control/capabilities.js';
 import { capsOn, keyLive } from '../control/access.js';
-import { newSecret, parseSecret, secretMatches, API_KEY_PREFIX, JOIN_TOKEN_PREFIX } from './secrets.js';
+import { newSecret, parseSecret, secretMatches, API_KEY_PREFIX } from './secrets.js';
 import type { Grant, KeyRecord, MachineRecord, TokenRecord } from './store/records.js';
 import type { RelayStore } from './store/store.js';
 import { FleetBook } from './fleets.js';
 import { ScheduleBook } from './schedules/book.js';
+import { MAX_TOKEN_TTL_MS, TokenBook } from './tokens.js';
 
 /** Background save interval for last-seen times. */
 export const PRESENCE_SAVE_MS = 30_000;
-/** Default lifetime of a join token. */
-export const DEFAULT_TOKEN_TTL_MS = 24 * 3600_000;
-/** Longest lifetime of a join token or an API key. */
-export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
+export { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, type IssuedToken } from './tokens.js';
 /** Everything, everywhere: what a bootstrap key from `cmdop-relay keys issue` gets by default. */
 export const FULL_ACCESS: Grant[] = [{ on: 'all', caps: [...CAPABILITIES] }];
 
@@ -30,7 +28,6 @@ export interface IssuedKey { key: KeyRecord; secret: string }
 export interface RecordLoader {
   key(id: string): Promise<KeyRecord | null>;
   machine(id: string): Promise<MachineRecord | null>;
-  token(id: string): Promise<TokenRecord | null>;
 }
 
 /** Merges a record another node wrote into the one in memory, in place (live links hold it). */
@@ -39,14 +36,13 @@ function merge<T extends { id: string }>(map: Map<string, T>, rec: T): void {
   if (cur) Object.assign(cur, rec);
   else map.set(rec.id, rec);
 }
-export interface IssuedToken { token: TokenRecord; secret: string }
 
 export class RelayState {
   readonly fleets: FleetBook;
   readonly schedules: ScheduleBook;
   private readonly listeners = new Set<() => void>();
   private readonly keys = new Map<string, KeyRecord>();
-  private readonly tokens = new Map<string, TokenRecord>();
+  readonly tokens: TokenBook;
   private readonly machinesById = new Map<string, MachineRecord>();
   private readonly seenDirty = new Set<string>();
   private readonly usedDirty = new Set<string>();
@@ -56,7 +52,7 @@ export class RelayState {
 
   private constructor(readonly store: RelayStore, readonly now: () => number, s: Awaited<ReturnType<RelayStore['snapshot']>>) {
     for (const k of s.keys) this.keys.set(k.id, k);
-    for (const t of s.tokens) this.tokens.set(t.id, t);
+    this.tokens = new TokenBook(store, now, s.tokens, (ref) => this.fleets.find(ref).id);
     for (const m of s.machines) this.machinesById.set(m.id, m);
     this.fleets = new FleetBook(store, now, s, () => this.changed());
     this.schedules = new ScheduleBook(store, now, s.schedules);
@@ -82,10 +78,6 @@ export class RelayState {
     this.changed();
   }
 
-  adoptToken(t: TokenRecord): void {
-    merge(this.tokens, t);
-  }
-
   adoptMachine(m: MachineRecord): void {
     const cur = this.machinesById.get(m.id);
     merge(this.machinesById, cur ? { ...m, lastSeenMs: Math.max(m.lastSeenMs, cur.lastSeenMs) } : m);
@@ -95,7 +87,7 @@ export class RelayState {
   /** Everything as the store holds it now (a resync after missed notifications). */
   adoptSnapshot(s: Awaited<ReturnType<RelayStore['snapshot']>>): void {
     for (const k of s.keys) merge(this.keys, k);
-    for (const t of s.tokens) merge(this.tokens, t);
+    for (const t of s.tokens) this.tokens.adopt(t);
     for (const m of s.machines) merge(this.machinesById, { ...m, lastSeenMs: Math.max(m.lastSeenMs, this.machinesById.get(m.id)?.lastSeenMs ?? 0) });
     this.fleets.reload(s);
     this.schedules.reload(s.schedules);
@@ -118,16 +110,6 @@ export class RelayState {
       if (m) merge(this.machinesById, m);
     }
     return this.machinesById.get(id);
-  }
-
-  async checkTokenFresh(presented: string): Promise<TokenRecord> {
-    const id = parseSecret(JOIN_TOKEN_PREFIX, presented)?.id;
-    if (id && this.loader) {
-      // Always reload: another node may have used it up.
-      const t = await this.loader.token(id);
-      if (t) merge(this.tokens, t);
-    }
-    return this.checkToken(presented);
   }
 
   static async open(store: RelayStore, now: () => number = Date.now): Promise<RelayState> {
@@ -209,43 +191,6 @@ export class RelayState {
     return capsOn(this.fleets, key, m);
   }
 
-  // ---- join tokens ----
-
-  async issueToken(o: { ttlMs?: number; uses?: number | null; labels?: Record<string, string>; fleet?: string }): Promise<IssuedToken> {
-    const ttl = o.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
-    if (!(ttl > 0 && ttl <= MAX_TOKEN_TTL_MS)) throw new ValidationError('token lifetime must be between 1 ms and 365 days');
-    const uses = o.uses === undefined ? 1 : o.uses;
-    if (uses !== null && !(Number.isInteger(uses) && uses > 0)) throw new ValidationError('uses must be a positive integer (or unlimited)');
-    const fleetId = o.fleet ? this.fleets.find(o.fleet).id : '';
-    const s = newSecret(JOIN_TOKEN_PREFIX);
-    const token: TokenRecord = { id: s.id, hash: s.hash, createdMs: this.now(), expiresMs: this.now() + ttl, usesLeft: uses, uses: 0, labels: o.labels ?? {}, revoked: false, fleetId };
-    await this.store.putToken(token);
-    this.tokens.set(token.id, token);
-    return { token, secret: s.secret };
-  }
-
-  listTokens(): TokenRecord[] {
-    return [...this.tokens.values()];
-  }
-
-  async revokeToken(id: string): Promise<TokenRecord> {
-    const t = this.tokens.get(id);
-    if (!t || !(await this.store.revokeToken(id))) throw new NotFoundError(`no join token with id ${id}`);
-    t.revoked = true;
-    return t;
-  }
-
-  /** Checks a join token without using it up (enrol uses it, atomically, in the store). */
-  checkToken(presented: string): TokenRecord {
-    const parsed = parseSecret(JOIN_TOKEN_PREFIX, presented);
-    const t = parsed ? this.tokens.get(parsed.id) : undefined;
-    const ok = secretMatches(parsed?.secretPart ?? '', t?.hash ?? '0'.repeat(64));
-    if (!parsed || !t || !ok || t.revoked) throw new AuthError('invalid or revoked join token');
-    if (t.expiresMs <= this.now()) throw new AuthError('join token expired');
-    if (t.usesLeft !== null && t.usesLeft <= 0) throw new AuthError('join token already used up');
-    return t;
-  }
-
   // ---- machines ----
 
   machines(): MachineRecord[] {
@@ -305,7 +250,7 @@ export class RelayState {
     if (known?.disabled) throw new PermissionError('this machine is disabled on the relay');
     const rec: MachineRecord = { ...m, id: randomUUID(), name: m.hostname, labels: { ...token.labels, ...m.labels }, enrolledMs: this.now(), lastSeenMs: this.now(), disabled: false };
     const r = await this.store.enroll(token.id, rec, this.now());
-    this.tokens.set(r.token.id, r.token);
+    this.tokens.adopt(r.token);
     const cur = this.machinesById.get(r.machine.id);
     if (cur) Object.assign(cur, r.machine);
     else this.machinesById.set(r.machine.id, r.machine);

@@ -56,7 +56,7 @@ export async function startCluster(relayOpts: Partial<RelayOptions> = {}): Promi
     dir,
     relay,
     apiKey,
-    joinToken: async (o = {}) => (await c.relay.state.issueToken(o)).secret,
+    joinToken: async (o = {}) => (await c.relay.state.tokens.issue(o)).secret,
     async startAgent(name, overrides = {}) {
       return c.startAgentWithToken(name, await c.joinToken(), overrides);
     },

@@ -57,13 +57,13 @@ describe('authentication and trust', () => {
       }
     };
     expect(await tryEnroll('t-wrong', 'cmdj_0000000000000000_' + 'A'.repeat(43))).toMatch(/^auth: invalid or revoked join token/);
-    const expired = await c.relay.state.issueToken({ ttlMs: 1 });
+    const expired = await c.relay.state.tokens.issue({ ttlMs: 1 });
     await waitFor('token expiry', () => Date.now() > expired.token.expiresMs, 1000);
     expect(await tryEnroll('t-expired', expired.secret)).toMatch(/^auth: join token expired/);
-    const revoked = await c.relay.state.issueToken({});
-    await c.relay.state.revokeToken(revoked.token.id);
+    const revoked = await c.relay.state.tokens.issue({});
+    await c.relay.state.tokens.revoke(revoked.token.id);
     expect(await tryEnroll('t-revoked', revoked.secret)).toMatch(/^auth: invalid or revoked/);
-    const once = await c.relay.state.issueToken({ uses: 1 });
+    const once = await c.relay.state.tokens.issue({ uses: 1 });
     const first = await Agent.start({ config: agentConfig(c.dir, 't-first', c.relay, once.secret), log: silentLogger(), local: false });
     await first.online(5000);
     await first.stop();

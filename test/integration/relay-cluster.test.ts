@@ -251,4 +251,40 @@ describe('cluster faults', () => {
     await client.terminal.close(s.id);
     await c.restart(2);
   }, 180_000);
+
+  it('a client given every node fails over when its node dies, and its terminal resumes through another node with no lost byte', async () => {
+    const idx = agents.findIndex((a) => nodeOf(a) === 0);
+    const name = `m${idx}`;
+    // The client may start on nodes 2 and 3 only: the agent stays on node 1, the client's node is killed.
+    const client = await c.client(`${c.nodes[1]!.proc.url},${c.nodes[2]!.proc.url}`);
+    // Which node it landed on (its socket's remote port): a test-only look inside.
+    const port = (client as unknown as { conn: { link: { ws: { _socket: { remotePort: number } } } } }).conn.link.ws._socket.remotePort;
+    const victim = c.nodes.findIndex((n) => n.proc.port === port);
+    expect(victim === 1 || victim === 2).toBe(true);
+    client.terminal.setMachine(name);
+    const N = 300_000;
+    const want = Array.from({ length: N }, (_v, i) => `${i + 1}\r\n`).join('');
+    const s = await client.terminal.create({ shell: '/bin/sh', args: ['-c', `stty -echo; read x; seq 1 ${N}; read y`] });
+    const t = client.terminal.stream();
+    let bytes = 0;
+    let holes = 0;
+    let reconnects = 0;
+    const hash = createHash('sha256');
+    t.onLiveOutput((b, at) => {
+      if (at !== bytes) holes++;
+      hash.update(b);
+      bytes += b.length;
+    });
+    t.onReconnect(() => reconnects++);
+    await t.attach(s.id);
+    t.sendInput('\n');
+    await waitFor('some output', () => bytes > 200_000, 20_000);
+    await c.kill(victim);
+    await waitFor('every terminal byte', () => bytes >= want.length, 60_000);
+    expect(reconnects).toBeGreaterThanOrEqual(1);
+    expect(holes).toBe(0);
+    expect(hash.digest('hex')).toBe(sha(Buffer.from(want)));
+    await client.terminal.close(s.id);
+    await c.restart(victim);
+  }, 120_000);
 });

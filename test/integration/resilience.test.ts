@@ -135,7 +135,7 @@ describe('reconnect stampede', () => {
   it('the relay caps concurrent handshakes with HTTP 503 + Retry-After, and agents get in anyway', async () => {
     const { dir, cleanup } = tempDir();
     const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 2 });
-    const token = (await relay.state.issueToken({ uses: null })).secret;
+    const token = (await relay.state.tokens.issue({ uses: null })).secret;
     // Two peers that say hello and then never answer the challenge hold both handshake slots.
     const squatters = await Promise.all([0, 1].map(async (i) => {
       const p = await rawPeer(relay, { role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: `squat${i}` } });
@@ -177,7 +177,7 @@ describe('reconnect stampede', () => {
   it('one remote address cannot hold more than its share of handshake slots', async () => {
     const { dir, cleanup } = tempDir();
     const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 10_000 });
-    const token = (await relay.state.issueToken({ uses: null })).secret;
+    const token = (await relay.state.tokens.issue({ uses: null })).secret;
     const hello = () => ({ role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: 'squat' } });
     const held = await Promise.all(Array.from({ length: MAX_HANDSHAKES_PER_ADDRESS }, async () => {
       const p = await rawPeer(relay, hello());

@@ -30,17 +30,17 @@ export function registerKeys(r: ServiceRegistry<RelayCtx>, api: RelayApi): void 
     })
     .unary('admin', 'tokens.issue', v1.IssueTokenRequest, async (req, ctx) => {
       const by = requireGlobalAdmin(ctx, 'issuing join tokens');
-      const { token, secret } = await state.issueToken({ ttlMs: Number(req.ttlMs) || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels, fleet: req.fleet || undefined });
+      const { token, secret } = await state.tokens.issue({ ttlMs: Number(req.ttlMs) || undefined, uses: req.unlimited ? null : req.uses || 1, labels: req.labels, fleet: req.fleet || undefined });
       audit.emit('token.issued', { key: by?.id, subject: token.id, expiresMs: token.expiresMs, uses: token.usesLeft, fleet: token.fleetId || undefined });
       return enc(v1.IssueTokenResponse, { token: tokenView(token), secret });
     })
     .unary('admin', 'tokens.list', v1.Empty, (_req, ctx) => {
       requireGlobalAdmin(ctx, 'listing join tokens');
-      return enc(v1.ListTokensResponse, { tokens: state.listTokens().map(tokenView) });
+      return enc(v1.ListTokensResponse, { tokens: state.tokens.list().map(tokenView) });
     })
     .unary('admin', 'tokens.revoke', v1.RevokeRequest, async (req, ctx) => {
       const by = requireGlobalAdmin(ctx, 'revoking join tokens');
-      await state.revokeToken(req.id);
+      await state.tokens.revoke(req.id);
       audit.emit('token.revoked', { key: by?.id, subject: req.id });
       return enc(v1.RevokeResponse, { closedLinks: 0 });
     });

@@ -18,7 +18,9 @@ import type { RelayState } from '../state.js';
 import type { PostgresStore } from '../store/postgres.js';
 import { CHANGES_CHANNEL, PRESENCE_CHANNEL, type NodeRow, type PresenceNote } from '../store/postgres-cluster.js';
 import { PgBus, type ChangeBus } from './bus.js';
-import { PeerLinks, PEER_PATH, type PeerConn } from './peers.js';
+import { PeerLinks, PEER_PATH } from './peers.js';
+import { NODE_GONE, type Router } from '../router.js';
+import { CLOSE_POLICY } from '../../link/link.js';
 import { ClusterPresence } from './presence.js';
 import { ChangeSync } from './sync.js';
 
@@ -45,16 +47,12 @@ export interface ClusterDeps {
   tls: { cert: string; key: string };
   publicUrl: string;
   log: Logger;
+  /** Forwards the streams on the links this node dials. */
+  router: Router;
   /** A cluster listener upgrade: the relay makes the link (a Conn with the cluster trust). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Forwarded frames on a link this node dialed. */
-  intercept(conn: PeerConn, bytes: Uint8Array, id: number): boolean;
-  /** A link this node dialed dropped. */
-  peerDown(conn: PeerConn): void;
   /** Close live links of revoked or expired keys and disabled machines. */
   enforce(): void;
-  /** Another node holds this machine with a newer link: this node's link is stale. */
-  stale(machineId: string, conn: Conn): void;
   /** The database says this node must drain (true), or take links again (false). */
   drain(on: boolean): void;
 }
@@ -82,10 +80,12 @@ export class ClusterNode {
     this.deadMs = o.deadMs ?? NODE_DEAD_MS;
     const db = d.store.cluster;
     d.state.loader = db;
-    this.peers = new PeerLinks({ nodeId: o.nodeId, secret: o.secret, log: d.log.child({ component: 'cluster' }), intercept: d.intercept, onDown: d.peerDown });
+    d.state.tokens.loader = (id) => db.token(id);
+    this.peers = new PeerLinks({ nodeId: o.nodeId, secret: o.secret, log: d.log.child({ component: 'cluster' }), intercept: (c, bytes, id) => d.router.intercept(c, bytes, id), onDown: (c) => d.router.dropAll(c, NODE_GONE()) });
     this.presence = new ClusterPresence(o.nodeId, db, (m, c) => d.registry.agentConn(m) === c, {
       peer: (node) => this.peers.get(node),
-      stale: d.stale,
+      // Another node holds this machine with a newer link: this node's link is the stale one.
+      stale: (_m: string, c: Conn) => c.link.close(new UnavailableError('this machine linked to another relay node'), CLOSE_POLICY),
       unreachable: (m, node) => new UnavailableError(`machine ${d.state.machine(m)?.hostname ?? m} is on relay node ${node}, which this node cannot reach now`, { detail: 'node_unreachable' }),
     }, d.log);
     d.registry.remote = this.presence;

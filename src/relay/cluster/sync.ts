@@ -43,7 +43,7 @@ export class ChangeSync {
       if (k) this.state.adoptKey(k);
     } else if (table === 'join_tokens') {
       const t = await this.db.token(id);
-      if (t) this.state.adoptToken(t);
+      if (t) this.state.tokens.adopt(t);
     } else {
       const m = await this.db.machine(id);
       if (m) this.state.adoptMachine(m);

@@ -1,0 +1,77 @@
+/**
+ * The relay's listeners: the public HTTPS one (TLS 1.2+, AES-128-GCM first among the TLS 1.3
+ * suites; plain HTTP only with --insecure) with its health and readiness answers, and the admin
+ * socket (a 0600 Unix socket in the data dir). Upgrades are handed to the caller.
+ */
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { DEFAULT_CIPHERS } from 'node:tls';
+import { loadOrCreateTls, type TlsMaterial } from './tls.js';
+
+/** Node's default list with the TLS 1.3 AES-128 suite first. */
+const RELAY_CIPHERS = ['TLS_AES_128_GCM_SHA256', ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256')].join(':');
+
+export type Upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface Health {
+  /** Should a load balancer send links here now? */
+  ready: boolean;
+  body: Record<string, unknown>;
+}
+
+/** `/healthz` (liveness: 200 while the process answers) and `/readyz` (200 only when ready). */
+function handler(health: () => Health) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/healthz' && path !== '/readyz') return void res.writeHead(404).end();
+    const h = health();
+    res.writeHead(path === '/readyz' && !h.ready ? 503 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: true, ready: h.ready, ...h.body }));
+  };
+}
+
+function listenOn(server: Server, ...args: [number, string] | [string]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (args.length === 2) server.listen(args[0], args[1], done);
+    else server.listen(args[0], done);
+  });
+}
+
+export interface PublicListenerOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  insecure: boolean;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+export async function listenPublic(o: PublicListenerOptions, health: () => Health, upgrade: Upgrade): Promise<{ server: Server; tls: TlsMaterial | null }> {
+  let server: Server;
+  let tls: TlsMaterial | null = null;
+  if (o.insecure) {
+    server = createHttpServer(handler(health));
+  } else {
+    tls = await loadOrCreateTls(o.dataDir, o.certFile, o.keyFile);
+    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler(health));
+  }
+  server.on('upgrade', upgrade);
+  await listenOn(server, o.port, o.host);
+  return { server, tls };
+}
+
+export async function listenAdminSocket(path: string, upgrade: Upgrade): Promise<Server> {
+  if (existsSync(path)) unlinkSync(path); // left by a relay that was killed
+  const srv = createHttpServer((_req, res) => res.writeHead(404).end());
+  srv.on('upgrade', upgrade);
+  await listenOn(srv, path);
+  chmodSync(path, 0o600);
+  return srv;
+}

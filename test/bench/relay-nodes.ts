@@ -1,0 +1,135 @@
+/**
+ * Issue 19's figures: three relay nodes on one PostgreSQL (Debian's, throwaway), as processes.
+ *
+ * - The added cost of a cross-node hop: a real agent process linked to node 1; one client on node
+ *   1 (same node) and one on node 2 (one cluster link more). 1-byte round trips through a tunnel
+ *   (p50/p99) and a bulk tunnel download, same-node against cross-node in the same run.
+ * - N simulated agents (the real agent link, many to a process, two processes) given all three
+ *   URLs: enrol + online from cold, relay RSS per agent summed over the nodes, and all N online
+ *   again after one node is SIGKILLed.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Client } from '../../src/client/client.js';
+import { startRelayCluster } from '../helpers/relay-cluster.js';
+import { agentProcess, rssNow } from '../helpers/procs.js';
+import { figure, percentile, rateUntilClose, type Figure } from './figures.js';
+import { watch, kill9, type Watched } from './watch.js';
+import { ROOT } from './procs.js';
+
+const SETTLE_MS = 1500;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function listen(s: Server): Promise<number> {
+  return new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
+}
+
+/** `n` 1-byte round trips on one connection; the latencies in ms. */
+async function roundTrips(port: number, n: number): Promise<number[]> {
+  const sock: Socket = connect(port, '127.0.0.1');
+  sock.setNoDelay(true);
+  await new Promise((r) => sock.once('connect', r));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      sock.once('data', () => resolve());
+      sock.write('x');
+    });
+    out.push(performance.now() - t0);
+  }
+  sock.destroy();
+  return out;
+}
+
+/** Total online over the swarm processes, from their {"online": n} lines. */
+function onlineOf(swarms: Watched[]): number {
+  let sum = 0;
+  for (const s of swarms) {
+    const m = [...s.out().matchAll(/\{"online":(\d+)\}/g)].pop();
+    sum += m ? Number(m[1]) : 0;
+  }
+  return sum;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(20);
+  }
+  return performance.now();
+}
+
+export async function relayNodesBench(agents: number, mib: number): Promise<Figure[]> {
+  const c = await startRelayCluster(3);
+  const figs: Figure[] = [];
+  const echo = createServer((s) => {
+    s.setNoDelay(true);
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  const chunk = Buffer.alloc(256 * 1024, 0x61);
+  const source = createServer((s) => {
+    let left = mib * 1024 * 1024;
+    s.on('error', () => undefined);
+    const pump = () => {
+      while (left > 0) {
+        left -= chunk.length;
+        if (!s.write(chunk)) return void s.once('drain', pump);
+      }
+      s.end();
+    };
+    pump();
+  });
+  const swarms: Watched[] = [];
+  try {
+    const [echoPort, sourcePort] = [await listen(echo), await listen(source)];
+    const agent = await agentProcess(join(c.dir, 'real'), { url: c.nodes[0]!.proc.url, fingerprint: c.fingerprint }, await c.joinToken(), 'real');
+    const same = await Client.connect({ url: c.nodes[0]!.proc.url, token: c.apiKey, fingerprint: c.fingerprint, timeoutMs: 30_000 });
+    const cross = await Client.connect({ url: c.nodes[1]!.proc.url, token: c.apiKey, fingerprint: c.fingerprint, timeoutMs: 30_000 });
+    const lat: Record<string, number[]> = {};
+    const rate: Record<string, number> = {};
+    for (const [name, client] of [['same', same], ['cross', cross]] as const) {
+      const t = await client.tunnels.open('real', { remotePort: echoPort });
+      await roundTrips(t.localPort, 200); // warm up
+      lat[name] = await roundTrips(t.localPort, 2000);
+      await t.close();
+      const b = await client.tunnels.open('real', { remotePort: sourcePort });
+      await rateUntilClose(connect(b.localPort, '127.0.0.1')); // warm up
+      rate[name] = await rateUntilClose(connect(b.localPort, '127.0.0.1'));
+      await b.close();
+    }
+    figs.push(figure('tunnel 1-byte round trip p50, client on another node than the agent', 'ms', percentile(lat.cross!, 50), 'informational (one cluster hop more)', { name: 'client on the agent\'s node', value: percentile(lat.same!, 50) }));
+    figs.push(figure('tunnel 1-byte round trip p99, client on another node than the agent', 'ms', percentile(lat.cross!, 99), 'informational (one cluster hop more)', { name: 'client on the agent\'s node', value: percentile(lat.same!, 99) }));
+    figs.push(figure(`tunnel bulk ${mib} MiB, client on another node than the agent`, 'MB/s', rate.cross! / 1e6, 'informational (one cluster hop more)', { name: 'client on the agent\'s node', value: rate.same! / 1e6 }));
+    await same.close();
+    await cross.close();
+    await agent.kill();
+
+    // The swarm: N simulated agents over two processes, each given all three nodes.
+    const token = await c.joinToken();
+    const pids = c.nodes.map((n) => n.proc.child.pid!);
+    await sleep(SETTLE_MS);
+    const base = pids.reduce((s, p) => s + rssNow(p), 0);
+    const t0 = performance.now();
+    const halves = [Math.ceil(agents / 2), Math.floor(agents / 2)];
+    halves.forEach((n, i) => swarms.push(watch([join(ROOT, 'dist/test/bench/swarm.js'), c.urls, c.fingerprint, token, join(c.dir, `swarm${i}`), String(n)])));
+    const cold = await until(`${agents} agents online`, () => onlineOf(swarms) >= agents, 600_000);
+    figs.push(figure(`${agents} agents over 3 nodes: enrol + online from cold`, 'ms', cold - t0, 'lower is better'));
+    await sleep(SETTLE_MS);
+    const loaded = pids.reduce((s, p) => s + rssNow(p), 0);
+    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS)`, 'KB', (loaded - base) / 1024 / agents, '<= 30 KB (goal)'));
+    const tk = performance.now();
+    await c.kill(2);
+    await until('the killed node\'s agents to drop', () => onlineOf(swarms) < agents, 60_000);
+    const back = await until(`all ${agents} agents online again`, () => onlineOf(swarms) >= agents, 600_000);
+    figs.push(figure(`all ${agents} agents online again after one of 3 nodes is SIGKILLed`, 'ms', back - tk, '< 10000 ms (goal)'));
+    return figs;
+  } finally {
+    await Promise.all(swarms.map((s) => kill9(s)));
+    echo.close();
+    source.close();
+    await c.close();
+  }
+}
