@@ -2,7 +2,9 @@
  * Handshake slots on the public listener: at most `max` links in the handshake at once and at most
  * MAX_HANDSHAKES_PER_ADDRESS from one remote address. When the cap is reached, the oldest link that
  * has sent nothing since its upgrade is shed to make room (a peer that said hello keeps its slot);
- * otherwise the newcomer gets 503 with Retry-After and comes back with jitter.
+ * otherwise the newcomer waits, its TLS session kept, in a bounded queue for a slot (a reconnect
+ * herd costs one TLS handshake per agent, not one per 503), and only past the queue's bound or its
+ * wait gets 503 with Retry-After and comes back with jitter.
  */
 import { UnavailableError } from '../errors.js';
 import { CLOSE_POLICY } from '../link/link.js';
@@ -18,6 +20,10 @@ export const RETRY_AFTER_S = 1;
  */
 export const MAX_HANDSHAKES_PER_ADDRESS = 64;
 
+/** Upgrades that may wait for a handshake slot, and for how long. */
+export const MAX_QUEUED = 4096;
+export const QUEUE_WAIT_MS = 2000;
+
 export const BUSY_RESPONSE = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
 
 export class Admission {
@@ -25,6 +31,8 @@ export class Admission {
   private readonly byAddress = new Map<string, number>();
   /** Links still in the handshake, oldest first. */
   private readonly pending = new Set<Conn>();
+  /** Upgrades waiting for a slot, oldest first. */
+  private readonly queue = new Set<{ address: string; go: (done: () => void) => void; timer: NodeJS.Timeout }>();
 
   constructor(private readonly max: number) {}
 
@@ -43,7 +51,41 @@ export class Admission {
       const left = (this.byAddress.get(address) ?? 1) - 1;
       if (left > 0) this.byAddress.set(address, left);
       else this.byAddress.delete(address);
+      this.next();
     };
+  }
+
+  /**
+   * No slot now: waits for one (at most QUEUE_WAIT_MS), then calls `go` with its release, or
+   * `busy` (answer 503). False if the queue is full (answer 503 now).
+   */
+  wait(address: string, socket: { once(ev: 'close', fn: () => void): unknown }, go: (done: () => void) => void, busy: () => void): boolean {
+    if (this.queue.size >= MAX_QUEUED) return false;
+    const entry = {
+      address,
+      go,
+      timer: setTimeout(() => {
+        this.queue.delete(entry);
+        busy();
+      }, QUEUE_WAIT_MS),
+    };
+    this.queue.add(entry);
+    socket.once('close', () => {
+      clearTimeout(entry.timer);
+      this.queue.delete(entry);
+    });
+    return true;
+  }
+
+  /** A slot freed: the oldest waiting upgrade whose address has room takes it. */
+  private next(): void {
+    for (const e of this.queue) {
+      if (this.count >= this.max) return;
+      if ((this.byAddress.get(e.address) ?? 0) >= MAX_HANDSHAKES_PER_ADDRESS) continue;
+      this.queue.delete(e);
+      clearTimeout(e.timer);
+      e.go(this.admit(e.address)!);
+    }
   }
 
   /** A link in its handshake (so it may be shed while it has sent nothing). */

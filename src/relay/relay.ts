@@ -192,11 +192,15 @@ export class Relay {
   /** Takes a handshake slot (or answers 503 with Retry-After: busy, or draining) and makes the link. */
   private admit(admission: Admission | null, req: IncomingMessage, socket: Duplex, head: Buffer, peer: boolean): void {
     const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
+    const go = (done: () => void) => {
+      if (socket.destroyed) return done();
+      (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+      socket.once('close', done);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, peer));
+    };
     const done = admission?.admit(remote);
-    if (!done) return void socket.end(BUSY_RESPONSE);
-    (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    socket.once('close', done);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, peer));
+    if (done) return go(done);
+    if (!admission || !admission.wait(remote, socket, go, () => socket.end(BUSY_RESPONSE))) socket.end(BUSY_RESPONSE);
   }
 
   private async joinCluster(o: ClusterOptions): Promise<void> {

@@ -28,6 +28,14 @@ for (let i = 0; i < count; i++) {
   link.on('online', () => {
     online++;
     process.stdout.write(JSON.stringify({ online }) + '\n');
+    if (online === count && process.env.BENCH_SWARM_DEBUG) {
+      const errors = new Map<string, number>();
+      for (const l of links) {
+        const e = l.status().lastError.replace(/\d{2,}/g, 'N');
+        if (e) errors.set(e, (errors.get(e) ?? 0) + 1);
+      }
+      process.stderr.write(JSON.stringify({ reconnects: links.reduce((n, l) => n + l.status().reconnects, 0), errors: [...errors] }) + '\n');
+    }
   });
   link.on('offline', () => {
     online--;

@@ -4,7 +4,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = join(fileURLToPath(import.meta.url), '../../..');
+const HERE = fileURLToPath(import.meta.url);
+/** The repository root, whether this runs from the sources (vitest) or from dist (the bench). */
+export const ROOT = join(HERE, HERE.includes('/dist/test/') ? '../../../..' : '../../..');
 export const CLI = (name: 'cmdop' | 'cmdop-agent' | 'cmdop-relay') => join(ROOT, 'dist/src/cli', `${name}.js`);
 
 export interface Proc {

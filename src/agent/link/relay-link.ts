@@ -156,12 +156,15 @@ export class RelayLink extends EventEmitter {
         // A draining node asks us to move: to another node, spread over its retry-after hint.
         if (reason.detail === 'relay_draining') moveMs = reason.retryAfterMs ?? 1000;
       } catch (err) {
-        this.noteError(asCmdopError(err, 'connecting to the relay'), 'connect failed');
+        const e = asCmdopError(err, 'connecting to the relay');
+        this.noteError(e, 'connect failed');
+        // A busy relay says when to come back (503 Retry-After): that, spread, without growing the backoff.
+        if (e.retryAfterMs) moveMs = e.retryAfterMs;
       }
       if (this.stopped) break;
       this.relays.failover();
       if (upSince && Date.now() - upSince >= STABLE_LINK_MS) attempt = 0;
-      const delay = moveMs >= 0 ? Math.floor((this.o.random ?? Math.random)() * moveMs) : backoffDelay(attempt++, this.o.random);
+      const delay = moveMs >= 0 ? Math.floor((0.5 + (this.o.random ?? Math.random)()) * moveMs) : backoffDelay(attempt++, this.o.random);
       this.reconnects++;
       this.state = 'backoff';
       await new Promise<void>((resolve) => {
