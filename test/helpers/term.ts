@@ -1,4 +1,5 @@
 /** A rendering terminal client for tests: a TerminalStream drawn into a headless xterm. */
+import { createHash } from 'node:crypto';
 import xterm from '@xterm/headless';
 import type { TerminalStream } from '../../src/client/terminal-stream.js';
 
@@ -33,4 +34,30 @@ export function render(t: TerminalStream, cols = 80, rows = 24): Rendered {
         }),
       ),
   };
+}
+
+/** What a lossless-resume test checks: every live byte at the offset it claims, in order. */
+export interface Tap {
+  bytes: () => number;
+  /** Chunks whose offset was not where the previous one ended. */
+  holes: () => number;
+  gaps: Array<[number, number]>;
+  reconnects: () => number;
+  sha256: () => string;
+}
+
+export function tap(t: TerminalStream): Tap {
+  let bytes = 0;
+  let holes = 0;
+  let reconnects = 0;
+  const gaps: Array<[number, number]> = [];
+  const hash = createHash('sha256');
+  t.onLiveOutput((b, at) => {
+    if (at !== bytes) holes++;
+    hash.update(b);
+    bytes += b.length;
+  });
+  t.onGap((from, to) => gaps.push([from, to]));
+  t.onReconnect(() => reconnects++);
+  return { bytes: () => bytes, holes: () => holes, gaps, reconnects: () => reconnects, sha256: () => hash.digest('hex') };
 }
