@@ -35,7 +35,6 @@ import { listenAdminSocket, listenPublic } from './http.js';
 import { closeKeyLinks, enforceOnLinks } from './enforce.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { drainLinks } from './cluster/drain.js';
-import { PostgresStore } from './store/postgres.js';
 import type { ServiceRegistry } from '../link/services.js';
 
 export interface RelayOptions {
@@ -79,7 +78,7 @@ export class Relay {
   /** Draining (cluster): new links are refused, live ones asked to move. */
   draining = false;
   private tlsKey = '';
-  private server!: Server;
+  private server: Server | undefined;
   private adminServer: Server | undefined;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   private readonly conns = new Set<Conn>();
@@ -126,12 +125,7 @@ export class Relay {
       await relay.listen();
       if (opts.cluster) await relay.joinCluster(opts.cluster);
     } catch (err) {
-      await relay.cluster?.stop().catch(() => undefined);
-      await new Promise<void>((r) => (relay.server ? relay.server.close(() => r()) : r()));
-      relay.adminServer?.close();
-      if (opts.adminSocket !== false) removePidFile(opts.dataDir);
-      await relay.audit.stop();
-      await store.close().catch(() => undefined);
+      await relay.stop();
       throw err;
     }
     if (opts.auditRetentionMs) relay.audit.keepFor(opts.auditRetentionMs);
@@ -143,7 +137,7 @@ export class Relay {
   }
 
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return (this.server!.address() as AddressInfo).port;
   }
 
   get url(): string {
@@ -204,11 +198,9 @@ export class Relay {
   }
 
   private async joinCluster(o: ClusterOptions): Promise<void> {
-    const store = this.state.store;
-    if (!(store instanceof PostgresStore)) throw new ValidationError('a relay cluster needs the PostgreSQL store (--store postgres://...)');
-    if (this.opts.insecure) throw new ValidationError('a relay cluster needs TLS (no --insecure)');
-    this.cluster = new ClusterNode(o, {
-      store,
+    this.cluster = await ClusterNode.join(o, {
+      store: this.state.store,
+      insecure: !!this.opts.insecure,
       state: this.state,
       registry: this.registry,
       tls: { cert: this.certPem, key: this.tlsKey },
@@ -219,8 +211,6 @@ export class Relay {
       enforce: () => this.enforce(),
       drain: (on) => (on ? void this.drain() : void (this.draining = false)),
     });
-    await this.cluster.start();
-    this.log.info({ node: o.nodeId, cluster: this.cluster.clusterAddress }, 'joined the relay cluster');
   }
 
   /** Ready for new links: listening, and in a cluster registered, heard from and not draining. */
@@ -312,9 +302,9 @@ export class Relay {
     await this.state.store.close().catch(() => undefined);
     if (this.opts.adminSocket !== false) removePidFile(this.opts.dataDir);
     await Promise.all([
-      new Promise<void>((r) => this.server.close(() => r())),
+      this.server ? new Promise<void>((r) => this.server!.close(() => r())) : Promise.resolve(),
       this.adminServer ? new Promise<void>((r) => this.adminServer!.close(() => r())) : Promise.resolve(),
     ]);
-    this.server.closeAllConnections?.();
+    this.server?.closeAllConnections?.();
   }
 }

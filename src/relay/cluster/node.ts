@@ -15,7 +15,8 @@ import { UnavailableError, ValidationError } from '../../errors.js';
 import type { Conn } from '../conn.js';
 import type { Registry } from '../registry.js';
 import type { RelayState } from '../state.js';
-import type { PostgresStore } from '../store/postgres.js';
+import { PostgresStore } from '../store/postgres.js';
+import type { RelayStore } from '../store/store.js';
 import { CHANGES_CHANNEL, PRESENCE_CHANNEL, type NodeRow, type PresenceNote } from '../store/postgres-cluster.js';
 import { PgBus, type ChangeBus } from './bus.js';
 import { PeerLinks, PEER_PATH } from './peers.js';
@@ -74,6 +75,21 @@ export class ClusterNode {
   private address = '';
   private readonly heartbeatMs: number;
   private readonly deadMs: number;
+
+  /** Checks that this relay can be a node (PostgreSQL store, TLS), then joins. */
+  static async join(o: ClusterOptions, d: Omit<ClusterDeps, 'store'> & { store: RelayStore; insecure: boolean }): Promise<ClusterNode> {
+    if (!(d.store instanceof PostgresStore)) throw new ValidationError('a relay cluster needs the PostgreSQL store (--store postgres://...)');
+    if (d.insecure) throw new ValidationError('a relay cluster needs TLS (no --insecure)');
+    const node = new ClusterNode(o, { ...d, store: d.store });
+    try {
+      await node.start();
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      throw err;
+    }
+    d.log.info({ node: o.nodeId, cluster: node.clusterAddress }, 'joined the relay cluster');
+    return node;
+  }
 
   constructor(private readonly o: ClusterOptions, private readonly d: ClusterDeps) {
     this.heartbeatMs = o.heartbeatMs ?? NODE_HEARTBEAT_MS;
