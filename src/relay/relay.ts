@@ -242,6 +242,7 @@ export class Relay {
       intercept: (c, bytes, id) => this.router.intercept(c, bytes, id),
       onStream: (c, stream) => {
         if (stream.info.target) return stream.abort(new AuthError('streams to machines go through the router'));
+        if (c.role === 'peer') return stream.abort(new PermissionError('a cluster link carries forwarded streams only'));
         this.services.dispatch(stream, { log: c.log, conn: c });
       },
       onAuthenticated: (c) => {
