@@ -113,8 +113,8 @@ export class Conn {
     const ms = at - this.h.state.now();
     this.expiryTimer = setTimeout(() => {
       // Re-read: another relay node may have changed the key's expiry meanwhile.
-      const now = this.key?.expiresMs;
-      if (now != null && this.h.state.now() >= now) this.link.close(new AuthError('API key expired', { detail: 'key_expired' }), CLOSE_POLICY);
+      const expires = this.key?.expiresMs;
+      if (expires != null && this.h.state.now() >= expires) this.link.close(new AuthError('API key expired', { detail: 'key_expired' }), CLOSE_POLICY);
       else this.armExpiry();
     }, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
     this.expiryTimer.unref();

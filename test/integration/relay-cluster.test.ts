@@ -19,6 +19,10 @@ import { rawPeer } from '../helpers/raw.js';
 import type { Relay } from '../../src/relay/relay.js';
 import { rejection, waitFor, withTimeout } from '../helpers/wait.js';
 import { tap } from '../helpers/term.js';
+import { PeerLinks } from '../../src/relay/cluster/peers.js';
+import { readClusterSecret } from '../../src/relay/cluster/peer-proof.js';
+import { callUnary } from '../../src/link/call.js';
+import { silentLogger } from '../../src/log.js';
 
 let c: RelayCluster;
 const agents: Agent[] = [];
@@ -151,6 +155,18 @@ describe('cluster faults', () => {
       expect(errors[0]?.frame?.error).toMatchObject({ code: cmdop.v1.ErrorCode.AUTH });
     } finally {
       await forged.proc.kill();
+    }
+  }, 60_000);
+
+  it('a cluster link (with the right secret) carries forwarded streams only: the relay\'s own services refuse it', async () => {
+    const peers = new PeerLinks({ nodeId: 'tester', secret: readClusterSecret(c.secretFile), log: silentLogger(), intercept: () => false, onDown: () => undefined });
+    try {
+      peers.sync([{ id: 'n1', address: `127.0.0.1:${c.nodes[0]!.clusterPort}`, publicUrl: '', startedMs: 0, ageMs: 0, draining: false, agents: 0 }]);
+      const link = await waitFor('the cluster link to n1', () => peers.get('n1'), 20_000);
+      const err = await rejection(callUnary(link.link, 'admin', 'keys.list', cmdop.v1.Empty.encode({}).finish(), { timeoutMs: 10_000 }));
+      expect(err).toMatchObject({ code: 'permission' });
+    } finally {
+      peers.close();
     }
   }, 60_000);
 
