@@ -108,6 +108,19 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     figs.push(figure('tunnel 1-byte round trip p50, client on another node than the agent', 'ms', percentile(lat.cross!, 50), 'informational (one cluster hop more)', { name: 'client on the agent\'s node', value: percentile(lat.same!, 50) }));
     figs.push(figure('tunnel 1-byte round trip p99, client on another node than the agent', 'ms', percentile(lat.cross!, 99), 'informational (one cluster hop more)', { name: 'client on the agent\'s node', value: percentile(lat.same!, 99) }));
     figs.push(figure(`tunnel bulk ${mib} MiB, client on another node than the agent`, 'MB/s', mean(rate.cross!) / 1e6, 'informational (one cluster hop more)', { name: 'client on the agent\'s node', value: mean(rate.same!) / 1e6 }));
+    // A revoke on node 1 reaching a live link on node 2 (PostgreSQL NOTIFY, one key reload, the close).
+    const spread: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { key, secret } = await same.keys.issue({ name: `doomed-${i}` });
+      const victim = await Client.connect({ url: c.nodes[1]!.proc.url, token: secret, fingerprint: c.fingerprint, timeoutMs: 30_000, autoReconnect: false });
+      const gone = new Promise<number>((r) => victim.on('disconnect', () => r(performance.now())));
+      const t0 = performance.now();
+      await same.keys.revoke(key.id);
+      spread.push((await gone) - t0);
+      await victim.close();
+    }
+    figs.push(figure('key revoked on node 1 -> its live link on node 2 closed (median of 10)', 'ms', percentile(spread, 50), '< 1000 ms'));
+    figs.push(figure('key revoked on node 1 -> its live link on node 2 closed (worst of 10)', 'ms', Math.max(...spread), '< 1000 ms'));
     await same.close();
     await cross.close();
     await agent.kill();
