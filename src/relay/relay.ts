@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
@@ -30,38 +29,14 @@ import type { RelayStore } from './store/store.js';
 import { AuditLog } from './audit/log.js';
 import { loadAuditIdentity, type AuditIdentity } from './audit/identity.js';
 import { SchedulePush } from './schedules/push.js';
-
 import { listenAdminSocket, listenPublic } from './http.js';
 import { closeKeyLinks, enforceOnLinks } from './enforce.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
+import { adminSocketPath, type RelayOptions } from './options.js';
 import { drainLinks } from './cluster/drain.js';
 import type { ServiceRegistry } from '../link/services.js';
 
-export interface RelayOptions {
-  dataDir: string;
-  host?: string;
-  /** 0 = any free port. */
-  port?: number;
-  certFile?: string | undefined;
-  keyFile?: string | undefined;
-  /** Plain ws:// with no TLS. Development only. */
-  insecure?: boolean;
-  heartbeatMs?: number;
-  maxHandshakes?: number;
-  /** Listen on <dataDir>/admin.sock for key and token administration (default true). */
-  adminSocket?: boolean;
-  /** `postgres://...`, or embedded (the default: files in the data dir). */
-  store?: string | undefined;
-  /** Audit records older than this are deleted (default: kept for ever). */
-  auditRetentionMs?: number | undefined;
-  /** Join a cluster of relay nodes sharing the PostgreSQL store. */
-  cluster?: ClusterOptions | undefined;
-  log: Logger;
-}
-
-export function adminSocketPath(dataDir: string): string {
-  return join(dataDir, 'admin.sock');
-}
+export { adminSocketPath, type RelayOptions } from './options.js';
 
 export class Relay {
   readonly state: RelayState;

@@ -1,0 +1,30 @@
+/** What a relay is started with, and where its admin socket lives. */
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { ClusterOptions } from './cluster/node.js';
+
+export interface RelayOptions {
+  dataDir: string;
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  /** Plain ws:// with no TLS. Development only. */
+  insecure?: boolean;
+  heartbeatMs?: number;
+  maxHandshakes?: number;
+  /** Listen on <dataDir>/admin.sock for key and token administration (default true). */
+  adminSocket?: boolean;
+  /** `postgres://...`, or embedded (the default: files in the data dir). */
+  store?: string | undefined;
+  /** Audit records older than this are deleted (default: kept for ever). */
+  auditRetentionMs?: number | undefined;
+  /** Join a cluster of relay nodes sharing the PostgreSQL store. */
+  cluster?: ClusterOptions | undefined;
+  log: Logger;
+}
+
+export function adminSocketPath(dataDir: string): string {
+  return join(dataDir, 'admin.sock');
+}
