@@ -9,7 +9,7 @@ export default defineConfig({
     // Integration tests spawn processes and ptys; two workers match the two cores CI has.
     maxWorkers: 2,
     projects: [
-      { test: { ...shared, name: 'main', include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'], exclude: ['test/integration/files-big.test.ts', 'test/integration/openssh-big.test.ts', 'test/integration/files-cli.test.ts', 'test/integration/binary.test.ts', 'test/integration/binaries-all.test.ts'], sequence: { groupOrder: 0 } } },
+      { test: { ...shared, name: 'main', include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/browser/**/*.test.ts'], exclude: ['test/integration/files-big.test.ts', 'test/integration/openssh-big.test.ts', 'test/integration/files-cli.test.ts', 'test/integration/binary.test.ts', 'test/integration/binaries-all.test.ts'], sequence: { groupOrder: 0 } } },
       // The 2 GiB transfers and the 192 MiB kill-and-resume load both cores: they run after everything else, so
       // that they neither disturb nor are disturbed by the tests with latency bounds.
       { test: { ...shared, name: 'heavy', include: ['test/integration/files-big.test.ts', 'test/integration/openssh-big.test.ts', 'test/integration/files-cli.test.ts', 'test/integration/binaries-all.test.ts'], sequence: { groupOrder: 1 } } },

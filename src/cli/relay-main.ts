@@ -51,7 +51,7 @@ const commands: Command[] = [
   {
     name: 'serve',
     summary: 'run the relay (HTTPS + WebSocket)',
-    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--store postgres://...] [--audit-retention 90d] [--cert FILE --key FILE] [--insecure] [--cluster-listen ADDR --cluster-secret FILE [--cluster-advertise ADDR] [--node-id ID]]',
+    usage: 'cmdop-relay serve [--listen 0.0.0.0:8443] [--data-dir DIR] [--store postgres://...] [--audit-retention 90d] [--cert FILE --key FILE] [--insecure] [--ui] [--cluster-listen ADDR --cluster-secret FILE [--cluster-advertise ADDR] [--node-id ID]]',
     options: {
       ...DATA,
       ...CLUSTER_SERVE_OPTIONS,
@@ -60,6 +60,7 @@ const commands: Command[] = [
       cert: { type: 'string' },
       key: { type: 'string' },
       insecure: { type: 'boolean' },
+      ui: { type: 'boolean' },
       heartbeat: { type: 'string' },
       'max-handshakes': { type: 'string' },
       'log-level': { type: 'string' },
@@ -74,6 +75,7 @@ const commands: Command[] = [
         certFile: v.cert as string | undefined,
         keyFile: v.key as string | undefined,
         insecure: !!v.insecure,
+        ui: !!v.ui,
         heartbeatMs: v.heartbeat ? parseDuration(v.heartbeat as string) : undefined,
         maxHandshakes: v['max-handshakes'] ? Number(v['max-handshakes']) : undefined,
         store: storeSpec(v),
@@ -82,6 +84,7 @@ const commands: Command[] = [
         log,
       });
       if (relay.fingerprint) process.stderr.write(`cmdop-relay listening on ${relay.url}\nfingerprint SHA256 ${relay.fingerprint}\n`);
+      if (v.ui) process.stderr.write(`web console on ${relay.url.replace(/^ws/, 'http')}/ui/\n`);
       if (relay.cluster) process.stderr.write(`cluster node ${relay.cluster.nodeId} on ${relay.cluster.clusterAddress}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

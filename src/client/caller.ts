@@ -7,7 +7,7 @@ import type { Stream } from '../protocol/stream.js';
 import { callUnary } from '../link/call.js';
 import { doublingDelay } from '../link/backoff.js';
 import type { CmdopError } from '../errors.js';
-import type { Connection } from './connection.js';
+import type { Link } from '../link/link.js';
 import { asLinkLoss, mayRetry, type RetryOptions } from './retry.js';
 
 export interface Caller {
@@ -16,7 +16,12 @@ export interface Caller {
   readonly timeoutMs: number;
 }
 
-export function makeCaller(conn: Connection, timeoutMs: number, retry: RetryOptions = {}): Caller {
+/** Where calls get the live link: the SDK's Connection, or the web console's. */
+export interface LinkSource {
+  get(): Promise<Link>;
+}
+
+export function makeCaller(conn: LinkSource, timeoutMs: number, retry: RetryOptions = {}): Caller {
   const base = retry.retryDelay ?? 1000;
   return {
     timeoutMs,

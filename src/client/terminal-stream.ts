@@ -8,7 +8,6 @@
  * xterm's render callback, as VS Code's renderer acks its pty host), so a terminal that cannot
  * keep up pauses the program instead of growing memory. The count is cleared on reconnect.
  */
-import { randomUUID } from 'node:crypto';
 import { cmdop } from '../protocol/gen/cmdop.js';
 import { CmdopError, ConnectionError, PermissionError, ValidationError } from '../errors.js';
 import { fromWireError } from '../protocol/codes.js';
@@ -58,7 +57,7 @@ type Listener<T extends unknown[]> = (...args: T) => void;
 
 export class TerminalStream {
   readonly mode: 'operator' | 'observer';
-  readonly clientId = randomUUID();
+  readonly clientId = globalThis.crypto.randomUUID();
   sessionId = '';
   /** Offset of the next output byte: everything before it has been delivered. */
   offset = 0;

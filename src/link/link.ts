@@ -3,8 +3,8 @@
  * answers pings, and declares the link dead when nothing has arrived for two heartbeats.
  * Used by the agent, the client and the relay alike.
  */
-import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
+import type { Transport } from './transport.js';
 import { CmdopError, ConnectionError, ProtocolError, UnavailableError, asCmdopError } from '../errors.js';
 import { decodeFrame, type DecodedFrame, type FrameBody } from '../protocol/codec.js';
 import { fromWireError, toWireError } from '../protocol/codes.js';
@@ -41,6 +41,11 @@ export interface LinkOptions extends MuxOptions {
   onDrain?: () => void;
 }
 
+/** Node's timers may be unref'd so they keep no process alive; a browser's are plain numbers. */
+function unref(t: unknown): void {
+  (t as { unref?: () => void }).unref?.();
+}
+
 export type LinkCloseListener = (err: CmdopError) => void;
 
 export class Link {
@@ -50,39 +55,38 @@ export class Link {
   /** Time (ms since epoch) of the last frame received. */
   lastReceived = Date.now();
   private readonly log: Logger;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
   private closed: CmdopError | null = null;
   private paused = false;
   private readonly closeListeners: LinkCloseListener[] = [];
   /** Frames on stream 0 other than ping/pong/error: the handshake. */
   onControl: ((f: DecodedFrame) => void) | undefined;
 
-  constructor(readonly ws: WebSocket, private readonly opts: LinkOptions) {
+  constructor(readonly transport: Transport, private readonly opts: LinkOptions) {
     this.log = opts.log;
     this.onControl = opts.onControl;
     this.mux = new Mux(
       {
         send: (frame) => this.send(frame),
-        bufferedAmount: () => ws.bufferedAmount,
+        bufferedAmount: () => transport.bufferedAmount,
       },
       opts,
     );
-    ws.binaryType = 'nodebuffer';
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('close', (code, reason) => this.lost(new ConnectionError(`link closed (${code}${reason.length ? ': ' + reason.toString() : ''})`)));
-    ws.on('error', (err) => this.lost(new ConnectionError(`link error: ${err.message}`, { cause: err })));
-    // ws has no drain event of its own; its socket's drain is when queued frames have gone out.
-    const socket = (ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
-    socket?.on('drain', () => {
-      this.mux.drained();
-      opts.onDrain?.();
+    transport.listen({
+      message: (bytes, binary) => this.onMessage(bytes, binary),
+      close: (code, reason) => this.lost(new ConnectionError(`link closed (${code}${reason.length ? ': ' + reason : ''})`)),
+      error: (err) => this.lost(new ConnectionError(`link error: ${err.message}`, { cause: err })),
+      drain: () => {
+        this.mux.drained();
+        opts.onDrain?.();
+      },
     });
     if (opts.heartbeatMs > 0) this.startHeartbeat(opts.heartbeatMs);
   }
 
   /** Sends one frame, if the link is still open (the Mux and the relay's router both send through here). */
   send(frame: Uint8Array): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.transport.isOpen) this.transport.send(frame);
   }
 
   /**
@@ -92,14 +96,14 @@ export class Link {
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
-    this.ws.pause();
+    this.transport.pause();
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
     this.lastReceived = Date.now();
-    if (!this.closed) this.ws.resume();
+    if (!this.closed) this.transport.resume();
   }
 
   get isOpen(): boolean {
@@ -123,17 +127,17 @@ export class Link {
   /** Closes the link, telling the peer why with a link-level Error frame when there is one. */
   close(err?: CmdopError, code = CLOSE_NORMAL): void {
     if (this.closed) return;
-    if (err && this.ws.readyState === this.ws.OPEN) this.sendControl({ error: toWireError(err) });
-    this.ws.close(code, err ? err.code : 'bye');
+    if (err && this.transport.isOpen) this.sendControl({ error: toWireError(err) });
+    this.transport.close(code, err ? err.code : 'bye');
     // A peer that does not complete the closing handshake is not waited for.
-    const force = setTimeout(() => this.ws.terminate(), 1000);
-    force.unref();
+    const force = setTimeout(() => this.transport.terminate(), 1000);
+    unref(force);
     this.lost(err ?? new ConnectionError('link closed'));
   }
 
   /** Drops the link at once, without a closing handshake (dead peer). */
   terminate(err: CmdopError): void {
-    this.ws.terminate();
+    this.transport.terminate();
     this.lost(err);
   }
 
@@ -159,15 +163,14 @@ export class Link {
       }
       beat();
     }, ms);
-    this.timer.unref();
+    unref(this.timer);
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  private onMessage(bytes: Uint8Array, isBinary: boolean): void {
     if (this.closed) return;
     this.lastReceived = Date.now();
     try {
       if (!isBinary) throw new ProtocolError('text message on a binary link');
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       if (this.opts.intercept && bytes.length >= 5 && bytes[0] === 0x0d) {
         const id = (bytes[1]! | (bytes[2]! << 8) | (bytes[3]! << 16) | (bytes[4]! << 24)) >>> 0;
         if (id !== 0 && this.opts.intercept(bytes, id)) return;
@@ -187,7 +190,7 @@ export class Link {
         case 'error': {
           // The peer ends the link and says why (auth revoked, protocol error, going away).
           this.lost(fromWireError(f.frame!.error!));
-          this.ws.close(CLOSE_NORMAL);
+          this.transport.close(CLOSE_NORMAL, 'bye');
           return;
         }
         default:

@@ -10,6 +10,7 @@ import { AuthError, PermissionError, ProtocolError, ValidationError, type CmdopE
 import { MAX_STREAMS_PER_LINK } from '../protocol/limits.js';
 import { CLOSE_POLICY, Link } from '../link/link.js';
 import { Acceptor } from '../link/handshake.js';
+import { wsTransport } from '../link/ws-transport.js';
 import { proofMessage } from '../link/proof.js';
 import type { Stream } from '../protocol/stream.js';
 import type { RouteEnd } from './router.js';
@@ -37,6 +38,8 @@ export interface ConnHooks {
   software: string;
   /** Connections on the admin socket are trusted by file permissions and get the admin role. */
   admin: boolean;
+  /** A web console link: the key of the session its upgrade carried (the browser sends no key). */
+  sessionKey?: string | undefined;
   /** Set on the cluster listener: only other nodes' links, proven with the cluster secret. */
   peer?: PeerTrust | undefined;
   intercept(conn: Conn, bytes: Uint8Array, id: number): boolean;
@@ -75,7 +78,7 @@ export class Conn {
 
   constructor(ws: WebSocket, private readonly h: ConnHooks) {
     this.log = h.log.child({ link: this.sessionId });
-    this.link = new Link(ws, {
+    this.link = new Link(wsTransport(ws), {
       dialer: false,
       log: this.log,
       heartbeatMs: h.heartbeatMs,
@@ -89,7 +92,7 @@ export class Conn {
       onPing: (p) => h.onPing(this, p),
       onDrain: () => this.outbox.pump(),
     });
-    this.outbox = new Outbox({ send: (b) => this.link.send(b), bufferedAmount: () => this.link.ws.bufferedAmount });
+    this.outbox = new Outbox({ send: (b) => this.link.send(b), bufferedAmount: () => this.link.transport.bufferedAmount });
     this.handshake = new Acceptor(this.link, {
       side: 'relay',
       log: this.log,
@@ -139,9 +142,9 @@ export class Conn {
     if (hello.role === cmdop.v1.Role.PEER) throw new AuthError('relay nodes link on the cluster port, not here');
     if (hello.role === cmdop.v1.Role.CLIENT) {
       if (this.h.admin) return this.accept('admin', hello, {});
-      if (!hello.apiKey) throw new AuthError('an API key is required');
+      if (!hello.apiKey && !this.h.sessionKey) throw new AuthError('an API key is required');
       // A key issued on another relay node a moment ago may not have reached this one's memory.
-      const key = await this.h.state.verifyKeyFresh(hello.apiKey);
+      const key = this.h.sessionKey ? this.h.state.keyInForce(this.h.sessionKey) : await this.h.state.verifyKeyFresh(hello.apiKey ?? '');
       if (!this.link.isOpen) return;
       this.keyId = key.id;
       this.key = key;
@@ -220,7 +223,7 @@ export class Conn {
     const p = this.peerNonces!;
     this.peerNonces = null;
     const trust = this.h.peer!;
-    const input = { secret: trust.secret, ekm: exportedKey((this.link.ws as unknown as { _socket?: unknown })._socket), dialerNonce: p.dialer, acceptorNonce: p.acceptor, dialerId: p.node, acceptorId: trust.nodeId };
+    const input = { secret: trust.secret, ekm: exportedKey(this.link.transport.socket), dialerNonce: p.dialer, acceptorNonce: p.acceptor, dialerId: p.node, acceptorId: trust.nodeId };
     if (!proofMatches(peerProof('dialer', input), signature)) throw new AuthError('cluster link refused: wrong cluster secret');
     this.peerNode = p.node;
     this.role = 'peer';

@@ -15,6 +15,9 @@ const RELAY_CIPHERS = ['TLS_AES_128_GCM_SHA256', ...DEFAULT_CIPHERS.split(':').f
 
 export type Upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+/** Other pages on the public port (the web console); false when the path is not theirs. */
+export type Pages = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 export interface Health {
   /** Should a load balancer send links here now? */
   ready: boolean;
@@ -22,8 +25,9 @@ export interface Health {
 }
 
 /** `/healthz` (liveness: 200 while the process answers) and `/readyz` (200 only when ready). */
-function handler(health: () => Health) {
+function handler(health: () => Health, more: Pages) {
   return (req: IncomingMessage, res: ServerResponse) => {
+    if (more(req, res)) return;
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/healthz' && path !== '/readyz') return void res.writeHead(404).end();
     const h = health();
@@ -53,14 +57,14 @@ export interface PublicListenerOptions {
   keyFile?: string | undefined;
 }
 
-export async function listenPublic(o: PublicListenerOptions, health: () => Health, upgrade: Upgrade): Promise<{ server: Server; tls: TlsMaterial | null }> {
+export async function listenPublic(o: PublicListenerOptions, health: () => Health, upgrade: Upgrade, pages: Pages = () => false): Promise<{ server: Server; tls: TlsMaterial | null }> {
   let server: Server;
   let tls: TlsMaterial | null = null;
   if (o.insecure) {
-    server = createHttpServer(handler(health));
+    server = createHttpServer(handler(health, pages));
   } else {
     tls = await loadOrCreateTls(o.dataDir, o.certFile, o.keyFile);
-    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler(health));
+    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler(health, pages));
   }
   server.on('upgrade', upgrade);
   await listenOn(server, o.port, o.host);

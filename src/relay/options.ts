@@ -20,6 +20,8 @@ export interface RelayOptions {
   store?: string | undefined;
   /** Audit records older than this are deleted (default: kept for ever). */
   auditRetentionMs?: number | undefined;
+  /** Serve the web console at /ui/ on the public port. */
+  ui?: boolean;
   /** Join a cluster of relay nodes sharing the PostgreSQL store. */
   cluster?: ClusterOptions | undefined;
   log: Logger;

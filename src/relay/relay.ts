@@ -34,6 +34,8 @@ import { closeKeyLinks, enforceOnLinks } from './enforce.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { adminSocketPath, type RelayOptions } from './options.js';
 import { drainLinks } from './cluster/drain.js';
+import { admitConsoleLink, relayConsole } from './console.js';
+import { CONSOLE_LINK_PATH, type ConsoleHttp } from '../console/server/console-http.js';
 import type { ServiceRegistry } from '../link/services.js';
 
 export { adminSocketPath, type RelayOptions } from './options.js';
@@ -55,6 +57,7 @@ export class Relay {
   private tlsKey = '';
   private server: Server | undefined;
   private adminServer: Server | undefined;
+  private console: ConsoleHttp | null = null;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   private readonly conns = new Set<Conn>();
   private readonly services: ServiceRegistry<RelayCtx>;
@@ -125,11 +128,13 @@ export class Relay {
   }
 
   private async listen(): Promise<void> {
+    this.console = this.opts.ui ? relayConsole(this.state, !this.opts.insecure) : null;
     const health = () => ({ ready: this.ready, body: { version: VERSION, online: this.registry.onlineCount, ...(this.cluster ? { cluster: this.cluster.health() } : {}) } });
     const { server, tls } = await listenPublic(
       { dataDir: this.opts.dataDir, host: this.opts.host ?? '127.0.0.1', port: this.opts.port ?? 0, insecure: !!this.opts.insecure, certFile: this.opts.certFile, keyFile: this.opts.keyFile },
       health,
       (req, socket, head) => this.onUpgrade(req, socket, head, false),
+      (req, res) => this.console?.handle(req, res) ?? false,
     );
     this.server = server;
     if (tls) {
@@ -146,6 +151,7 @@ export class Relay {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admin: boolean): void {
     const path = (req.url ?? '').split('?')[0];
+    if (path === CONSOLE_LINK_PATH && this.console && !admin) return admitConsoleLink(this.console, req, socket, (s) => this.admit(this.draining ? null : this.admission, req, socket, head, false, s.keyId));
     if (path !== LINK_PATH && !(admin && path === '/')) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     // The admin socket (0600, the relay's own user) never waits behind the public listener's
     // handshake cap: an unauthenticated flood must not be able to stall a revoke.
@@ -159,13 +165,13 @@ export class Relay {
   }
 
   /** Takes a handshake slot (or answers 503 with Retry-After: busy, or draining) and makes the link. */
-  private admit(admission: Admission | null, req: IncomingMessage, socket: Duplex, head: Buffer, peer: boolean): void {
+  private admit(admission: Admission | null, req: IncomingMessage, socket: Duplex, head: Buffer, peer: boolean, sessionKey?: string): void {
     const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
     const go = (done: () => void) => {
       if (socket.destroyed) return done();
       (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
       socket.once('close', done);
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, peer));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onLink(ws, false, done, remote, peer, sessionKey));
     };
     const done = admission?.admit(remote);
     if (done) return go(done);
@@ -204,7 +210,7 @@ export class Relay {
     enforceOnLinks(this.conns, this.state);
   }
 
-  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string, peer = false): void {
+  private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string, peer = false, sessionKey?: string): void {
     const upMs = Date.now();
     const admission = peer ? this.peerAdmission : this.admission;
     const conn: Conn = new Conn(ws, {
@@ -213,6 +219,7 @@ export class Relay {
       heartbeatMs: this.heartbeatMs,
       software: `cmdop-relay/${VERSION}`,
       admin,
+      sessionKey,
       peer: peer && this.cluster ? { nodeId: this.cluster.nodeId, secret: this.opts.cluster!.secret } : undefined,
       intercept: (c, bytes, id) => this.router.intercept(c, bytes, id),
       onStream: (c, stream) => {

@@ -185,6 +185,14 @@ export class RelayState {
     return key;
   }
 
+  /** A key named by id (a console session's), if it is still in force: the same errors as verifyKey. */
+  keyInForce(id: string): KeyRecord {
+    const key = this.keys.get(id);
+    if (!key || key.revoked) throw new AuthError('invalid or revoked API key');
+    if (!keyLive(key, this.now())) throw new AuthError('API key expired', { detail: 'key_expired' });
+    return key;
+  }
+
   /** The capabilities a key has on a machine now (empty: out of its reach). */
   capsOn(key: KeyRecord, m: MachineRecord): Set<string> {
     if (!keyLive(key, this.now())) return new Set();

@@ -266,7 +266,7 @@ describe('cluster faults', () => {
     // The client may start on nodes 2 and 3 only: the agent stays on node 1, the client's node is killed.
     const client = await c.client(`${c.nodes[1]!.proc.url},${c.nodes[2]!.proc.url}`);
     // Which node it landed on (its socket's remote port): a test-only look inside.
-    const port = (client as unknown as { conn: { link: { ws: { _socket: { remotePort: number } } } } }).conn.link.ws._socket.remotePort;
+    const port = (client as unknown as { conn: { link: { transport: { socket: { remotePort: number } } } } }).conn.link.transport.socket.remotePort;
     const victim = c.nodes.findIndex((n) => n.proc.port === port);
     expect(victim === 1 || victim === 2).toBe(true);
     client.terminal.setMachine(name);

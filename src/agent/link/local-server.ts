@@ -3,6 +3,7 @@
  * 0700 directory) or a named pipe on Windows, for clients on this host. File permissions are the
  * authentication. A discovery file says where the socket is.
  */
+import { wsTransport } from '../../link/ws-transport.js';
 import { Acceptor } from '../../link/handshake.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -81,7 +82,7 @@ export class LocalServer {
 
   private accept(ws: import('ws').WebSocket): void {
     const localId = randomBytes(6).toString('hex');
-    const link: Link = new Link(ws, {
+    const link: Link = new Link(wsTransport(ws), {
       dialer: false,
       log: this.o.log,
       heartbeatMs: LOCAL_HEARTBEAT_MS,

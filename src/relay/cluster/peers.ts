@@ -32,7 +32,7 @@ export class PeerConn implements RouteConn {
   capabilities: ReadonlySet<string> = new Set();
   link!: Link;
   constructor(readonly nodeId: string, readonly sessionId: string) {
-    this.outbox = new Outbox({ send: (b) => this.link.send(b), bufferedAmount: () => this.link.ws.bufferedAmount });
+    this.outbox = new Outbox({ send: (b) => this.link.send(b), bufferedAmount: () => this.link.transport.bufferedAmount });
   }
 }
 
@@ -130,7 +130,7 @@ export class PeerLinks {
       hello: { role: cmdop.v1.Role.PEER, software: `cmdop-relay/${VERSION}`, peer: { nodeId: this.h.nodeId, nonce } },
       prove: (challenge, l) => {
         acceptorNonce = challenge;
-        ekm = exportedKey((l.ws as unknown as { _socket?: unknown })._socket);
+        ekm = exportedKey(l.transport.socket);
         return peerProof('dialer', { secret: this.h.secret, ekm, dialerNonce: nonce, acceptorNonce, dialerId: this.h.nodeId, acceptorId: nodeId });
       },
       intercept: (bytes, id) => this.h.intercept(conn, bytes, id),

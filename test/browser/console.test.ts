@@ -1,0 +1,155 @@
+/**
+ * Issue 18: the web console in a real browser (Debian's headless Chromium), against a real relay
+ * serving it (`--ui`) and a real agent: sign-in, presence, terminals (echo, the exact screen
+ * after a reload, observers that cannot type), and the refusals (cross-origin, no cookie, a
+ * revoked key's cookie).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
+import WebSocket from 'ws';
+import type { Browser, Page } from 'puppeteer-core';
+import { tempDir } from '../helpers/tmp.js';
+import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
+import { launchBrowser, screenMatches, screenshot } from '../helpers/browser.js';
+
+describe('web console on the relay', () => {
+  const { dir, cleanup } = tempDir();
+  const data = join(dir, 'relay');
+  let relay: Awaited<ReturnType<typeof relayProcess>>;
+  let agent: Proc;
+  let browser: Browser;
+  let key = '';
+  let base = '';
+
+  beforeAll(async () => {
+    relay = await relayProcess(data, 0, ['--ui']);
+    base = relay.url.replace(/^wss:/, 'https:');
+    const token = (await run('cmdop-relay', ['tokens', 'issue', '--data-dir', data])).stdout.trim();
+    key = (await run('cmdop-relay', ['keys', 'issue', '--name', 'console-test', '--data-dir', data])).stdout.trim();
+    agent = await agentProcess(join(dir, 'a'), relay, token, 'console-host');
+    browser = await launchBrowser();
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.kill();
+    await relay?.kill();
+    cleanup();
+  });
+
+  async function signedIn(secret = key): Promise<Page> {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 700 });
+    await page.goto(`${base}/ui/`);
+    // The default context keeps its cookie between tests: signed in already, or the form.
+    await page.waitForSelector('#signin, tr[data-machine="console-host"]');
+    if (await page.$('#signin')) {
+      await page.type('#key', secret);
+      await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
+    }
+    await page.waitForSelector('tr[data-machine="console-host"]');
+    return page;
+  }
+
+  /** A POST to the console with the given Origin and cookie; its status. */
+  function post(path: string, origin: string, cookie: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(`${base}${path}`, { method: 'POST', rejectUnauthorized: false, headers: { origin, cookie: `cmdop_console=${cookie}`, 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+  }
+
+  it('signs in, shows this host online, and a terminal echoes what is typed', async () => {
+    const page = await signedIn();
+    const cookie = (await browser.cookies()).find((x) => x.name === 'cmdop_console')!;
+    expect(cookie.httpOnly).toBe(true);
+    expect(cookie.secure).toBe(true);
+    expect(cookie.sameSite).toBe('Strict');
+    // The key is nowhere the page's scripts can read it.
+    expect(await page.evaluate(() => document.cookie + JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href)).not.toContain(key.split('_')[2]!);
+    expect(await page.$eval('tr[data-machine="console-host"]', (tr) => tr.textContent)).toContain('online');
+    await screenshot(page, 'machines');
+    await page.click('tr[data-machine="console-host"] a');
+    await page.waitForSelector('#new-session');
+    await page.click('#new-session');
+    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await page.keyboard.type('echo console-$((6*7))\n');
+    await screenMatches(page, /console-42/);
+    await screenshot(page, 'terminal');
+    await page.close();
+  });
+
+  it('after a reload, vim is on the same screen; an observer sees the keystrokes and cannot type', async () => {
+    const page = await signedIn();
+    await page.click('tr[data-machine="console-host"] a');
+    await page.waitForSelector('#new-session');
+    await page.click('#new-session');
+    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await page.keyboard.type(`vim -u NONE -N ${join(dir, 'note.txt')}\n`);
+    await screenMatches(page, /note\.txt/);
+    await page.keyboard.type('iscreen-after-reload');
+    await screenMatches(page, /screen-after-reload/);
+    const before = await screenMatches(page, /screen-after-reload/);
+    const url = page.url();
+    await page.reload();
+    const after = await screenMatches(page, /screen-after-reload/);
+    expect(after.split('\n').slice(0, 3)).toEqual(before.split('\n').slice(0, 3));
+    // An observer on the same session.
+    const watcher = await browser.newPage();
+    await watcher.setViewport({ width: 1100, height: 700 });
+    await watcher.goto(`${url}/observe`);
+    await screenMatches(watcher, /screen-after-reload/);
+    await page.keyboard.type(' typed-by-operator');
+    await screenMatches(watcher, /typed-by-operator/);
+    await watcher.click('#terminal');
+    await watcher.keyboard.type('OBSERVER-WAS-HERE');
+    await page.keyboard.type(' and-still-mine');
+    await screenMatches(page, /and-still-mine/);
+    expect(await page.evaluate(() => (window as unknown as { cmdopScreen: () => string }).cmdopScreen())).not.toContain('OBSERVER-WAS-HERE');
+    await screenshot(watcher, 'observer');
+    await page.keyboard.press('Escape');
+    await page.keyboard.type(':q!\n');
+    await watcher.close();
+    await page.close();
+  });
+
+  it('refuses a cross-origin upgrade, an upgrade without the cookie, and a revoked key\'s cookie', async () => {
+    const other = (await run('cmdop-relay', ['keys', 'issue', '--name', 'doomed', '--data-dir', data])).stdout.trim();
+    const ctx = await browser.createBrowserContext();
+    const page = await ctx.newPage();
+    await page.goto(`${base}/ui/`);
+    await page.type('#key', other);
+    await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
+    await page.waitForSelector('tr[data-machine="console-host"]');
+    const cookie = (await ctx.cookies()).find((x) => x.name === 'cmdop_console')!.value;
+    const linkUrl = relay.url.replace(/\/?$/, '') + '/ui/link';
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(linkUrl, { headers, rejectUnauthorized: false });
+        ws.on('open', () => (ws.close(), resolve(101)));
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', () => resolve(-1));
+      });
+    expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
+    expect(await upgrade({ origin: 'https://evil.example', cookie: `cmdop_console=${cookie}` })).toBe(403);
+    expect(await upgrade({ origin: base })).toBe(401);
+    expect(await upgrade({ origin: base, cookie: 'cmdop_console=forged' })).toBe(401);
+    // A state-changing request from another origin is refused too (and signs nobody out).
+    expect(await post('/ui/api/signout', 'https://evil.example', cookie)).toBe(403);
+    expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
+    // Revoke the key: its cookie is dead, and the page's live link is closed.
+    const id = other.split('_')[1]!;
+    const revoked = await run('cmdop-relay', ['keys', 'revoke', id, '--data-dir', data]);
+    expect(revoked.code).toBe(0);
+    expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(401);
+    await page.waitForFunction(() => document.body.classList.contains('offline'), { timeout: 20_000 });
+    const me = await page.evaluate(() => fetch('/ui/api/me').then((r) => r.status));
+    expect(me).toBe(401);
+    await ctx.close();
+  });
+});
