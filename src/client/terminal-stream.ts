@@ -44,6 +44,11 @@ export interface TerminalStreamOptions {
    * false: acknowledged as soon as the listeners return).
    */
   manualAck?: boolean;
+  /**
+   * This client's id on the session (default: a new one). A browser tab that reloads passes the id
+   * it had, so the agent sees the same operator come back and releases the hold its drop left.
+   */
+  clientId?: string;
 }
 
 export interface Snapshot {
@@ -57,7 +62,7 @@ type Listener<T extends unknown[]> = (...args: T) => void;
 
 export class TerminalStream {
   readonly mode: 'operator' | 'observer';
-  readonly clientId = globalThis.crypto.randomUUID();
+  readonly clientId: string;
   sessionId = '';
   /** Offset of the next output byte: everything before it has been delivered. */
   offset = 0;
@@ -80,6 +85,7 @@ export class TerminalStream {
   private unacked = 0;
 
   constructor(private readonly caller: Caller, private readonly machine: string, private readonly o: TerminalStreamOptions = {}) {
+    this.clientId = o.clientId ?? globalThis.crypto.randomUUID();
     this.mode = o.mode ?? 'operator';
   }
 

@@ -104,16 +104,20 @@ describe('web console on the relay', () => {
     await watcher.setViewport({ width: 1100, height: 700 });
     await watcher.goto(`${url}/observe`);
     await screenMatches(watcher, /screen-after-reload/);
-    await page.keyboard.type(' typed-by-operator');
+    const typeIn = async (p: Page, text: string) => {
+      await p.bringToFront();
+      await p.focus('#terminal .xterm-helper-textarea');
+      await p.keyboard.type(text);
+    };
+    await typeIn(page, ' typed-by-operator');
+    await screenMatches(page, /typed-by-operator/);
     await screenMatches(watcher, /typed-by-operator/);
-    await watcher.click('#terminal');
-    await watcher.keyboard.type('OBSERVER-WAS-HERE');
-    await page.keyboard.type(' and-still-mine');
+    await typeIn(watcher, 'OBSERVER-WAS-HERE');
+    await typeIn(page, ' and-still-mine');
     await screenMatches(page, /and-still-mine/);
     expect(await page.evaluate(() => (window as unknown as { cmdopScreen: () => string }).cmdopScreen())).not.toContain('OBSERVER-WAS-HERE');
     await screenshot(watcher, 'observer');
-    await page.keyboard.press('Escape');
-    await page.keyboard.type(':q!\n');
+    await typeIn(page, '\x1b:q!\n');
     await watcher.close();
     await page.close();
   });

@@ -22,7 +22,10 @@ export function terminalPage(app: Console, machineId: string, sessionId: string,
   term.open(box);
   loadWebgl(term);
   fit.fit();
-  const stream = app.terminalOn(machineId).stream({ mode, manualAck: true, cols: term.cols, rows: term.rows });
+  const stream = app.terminalOn(machineId).stream({ mode, manualAck: true, cols: term.cols, rows: term.rows, clientId: tabClientId(sessionId, mode) });
+  // Leaving the page detaches at once (a clean detach holds no output for a resume).
+  const onHide = () => stream.close();
+  window.addEventListener('pagehide', onHide);
   // Hooks for tests and for anyone at the devtools console: bytes rendered, and the screen as text.
   const w = window as unknown as { cmdopRendered: number; cmdopScreen: () => string };
   w.cmdopRendered = 0;
@@ -64,6 +67,7 @@ export function terminalPage(app: Console, machineId: string, sessionId: string,
   );
   return () => {
     window.removeEventListener('resize', onWindowResize);
+    window.removeEventListener('pagehide', onHide);
     stream.close();
     term.dispose();
   };
@@ -78,4 +82,15 @@ function loadWebgl(term: Xterm): void {
   } catch {
     // no WebGL here: the default renderer stays
   }
+}
+
+/** The same client id for this tab and session across reloads (sessionStorage is per tab; the id is no secret). */
+function tabClientId(sessionId: string, mode: string): string {
+  const k = `cmdop-client:${sessionId}:${mode}`;
+  let id = sessionStorage.getItem(k);
+  if (!id) {
+    id = crypto.randomUUID();
+    sessionStorage.setItem(k, id);
+  }
+  return id;
 }
