@@ -67,6 +67,8 @@ export class Stream {
   grounded = false;
   /** Bytes sent since the peer last granted them back (in its socket or its queue). */
   inflight = 0;
+  /** The peer's Open frame said it sends nothing after the request. */
+  readonly endedAtOpen: boolean;
 
   constructor(private readonly host: StreamHost, id: number, info: StreamInfo, sendWindow: number, receiveWindow: number, remoteEnded: boolean) {
     this.id = id;
@@ -75,6 +77,7 @@ export class Stream {
     this.window = new ReceiveWindow(receiveWindow);
     this.remoteEnded = remoteEnded;
     this.inboxEnded = remoteEnded;
+    this.endedAtOpen = remoteEnded;
   }
 
   /**

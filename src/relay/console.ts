@@ -15,6 +15,8 @@ export function relayConsole(state: RelayState, secure: boolean): ConsoleHttp {
     },
     secure,
     () => state.now(),
+    undefined,
+    secure,
   );
 }
 

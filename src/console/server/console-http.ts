@@ -41,7 +41,11 @@ export class ConsoleHttp {
   readonly sessions: SessionBook;
   private readonly assets = new Map<string, Buffer>();
 
-  constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir = consoleAssetsDir()) {
+  /**
+   * @param secure served over TLS (the relay); `cmdop ui` is plain HTTP on 127.0.0.1, which
+   *   browsers treat as a secure context, so its cookie is still marked Secure.
+   */
+  constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir = consoleAssetsDir(), private readonly secureCookie = true) {
     this.sessions = new SessionBook(now);
     if (!existsSync(join(dir, 'index.html'))) throw new Error(`the web console is not built (${dir}): run npm run build`);
     for (const f of FILES) if (existsSync(join(dir, f))) this.assets.set(f, readFileSync(join(dir, f)));
@@ -80,7 +84,7 @@ export class ConsoleHttp {
       case '/ui/api/signout':
         if (!post) return sendJson(res, 405, { code: 'validation', message: 'POST only' });
         this.sessions.close(cookieOf(req));
-        return sendJson(res, 200, { ok: true }, { 'set-cookie': setCookie('', 0, this.secure) });
+        return sendJson(res, 200, { ok: true }, { 'set-cookie': setCookie('', 0, this.secureCookie) });
       case '/ui/signin':
         return this.redeem(res, q.get('code') ?? undefined);
       default:
@@ -134,7 +138,7 @@ export class ConsoleHttp {
 
   private startSession(res: ServerResponse, k: ConsoleKey, answer: () => void): void {
     const s = this.sessions.open(k.keyId, k.expiresMs);
-    res.setHeader('set-cookie', setCookie(s.cookie, s.expiresMs - this.now(), this.secure));
+    res.setHeader('set-cookie', setCookie(s.cookie, s.expiresMs - this.now(), this.secureCookie));
     answer();
   }
 }

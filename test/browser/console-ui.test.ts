@@ -1,0 +1,85 @@
+/**
+ * Issue 18: `cmdop ui`, the console on 127.0.0.1 with the operator's own credentials and pinned
+ * relay. Its sign-in link works once; the browser never holds a key and never meets the relay's
+ * self-signed certificate (this browser does not accept insecure certificates).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import puppeteer, { type Browser } from 'puppeteer-core';
+import { tempDir } from '../helpers/tmp.js';
+import { agentProcess, CLI, relayProcess, run, start, type Proc } from '../helpers/procs.js';
+import { CHROMIUM, screenMatches, screenshot } from '../helpers/browser.js';
+
+describe('cmdop ui', () => {
+  const { dir, cleanup } = tempDir();
+  const data = join(dir, 'relay');
+  let relay: Awaited<ReturnType<typeof relayProcess>>;
+  let agent: Proc;
+  let ui: Proc;
+  let browser: Browser;
+  let signin = '';
+
+  beforeAll(async () => {
+    relay = await relayProcess(data, 0); // no --ui: the relay serves no console itself
+    const token = (await run('cmdop-relay', ['tokens', 'issue', '--data-dir', data])).stdout.trim();
+    const key = (await run('cmdop-relay', ['keys', 'issue', '--name', 'operator', '--data-dir', data])).stdout.trim();
+    agent = await agentProcess(join(dir, 'a'), relay, token, 'ui-host');
+    ui = start(process.execPath, [CLI('cmdop'), 'ui', '--no-open', '--url', relay.url, '--token', key, '--fingerprint', relay.fingerprint]);
+    [signin] = await ui.waitFor(/http:\/\/127\.0\.0\.1:\d+\/ui\/signin\?code=\S+/);
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await ui?.kill();
+    await agent?.kill();
+    await relay?.kill();
+    cleanup();
+  });
+
+  it('signs in once with the printed link, lists the machine, and runs a terminal through the operator\'s link', async () => {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 700 });
+    await page.goto(signin!);
+    await page.waitForSelector('tr[data-machine="ui-host"]');
+    const cookie = (await browser.cookies()).find((c) => c.name === 'cmdop_console')!;
+    expect(cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict').toBe(true);
+    await screenshot(page, 'cmdop-ui-machines');
+    await page.click('tr[data-machine="ui-host"] a');
+    await page.waitForSelector('#new-session');
+    await page.click('#new-session');
+    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await page.keyboard.type('echo via-ui-$((40+2))\n');
+    await screenMatches(page, /via-ui-42/);
+    // One-shot exec with streamed output, on the machine page.
+    await page.goto(page.url().replace(/\/t\/.*$/, ''));
+    await page.waitForSelector('#exec-command');
+    await page.type('#exec-command', 'echo exec-$((2*21))');
+    await page.click('#exec button');
+    await page.waitForFunction(() => /exec-42[\s\S]*\[exit 0\]/.test(document.getElementById('exec-output')?.textContent ?? ''), { timeout: 20_000 });
+    await page.close();
+    // The link was single-use.
+    const again = await browser.createBrowserContext();
+    const p2 = await again.newPage();
+    const res = await p2.goto(signin!);
+    expect(res?.status()).toBe(401);
+    expect(await p2.content()).toContain('used or has expired');
+    await again.close();
+  });
+
+  it('refuses a cross-origin upgrade and one without a session', async () => {
+    const base = new URL(signin!).origin;
+    const cookie = (await browser.cookies()).find((c) => c.name === 'cmdop_console')!.value;
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ui/link`, { headers });
+        ws.on('open', () => (ws.close(), resolve(101)));
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', () => resolve(-1));
+      });
+    expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
+    expect(await upgrade({ origin: 'http://evil.example', cookie: `cmdop_console=${cookie}` })).toBe(403);
+    expect(await upgrade({ origin: base })).toBe(403);
+  });
+});
