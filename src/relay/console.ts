@@ -2,11 +2,19 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConsoleHttp } from '../console/server/console-http.js';
-import type { ConsoleSession } from '../console/server/sessions.js';
+import { join } from 'node:path';
+import type { ConsoleSession, SessionStore } from '../console/server/sessions.js';
+import { readJsonFile, writeFileAtomic } from '../platform/atomic.js';
 import type { CmdopError } from '../errors.js';
 import type { RelayState } from './state.js';
 
-export function relayConsole(state: RelayState, secure: boolean): ConsoleHttp {
+/** Sessions survive a relay restart: their digests (never a cookie) in the data dir, mode 0600. */
+function sessionFile(dataDir: string): SessionStore {
+  const path = join(dataDir, 'console-sessions.json');
+  return { load: () => readJsonFile<Record<string, ConsoleSession>>(path), save: (all) => writeFileAtomic(path, JSON.stringify(all), { mode: 0o600 }) };
+}
+
+export function relayConsole(state: RelayState, secure: boolean, dataDir: string): ConsoleHttp {
   const view = (k: { id: string; name: string; expiresMs: number | null }) => ({ keyId: k.id, name: k.name, expiresMs: k.expiresMs });
   return new ConsoleHttp(
     {
@@ -17,6 +25,7 @@ export function relayConsole(state: RelayState, secure: boolean): ConsoleHttp {
     () => state.now(),
     undefined,
     secure,
+    sessionFile(dataDir),
   );
 }
 

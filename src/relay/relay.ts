@@ -128,7 +128,7 @@ export class Relay {
   }
 
   private async listen(): Promise<void> {
-    this.console = this.opts.ui ? relayConsole(this.state, !this.opts.insecure) : null;
+    this.console = this.opts.ui ? relayConsole(this.state, !this.opts.insecure, this.opts.dataDir) : null;
     const health = () => ({ ready: this.ready, body: { version: VERSION, online: this.registry.onlineCount, ...(this.cluster ? { cluster: this.cluster.health() } : {}) } });
     const { server, tls } = await listenPublic(
       { dataDir: this.opts.dataDir, host: this.opts.host ?? '127.0.0.1', port: this.opts.port ?? 0, insecure: !!this.opts.insecure, certFile: this.opts.certFile, keyFile: this.opts.keyFile },

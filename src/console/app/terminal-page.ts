@@ -27,12 +27,18 @@ export function terminalPage(app: Console, machineId: string, sessionId: string,
   const onHide = () => stream.close();
   window.addEventListener('pagehide', onHide);
   // Hooks for tests and for anyone at the devtools console: bytes rendered, and the screen as text.
-  const w = window as unknown as { cmdopRendered: number; cmdopScreen: () => string };
+  const w = window as unknown as { cmdopRendered: number; cmdopScreen: () => string; cmdopBuffer: () => string };
   w.cmdopRendered = 0;
   w.cmdopScreen = () => {
     const b = term.buffer.active;
     const lines: string[] = [];
     for (let y = 0; y < term.rows; y++) lines.push(b.getLine(b.viewportY + y)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  };
+  w.cmdopBuffer = () => {
+    const b = term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < b.length; y++) lines.push(b.getLine(y)?.translateToString(true) ?? '');
     return lines.join('\n');
   };
   const write = (data: Uint8Array) =>

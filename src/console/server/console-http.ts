@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { AuthError, PermissionError, type CmdopError } from '../../errors.js';
-import { SessionBook, type ConsoleSession } from './sessions.js';
+import { SessionBook, type ConsoleSession, type SessionStore } from './sessions.js';
 import { SECURITY_HEADERS, cookieOf, readJson, sameOrigin, sendJson, setCookie } from './guard.js';
 
 export const CONSOLE_LINK_PATH = '/ui/link';
@@ -45,8 +45,8 @@ export class ConsoleHttp {
    * @param secure served over TLS (the relay); `cmdop ui` is plain HTTP on 127.0.0.1, which
    *   browsers treat as a secure context, so its cookie is still marked Secure.
    */
-  constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir = consoleAssetsDir(), private readonly secureCookie = true) {
-    this.sessions = new SessionBook(now);
+  constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir = consoleAssetsDir(), private readonly secureCookie = true, store?: SessionStore) {
+    this.sessions = new SessionBook(now, store);
     if (!existsSync(join(dir, 'index.html'))) throw new Error(`the web console is not built (${dir}): run npm run build`);
     for (const f of FILES) if (existsSync(join(dir, f))) this.assets.set(f, readFileSync(join(dir, f)));
   }

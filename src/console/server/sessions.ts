@@ -12,6 +12,11 @@ export const CODE_TTL_MS = 60_000;
 /** Sessions held at once; the oldest go first beyond it. */
 const MAX_SESSIONS = 10_000;
 
+export interface SessionStore {
+  load(): Record<string, ConsoleSession> | null;
+  save(all: Record<string, ConsoleSession>): void;
+}
+
 export interface ConsoleSession {
   keyId: string;
   expiresMs: number;
@@ -23,7 +28,17 @@ export class SessionBook {
   private readonly sessions = new Map<string, ConsoleSession>();
   private readonly codes = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /**
+   * @param store where sessions are kept across restarts (the relay's data dir: digests only,
+   *   never a cookie); none for `cmdop ui`, whose sessions end with it.
+   */
+  constructor(private readonly now: () => number = Date.now, private readonly store?: SessionStore) {
+    for (const [h, s] of Object.entries(store?.load() ?? {})) if (s.expiresMs > now()) this.sessions.set(h, s);
+  }
+
+  private save(): void {
+    this.store?.save(Object.fromEntries(this.sessions));
+  }
 
   /** A new session for `keyId`: the cookie value to set, and when it expires. */
   open(keyId: string, keyExpiresMs: number | null): { cookie: string; expiresMs: number } {
@@ -32,6 +47,7 @@ export class SessionBook {
     const expiresMs = Math.min(this.now() + SESSION_TTL_MS, keyExpiresMs ?? Infinity);
     this.sessions.set(digest(cookie), { keyId, expiresMs });
     while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    this.save();
     return { cookie, expiresMs };
   }
 
@@ -49,12 +65,14 @@ export class SessionBook {
   }
 
   close(cookie: string | undefined): void {
-    if (cookie) this.sessions.delete(digest(cookie));
+    if (cookie && this.sessions.delete(digest(cookie))) this.save();
   }
 
   /** Ends every session of a key (it was revoked). */
   closeKey(keyId: string): void {
-    for (const [h, s] of this.sessions) if (s.keyId === keyId) this.sessions.delete(h);
+    let gone = false;
+    for (const [h, s] of this.sessions) if (s.keyId === keyId) gone = this.sessions.delete(h);
+    if (gone) this.save();
   }
 
   /** A single-use sign-in code, valid for CODE_TTL_MS. */
