@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { tempDir } from '../helpers/tmp.js';
 import { agentProcess, CLI, relayProcess, run, start, type Proc } from '../helpers/procs.js';
-import { CHROMIUM, screenMatches, screenshot } from '../helpers/browser.js';
+import { CHROMIUM, screenMatches, screenshot, openNewTerminal, upgradeStatus } from '../helpers/browser.js';
 
 describe('cmdop ui', () => {
   const { dir, cleanup } = tempDir();
@@ -46,10 +45,7 @@ describe('cmdop ui', () => {
     const cookie = (await browser.cookies()).find((c) => c.name === 'cmdop_console')!;
     expect(cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict').toBe(true);
     await screenshot(page, 'cmdop-ui-machines');
-    await page.click('tr[data-machine="ui-host"] a');
-    await page.waitForSelector('#new-session');
-    await page.click('#new-session');
-    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await openNewTerminal(page, 'ui-host');
     await page.keyboard.type('echo via-ui-$((40+2))\n');
     await screenMatches(page, /via-ui-42/);
     // One-shot exec with streamed output, on the machine page.
@@ -71,13 +67,7 @@ describe('cmdop ui', () => {
   it('refuses a cross-origin upgrade and one without a session', async () => {
     const base = new URL(signin!).origin;
     const cookie = (await browser.cookies()).find((c) => c.name === 'cmdop_console')!.value;
-    const upgrade = (headers: Record<string, string>) =>
-      new Promise<number>((resolve) => {
-        const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ui/link`, { headers });
-        ws.on('open', () => (ws.close(), resolve(101)));
-        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-        ws.on('error', () => resolve(-1));
-      });
+    const upgrade = (headers: Record<string, string>) => upgradeStatus(`${base.replace(/^http/, 'ws')}/ui/link`, headers);
     expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
     expect(await upgrade({ origin: 'http://evil.example', cookie: `cmdop_console=${cookie}` })).toBe(403);
     expect(await upgrade({ origin: base })).toBe(403);

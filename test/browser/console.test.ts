@@ -7,11 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
-import WebSocket from 'ws';
 import type { Browser, Page } from 'puppeteer-core';
 import { tempDir } from '../helpers/tmp.js';
 import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
-import { launchBrowser, screenMatches, screenshot } from '../helpers/browser.js';
+import { launchBrowser, screenMatches, screenshot, openNewTerminal, upgradeStatus, waitAttached } from '../helpers/browser.js';
 
 describe('web console on the relay', () => {
   const { dir, cleanup } = tempDir();
@@ -74,10 +73,7 @@ describe('web console on the relay', () => {
     expect(await page.evaluate(() => document.cookie + JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href)).not.toContain(key.split('_')[2]!);
     expect(await page.$eval('tr[data-machine="console-host"]', (tr) => tr.textContent)).toContain('online');
     await screenshot(page, 'machines');
-    await page.click('tr[data-machine="console-host"] a');
-    await page.waitForSelector('#new-session');
-    await page.click('#new-session');
-    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await openNewTerminal(page, 'console-host');
     await page.keyboard.type('echo console-$((6*7))\n');
     await screenMatches(page, /console-42/);
     await screenshot(page, 'terminal');
@@ -86,10 +82,7 @@ describe('web console on the relay', () => {
 
   it('after a reload, vim is on the same screen; an observer sees the keystrokes and cannot type', async () => {
     const page = await signedIn();
-    await page.click('tr[data-machine="console-host"] a');
-    await page.waitForSelector('#new-session');
-    await page.click('#new-session');
-    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await openNewTerminal(page, 'console-host');
     await page.keyboard.type(`vim -u NONE -N ${join(dir, 'note.txt')}\n`);
     await screenMatches(page, /^~\s*$/m); // vim has drawn its empty buffer
     await page.keyboard.type('i');
@@ -133,13 +126,7 @@ describe('web console on the relay', () => {
     await page.waitForSelector('tr[data-machine="console-host"]');
     const cookie = (await ctx.cookies()).find((x) => x.name === 'cmdop_console')!.value;
     const linkUrl = relay.url.replace(/\/?$/, '') + '/ui/link';
-    const upgrade = (headers: Record<string, string>) =>
-      new Promise<number>((resolve) => {
-        const ws = new WebSocket(linkUrl, { headers, rejectUnauthorized: false });
-        ws.on('open', () => (ws.close(), resolve(101)));
-        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-        ws.on('error', () => resolve(-1));
-      });
+    const upgrade = (headers: Record<string, string>) => upgradeStatus(linkUrl, headers);
     expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
     expect(await upgrade({ origin: 'https://evil.example', cookie: `cmdop_console=${cookie}` })).toBe(403);
     expect(await upgrade({ origin: base })).toBe(401);
@@ -160,10 +147,7 @@ describe('web console on the relay', () => {
 
   it('a terminal open in the browser resumes with nothing lost when the relay restarts', async () => {
     const page = await signedIn();
-    await page.click('tr[data-machine="console-host"] a');
-    await page.waitForSelector('#new-session');
-    await page.click('#new-session');
-    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await openNewTerminal(page, 'console-host');
     // Output keeps coming while the relay is down: the agent holds it, the page catches up.
     await page.keyboard.type('for i in $(seq 1 300); do echo row-$i; sleep 0.01; done; echo all-$((100+200))\n');
     await screenMatches(page, /row-20\b/);
@@ -172,8 +156,11 @@ describe('web console on the relay', () => {
     await relay.exited;
     await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'reconnecting…', { timeout: 20_000 });
     relay = await relayProcess(data, port, ['--ui']);
-    await screenMatches(page, /all-300/, 60_000);
-    await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
+    await screenMatches(page, /all-300/, 60_000).catch(async (err: Error) => {
+      await screenshot(page, 'restart-failed');
+      throw new Error(`${err.message}; status ${await page.$eval('#term-status', (e) => e.textContent)}`);
+    });
+    await waitAttached(page);
     const text = await page.evaluate(() => (window as unknown as { cmdopBuffer: () => string }).cmdopBuffer());
     const rows = [...text.matchAll(/^row-(\d+)$/gm)].map((m) => Number(m[1]));
     expect(rows).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));

@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { ROOT } from './procs.js';
 
@@ -38,4 +39,26 @@ export async function screenMatches(page: Page, re: RegExp, timeoutMs = 20_000):
     re.flags,
   );
   return (await handle.jsonValue()) as string;
+}
+
+/** The HTTP status a link upgrade to `url` gets with these headers (101 when it opens). */
+export function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const ws = new WebSocket(url, { headers, rejectUnauthorized: false });
+    ws.on('open', () => (ws.close(), resolve(101)));
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('error', () => resolve(-1));
+  });
+}
+
+/** From the machine list, opens the machine `host` and a new terminal session on it, attached. */
+export async function openNewTerminal(page: Page, host: string): Promise<void> {
+  await page.click(`tr[data-machine="${host}"] a`);
+  await page.waitForSelector('#new-session');
+  await page.click('#new-session');
+  await waitAttached(page);
+}
+
+export async function waitAttached(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'attached', { timeout: 20_000 });
 }

@@ -4,6 +4,7 @@
  * watching bufferedAmount while anything is queued.
  */
 import type { Transport, TransportEvents } from '../../link/transport.js';
+import { ConnectionError } from '../../errors.js';
 
 const DRAIN_POLL_MS = 10;
 
@@ -21,7 +22,8 @@ export class BrowserTransport implements Transport {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.onopen = () => resolve(new BrowserTransport(ws));
-      ws.onerror = () => reject(new Error(`cannot open ${url}`));
+      // A typed, retryable error: terminals keep resuming until the relay is back.
+      ws.onerror = () => reject(new ConnectionError(`cannot open ${url}`));
     });
   }
 
@@ -40,7 +42,7 @@ export class BrowserTransport implements Transport {
       this.stopPoll();
       e.close(c.code, c.reason);
     };
-    this.ws.onerror = () => e.error(new Error('WebSocket error'));
+    this.ws.onerror = () => e.error(new ConnectionError('WebSocket error'));
   }
 
   send(frame: Uint8Array): void {

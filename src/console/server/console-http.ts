@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { AuthError, PermissionError, type CmdopError } from '../../errors.js';
+import { AuthError, PermissionError, UnavailableError, type CmdopError } from '../../errors.js';
 import { SessionBook, type ConsoleSession, type SessionStore } from './sessions.js';
 import { SECURITY_HEADERS, cookieOf, readJson, sameOrigin, sendJson, setCookie } from './guard.js';
 
@@ -47,7 +47,7 @@ export class ConsoleHttp {
    */
   constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir = consoleAssetsDir(), private readonly secureCookie = true, store?: SessionStore) {
     this.sessions = new SessionBook(now, store);
-    if (!existsSync(join(dir, 'index.html'))) throw new Error(`the web console is not built (${dir}): run npm run build`);
+    if (!existsSync(join(dir, 'index.html'))) throw new UnavailableError(`the web console is not built (${dir}): run npm run build`);
     for (const f of FILES) if (existsSync(join(dir, f))) this.assets.set(f, readFileSync(join(dir, f)));
   }
 
