@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import type { Browser, Page } from 'puppeteer-core';
 import { tempDir } from '../helpers/tmp.js';
+import { withTimeout } from '../helpers/wait.js';
 import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
 import { launchBrowser, screenMatches, screenshot, openNewTerminal, upgradeStatus, waitAttached } from '../helpers/browser.js';
 
@@ -173,27 +174,34 @@ describe('web console on the relay', () => {
     const total = 200 * 1024 * 1024;
     // 200 MiB of 100-byte lines, then a marker; the rendered count says what xterm drew.
     await page.keyboard.type(`head -c ${total} /dev/zero | tr '\\0' x | fold -w 99; echo cat-$((1+1))-done\n`);
-    const heap = () => page.evaluate(() => (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize);
-    let peakHeap = await heap();
-    let worstTurnMs = 0;
+    // Inside the page: the longest its event loop stalled, and its peak JS heap, while the cat runs.
+    await page.evaluate(() => {
+      const w = window as unknown as { lag: number; peakHeap: number };
+      w.lag = 0;
+      w.peakHeap = 0;
+      let last = performance.now();
+      setInterval(() => {
+        const now = performance.now();
+        w.lag = Math.max(w.lag, now - last - 100);
+        last = now;
+        w.peakHeap = Math.max(w.peakHeap, (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize);
+      }, 100);
+    });
     const started = Date.now();
-    for (;;) {
-      const t0 = Date.now();
-      const done = await page.evaluate(() => /cat-2-done/.test((window as unknown as { cmdopScreen: () => string }).cmdopScreen()));
-      worstTurnMs = Math.max(worstTurnMs, Date.now() - t0);
-      peakHeap = Math.max(peakHeap, await heap());
-      if (done) break;
-      if (Date.now() - started > 240_000) throw new Error('the cat did not finish within 240 s');
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    // A quarter in, the page still answers (a bound on the wait, to catch a frozen tab).
+    await page.waitForFunction((n: number) => (window as unknown as { cmdopRendered: number }).cmdopRendered > n, { timeout: 240_000, polling: 200 }, total / 4);
+    await withTimeout(page.evaluate(() => document.title), 10_000, 'the tab froze during the cat');
+    await page.waitForFunction(() => /cat-2-done/.test((window as unknown as { cmdopScreen: () => string }).cmdopScreen()), { timeout: 240_000, polling: 200 });
+    const { lag, peakHeap } = await page.evaluate(() => {
+      const w = window as unknown as { lag: number; peakHeap: number };
+      return { lag: w.lag, peakHeap: w.peakHeap };
+    });
     const rendered = await page.evaluate(() => (window as unknown as { cmdopRendered: number }).cmdopRendered);
-    console.log(`[figure] browser cat 200 MiB: ${((Date.now() - started) / 1000).toFixed(1)} s, peak JS heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB, slowest page turn ${worstTurnMs} ms`);
+    console.log(`[figure] browser cat 200 MiB: ${((Date.now() - started) / 1000).toFixed(1)} s, peak JS heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB, longest page stall ${lag.toFixed(0)} ms`);
     // Every byte reached xterm: 200 MiB plus the newlines fold added (one per 99 bytes) and the echo.
     expect(rendered).toBeGreaterThan(total);
     // Bounded: the page never held the stream, only xterm's scrollback and a window of output.
     expect(peakHeap).toBeLessThan(256 * 2 ** 20);
-    // A hang guard, not a target: the page answered throughout.
-    expect(worstTurnMs).toBeLessThan(10_000);
     await page.close();
   }, 300_000);
 });
