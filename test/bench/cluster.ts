@@ -43,9 +43,9 @@ async function cliOut(args: string[]): Promise<string> {
   return out.trim();
 }
 
-export async function benchCluster(dir: string, hostname = 'bench', agentArgs: string[] = []): Promise<BenchCluster> {
+export async function benchCluster(dir: string, hostname = 'bench', agentArgs: string[] = [], relayArgs: string[] = []): Promise<BenchCluster> {
   const relayDir = join(dir, 'relay');
-  const relay = await launch([CLI('cmdop-relay'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--log-level', 'warn'], /listening on (wss:\S+)\nfingerprint SHA256 (\S+)/);
+  const relay = await launch([CLI('cmdop-relay'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', relayDir, '--log-level', 'warn', ...relayArgs], /listening on (wss:\S+)\nfingerprint SHA256 (\S+)/);
   const [, url, fingerprint] = relay.match;
   const token = await cliOut(['tokens', 'issue', '--data-dir', relayDir]);
   const key = await cliOut(['keys', 'issue', '--data-dir', relayDir]);

@@ -19,6 +19,7 @@ import { controlBench } from './control.js';
 import { sshBench } from './ssh.js';
 import { schedulesBench } from './schedules.js';
 import { relayNodesBench } from './relay-nodes.js';
+import { consoleBench } from './console.js';
 
 const groups: Record<string, () => Promise<Figure[]>> = {
   foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
@@ -30,6 +31,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   ssh: () => sshBench(Number(process.env.BENCH_SSH_MIB ?? 1024), Number(process.env.BENCH_KEYS ?? 1000)),
   schedules: () => schedulesBench(Number(process.env.BENCH_SCHED_RUNS ?? 1000)),
   'relay-nodes': () => relayNodesBench(Number(process.env.BENCH_NODES_AGENTS ?? 2000), Number(process.env.BENCH_NODES_MIB ?? 256)),
+  console: () => consoleBench(Number(process.env.BENCH_CONSOLE_MIB ?? 64), Number(process.env.BENCH_KEYS ?? 1000)),
   terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
 };
 

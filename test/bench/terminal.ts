@@ -17,7 +17,7 @@ import type { Terminal as TerminalClient } from '../../src/client/terminal.js';
 
 const LINE = 'cmdop terminal throughput bench: the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ\n';
 
-function makeFile(path: string, bytes: number): { size: number; lines: number } {
+export function makeFile(path: string, bytes: number): { size: number; lines: number } {
   const block = LINE.repeat(Math.floor((1024 * 1024) / LINE.length));
   const fd = openSync(path, 'w');
   let size = 0;
@@ -51,7 +51,7 @@ function ptyThroughput(file: string): Promise<number> {
  * Round trips (ms) of single keystrokes to a raw-mode `cat`, one at a time: `send` types one key,
  * `onOutput` subscribes to what comes back. The first `warmup` are not counted as warm.
  */
-async function echoRtts(send: () => void, onOutput: (cb: () => void) => void, warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
+export async function echoRtts(send: () => void, onOutput: (cb: () => void) => void, warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
   let resolve: (() => void) | null = null;
   onOutput(() => {
     const r = resolve;
@@ -75,11 +75,11 @@ async function echoRtts(send: () => void, onOutput: (cb: () => void) => void, wa
  * back, stty is in effect and nothing else is in flight, so every key typed after it comes back
  * exactly once.
  */
-const ECHO_MARK = 'cmdop-echo-ready';
-const ECHO_PROGRAM = `stty raw -echo; printf ${ECHO_MARK}; cat`;
+export const ECHO_MARK = 'cmdop-echo-ready';
+export const ECHO_PROGRAM = `stty raw -echo; printf ${ECHO_MARK}; cat`;
 
 /** Resolves once the output seen through `subscribe` contains the marker (bounded: a dead peer fails the bench). */
-function echoReady(subscribe: (cb: (d: Uint8Array) => void) => void): Promise<void> {
+export function echoReady(subscribe: (cb: (d: Uint8Array) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('bench: the echo program never started')), 30_000);
     let seen = '';
@@ -159,12 +159,12 @@ async function echoUnderLoad(client: Client, file: string, measure: () => Promis
  * ~3 ms to ~0.5 ms. A terminal is a long-lived thing, so the target is judged warm; the cold
  * figure is printed beside it.
  */
-const ECHO_WARMUP = 6000;
+export const ECHO_WARMUP = 6000;
 
 const THROUGHPUT_RUNS = 3;
 
 /** Bytes/s of `cat file` in one of our sessions, read by an attached client through the relay. */
-async function oursThroughput(t: TerminalClient, file: string, expected: number): Promise<number> {
+export async function oursThroughput(t: TerminalClient, file: string, expected: number): Promise<number> {
   const s = await t.create({ shell: '/bin/sh', args: ['-c', `stty -echo; read x; cat ${file}; read y`], cols: 120, rows: 40 });
   const stream = t.stream();
   let got = 0;

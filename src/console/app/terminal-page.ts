@@ -27,8 +27,10 @@ export function terminalPage(app: Console, machineId: string, sessionId: string,
   const onHide = () => stream.close();
   window.addEventListener('pagehide', onHide);
   // Hooks for tests and for anyone at the devtools console: bytes rendered, and the screen as text.
-  const w = window as unknown as { cmdopRendered: number; cmdopScreen: () => string; cmdopBuffer: () => string };
+  const w = window as unknown as { cmdopRendered: number; cmdopScreen: () => string; cmdopBuffer: () => string; cmdopInput: (d: string) => void; cmdopOnRender: (() => void) | null };
   w.cmdopRendered = 0;
+  w.cmdopOnRender = null;
+  w.cmdopInput = (d) => stream.sendInput(d);
   w.cmdopScreen = () => {
     const b = term.buffer.active;
     const lines: string[] = [];
@@ -45,6 +47,7 @@ export function terminalPage(app: Console, machineId: string, sessionId: string,
     term.write(data, () => {
       w.cmdopRendered += data.length;
       stream.ack(data.length);
+      w.cmdopOnRender?.();
     });
   stream.onSnapshot((s) => {
     term.reset();
