@@ -10,7 +10,7 @@ import puppeteer from 'puppeteer-core';
 import { figure, median, percentile, type Figure } from './figures.js';
 import { benchCluster } from './cluster.js';
 import { requirePeer } from './peers.js';
-import { ECHO_MARK, ECHO_PROGRAM, echoReady, echoRtts, makeFile, oursThroughput } from './terminal.js';
+import { ECHO_MARK, ECHO_PROGRAM, makeFile, oursThroughput, sdkEcho } from './terminal.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WARMUP = 1000;
@@ -59,17 +59,9 @@ export async function consoleBench(fileMiB: number, keystrokes: number): Promise
       WARMUP,
       keystrokes,
     );
-    const e2 = await t.create({ shell: '/bin/sh', args: ['-c', ECHO_PROGRAM] });
-    const es = t.stream();
-    let onEcho: ((d: Uint8Array) => void) | null = null;
-    es.onLiveOutput((d) => onEcho?.(d));
-    es.onSnapshot((snap) => onEcho?.(snap.data));
-    const ready = echoReady((cb) => (onEcho = cb));
-    await es.attach(e2.id);
-    await ready;
-    const key = new Uint8Array([120]);
-    const sdk = await echoRtts(() => es.sendInput(key), (cb) => (onEcho = cb), WARMUP, keystrokes);
-    es.close();
+    const echo = await sdkEcho(t);
+    const sdk = await echo.measure(WARMUP, keystrokes);
+    await echo.close();
 
     // cat into a rendered xterm, against the SDK client reading the same file.
     const file = join(dir, 'big.txt');

@@ -94,6 +94,25 @@ export function echoReady(subscribe: (cb: (d: Uint8Array) => void) => void): Pro
 }
 
 /** Echo RTTs through `ssh -tt` (the ssh group uses it too). */
+/** The echo program in one of our sessions, attached by the SDK client: measure keystroke round trips on it. */
+export async function sdkEcho(t: TerminalClient): Promise<{ measure: (warmup: number, count: number) => Promise<{ warm: number[]; cold: number[] }>; close: () => Promise<void> }> {
+  const e = await t.create({ shell: '/bin/sh', args: ['-c', ECHO_PROGRAM] });
+  const es = t.stream();
+  let onEcho: ((d: Uint8Array) => void) | null = null;
+  es.onLiveOutput((d) => onEcho?.(d));
+  // The marker may be printed before the attach lands: then it arrives drawn in the snapshot.
+  es.onSnapshot((snap) => onEcho?.(snap.data));
+  const ready = echoReady((cb) => (onEcho = cb));
+  await es.attach(e.id);
+  const key = new Uint8Array([120]);
+  await ready;
+  return { measure: (warmup, count) => echoRtts(() => es.sendInput(key), (cb) => (onEcho = cb), warmup, count), close: async () => {
+      es.close();
+      await t.close(e.id);
+    },
+  };
+}
+
 export async function sshEcho(args: string[], warmup: number, count: number): Promise<{ warm: number[]; cold: number[] }> {
   const child = spawn('ssh', [...args, ECHO_PROGRAM], { stdio: ['pipe', 'pipe', 'ignore'] });
   const send = () => child.stdin!.write('x');
@@ -221,21 +240,11 @@ export async function terminalBench(fileMiB: number, keystrokes: number): Promis
     figs.push(figure(`terminal cat ${fileMiB} MiB throughput vs a bare TLS relay chain`, 'MB/s', mb(ours), 'informational (the design ceiling)', { name: 'pty -> bare Node TLS chain, 3 procs', value: mb(viaChain) }));
 
     // (b) keystroke echo
-    const e = await t.create({ shell: '/bin/sh', args: ['-c', ECHO_PROGRAM] });
-    const es = t.stream();
-    let onEcho: ((d: Uint8Array) => void) | null = null;
-    es.onLiveOutput((d) => onEcho?.(d));
-    // The marker may be printed before the attach lands: then it arrives drawn in the snapshot.
-    es.onSnapshot((snap) => onEcho?.(snap.data));
-    const ready = echoReady((cb) => (onEcho = cb));
-    await es.attach(e.id);
-    const key = new Uint8Array([120]);
-    await ready;
-    const oursEcho = await echoRtts(() => es.sendInput(key), (cb) => (onEcho = cb), ECHO_WARMUP, keystrokes);
+    const echo = await sdkEcho(t);
+    const oursEcho = await echo.measure(ECHO_WARMUP, keystrokes);
     // The same echo while the same client link downloads from the same agent at full speed.
-    const loaded = await echoUnderLoad(bc.client, file, () => echoRtts(() => es.sendInput(key), (cb) => (onEcho = cb), 500, keystrokes));
-    es.close();
-    await t.close(e.id);
+    const loaded = await echoUnderLoad(bc.client, file, () => echo.measure(500, keystrokes));
+    await echo.close();
     const sshE = await sshEcho(sshd.args(['-tt', '-S', cm.socket]), ECHO_WARMUP, keystrokes);
     const chainE = await chainEcho(ECHO_WARMUP, keystrokes);
     figs.push(figure(`keystroke echo RTT p50 (${keystrokes} keys, warm)`, 'ms', median(oursEcho.warm), 'informational', { name: 'ssh -tt', value: median(sshE.warm) }));
