@@ -34,6 +34,10 @@ export const ERROR_DETAILS = {
   observer: 'observers cannot send input, resize or signal',
   bad_size: 'a terminal size outside 1..2000 columns by 1..1000 rows',
   unknown_signal: 'a signal name outside the supported list',
+  // session recordings
+  recording_failed: 'strict recording is on and the recording cannot be written (a full disk, say): the session was refused or ended',
+  recording_not_found: 'no recording of that session is kept on the machine (never recorded, or removed by retention)',
+  bad_asciicast: 'not an asciicast v2 recording (the message gives the line and what is wrong)',
   // files
   outside_jail: "the path (or where it leads) is outside the agent's file roots",
   hardlink: 'under a jail, a regular file with more than one hard link is not read',

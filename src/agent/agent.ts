@@ -39,8 +39,11 @@ import { Scheduler } from './schedules/scheduler.js';
 import { runAction } from './schedules/runner.js';
 import { runsUpload, watchSchedules } from './schedules/sync.js';
 import { realClock, type Clock } from './schedules/clock.js';
+import { RecordingStore, type RecordingMode } from './recordings/store.js';
+import { registerRecordings, type RecordingsCtx } from './recordings/service.js';
+import { join } from 'node:path';
 
-export interface AgentCtx extends TerminalCtx, FilesCtx {
+export interface AgentCtx extends TerminalCtx, FilesCtx, RecordingsCtx {
   log: Logger;
   allow: Allowlist;
 }
@@ -60,6 +63,8 @@ export class Agent {
   readonly identity: Identity;
   readonly relay: RelayLink | null;
   readonly sessions: Sessions;
+  /** Every terminal session's recording, kept on this host. */
+  readonly recordings: RecordingStore;
   private local: LocalServer | null = null;
   private grpc: GrpcListener | null = null;
   private readonly services: ServiceRegistry<AgentCtx>;
@@ -87,16 +92,22 @@ export class Agent {
     this.info = new InfoCache(c.hostname);
     this.identity = Identity.loadOrCreate(c.stateDir);
     this.ledger = new Ledger(c.stateDir, c.aiPrices, c.aiDailyBudget);
+    this.audit = new AuditJournal(c.stateDir, (d) => this.identity.sign(d), o.log.child({ component: 'audit' }));
+    this.recordings = new RecordingStore(
+      { dir: c.recordingDir || join(c.stateDir, 'recordings'), mode: c.recordingMode as RecordingMode, input: c.recordingInput, maxBytes: c.recordingMaxBytes, retentionDays: c.recordingRetentionDays, maxTotalBytes: c.recordingMaxTotalBytes },
+      o.log.child({ component: 'recordings' }),
+      (type, fields) => this.audit.record(type, '', fields),
+    );
     this.sessions = new Sessions(
-      { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000 },
+      { hostname: c.hostname, scrollbackBytes: c.terminalScrollback, graceMs: c.terminalGraceSec * 1000, idleTimeoutMs: c.terminalIdleTimeoutSec * 1000, recordings: this.recordings },
       o.log.child({ component: 'terminal' }),
     );
     this.partials = new Partials(c.stateDir, c.filesResumeTtlSec * 1000, o.log.child({ component: 'files' }));
-    this.audit = new AuditJournal(c.stateDir, (d) => this.identity.sign(d), o.log.child({ component: 'audit' }));
     this.ctx = {
       log: o.log,
       allow: new Allowlist(c.tunnelAllow),
       sessions: this.sessions,
+      recordings: this.recordings,
       execMaxOutput: c.execMaxOutput,
       commandEnv: { CMDOP_HOSTNAME: c.hostname },
       files: { policy: new FilesPolicy({ roots: c.filesRoots, readOnly: c.filesReadOnly, allowHardlinks: c.filesAllowHardlinks }), partials: this.partials },
@@ -127,6 +138,7 @@ export class Agent {
       );
     registerTerminal(this.services);
     registerFiles(this.services);
+    registerRecordings(this.services);
     this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }), audit: (type, caller, fields) => this.audit.record(type, caller, fields) });
     this.ai.register(this.services);
     const files = new ScheduleFiles(c.stateDir);
@@ -226,6 +238,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.sessions.closeAll();
+    this.recordings.close();
     this.partials.stop();
     await this.scheduler.stop();
     this.unwatch?.();

@@ -43,6 +43,12 @@ export interface AgentConfig {
   pin: string;
   pinMinLength: number;
   pinVerifySec: number;
+  recordingMode: string;
+  recordingDir: string;
+  recordingInput: boolean;
+  recordingMaxBytes: number;
+  recordingRetentionDays: number;
+  recordingMaxTotalBytes: number;
 }
 
 /** The scope of a system agent (root, or a Windows service) or a per-user one; see platform/paths.ts. */
@@ -107,6 +113,12 @@ export const AGENT_SETTINGS: readonly Setting[] = [
   { key: 'pin', flag: '--pin-mode', env: 'CMDOP_PIN_MODE', type: 'string', default: 'required', help: 'required: asks need the connect PIN; off: no PIN (must be said explicitly)' },
   { key: 'pinMinLength', flag: '--pin-min-length', env: 'CMDOP_PIN_MIN_LENGTH', type: 'number', default: 6, help: 'digits a PIN needs (at least 4)' },
   { key: 'pinVerifySec', flag: '--pin-verify-ttl', env: 'CMDOP_PIN_VERIFY_TTL', type: 'number', default: 900, help: 'seconds a correct PIN keeps a client session verified' },
+  { key: 'recordingMode', flag: '--recording-mode', env: 'CMDOP_RECORDING_MODE', type: 'string', default: 'best-effort', help: 'terminal session recordings: best-effort (a failing disk never stops a session), strict (no recording, no session), off' },
+  { key: 'recordingDir', flag: '--recording-dir', env: 'CMDOP_RECORDING_DIR', type: 'string', default: '', help: 'where recordings are kept (default: recordings/ in the state dir)' },
+  { key: 'recordingInput', flag: '--recording-input', env: 'CMDOP_RECORDING_INPUT', type: 'boolean', default: false, help: 'record keystrokes too (off: output, resizes and attach/detach markers only)' },
+  { key: 'recordingMaxBytes', flag: '--recording-max-bytes', env: 'CMDOP_RECORDING_MAX_BYTES', type: 'number', default: 104857600, help: 'compressed bytes per session recording, then it is cut off (truncated)' },
+  { key: 'recordingRetentionDays', flag: '--recording-retention-days', env: 'CMDOP_RECORDING_RETENTION_DAYS', type: 'number', default: 30, help: 'days a finished recording is kept (0 = forever)' },
+  { key: 'recordingMaxTotalBytes', flag: '--recording-max-total-bytes', env: 'CMDOP_RECORDING_MAX_TOTAL_BYTES', type: 'number', default: 1073741824, help: 'bytes all recordings may take; the oldest go first (0 = no limit)' },
   { key: 'tunnelAllow', flag: '--tunnel-allow', env: 'CMDOP_TUNNEL_ALLOW', type: 'list', default: ['127.0.0.0/8:*', '[::1]:*', 'localhost:*'], help: 'host:port patterns tunnels may reach' },
 ];
 
@@ -140,6 +152,8 @@ export function loadAgentConfig(flags: Record<string, string | boolean | undefin
   if (!['ask', 'never'].includes(r.values.aiConfirmPolicy)) throw new ValidationError(`${file}: "aiConfirmPolicy" is "ask" or "never"`);
   if (r.values.grpcListen) loopbackListen(r.values.grpcListen);
   if (!['on', 'health'].includes(r.values.grpc)) throw new ValidationError(`${file}: "grpc" is "on" or "health"`);
+  if (!['best-effort', 'strict', 'off'].includes(r.values.recordingMode)) throw new ValidationError(`${file}: "recordingMode" is "best-effort", "strict" or "off"`);
+  if (r.values.recordingDir) r.values.recordingDir = resolve(r.values.recordingDir);
   if (!(r.values.pinMinLength >= 4)) throw new ValidationError(`${file}: "pinMinLength" must be at least 4`);
   // Relative paths are relative to where the agent was started; the service runs elsewhere.
   r.values.stateDir = resolve(r.values.stateDir);

@@ -8,6 +8,7 @@ import { tunnelCommand } from './cmdop/tunnel.js';
 import { sshCommand, sshConfigCommand, sshProxyCommand } from './cmdop/ssh.js';
 import { infoCommand } from './cmdop/info.js';
 import { uiCommand } from './cmdop/ui.js';
+import { playCommand, recordingsCommand } from './cmdop/recordings.js';
 import { spendCommand } from './cmdop/spend.js';
 import { cpCommand } from './cmdop/cp.js';
 import { askCommand } from './cmdop/ask.js';
@@ -19,5 +20,5 @@ import { catCommand, lsCommand, mkdirCommand, mvCommand, rmCommand, watchCommand
 
 /** Runs `cmdop` with these arguments (the bin script and the single executable both call this). */
 export function main(argv: string[]): Promise<void> {
-  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, sshCommand, sshProxyCommand, sshConfigCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...schedulesCommands, ...auditCommands, uiCommand], argv, VERSION);
+  return runProgram('cmdop', [machinesCommand, infoCommand, spendCommand, execCommand, shellCommand, tunnelCommand, sshCommand, sshProxyCommand, sshConfigCommand, lsCommand, catCommand, cpCommand, rmCommand, mvCommand, mkdirCommand, watchCommand, askCommand, ...keysCommands, ...fleetsCommands, ...schedulesCommands, ...auditCommands, recordingsCommand, playCommand, uiCommand], argv, VERSION);
 }

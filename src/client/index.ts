@@ -36,6 +36,8 @@ export {
 } from '../errors.js';
 export type { Stream } from '../protocol/stream.js';
 export { Terminal } from './terminal.js';
+export { Recordings, type RecordingInfo } from './recordings.js';
+export type { CastHeader, CastEvent, CastCode } from '../protocol/asciicast.js';
 export { TerminalStream, type TerminalStreamOptions, type Snapshot } from './terminal-stream.js';
 export type { TerminalSessionInfo, AttachedClient, ExecuteOptions, ExecuteResult, CreateSessionOptions } from './terminal-types.js';
 export { Tunnels, Tunnel, type TunnelOptions, type TunnelConnection } from './tunnels.js';

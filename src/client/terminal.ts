@@ -4,6 +4,7 @@ import { MessageReader, MSG_OUTPUT, MSG_RESULT } from '../protocol/messages.js';
 import type { Caller } from './caller.js';
 import type { MachineTarget } from './target.js';
 import { TerminalStream, type TerminalStreamOptions } from './terminal-stream.js';
+import { Recordings } from './recordings.js';
 import { toSessionInfo, type CreateSessionOptions, type ExecuteOptions, type ExecuteResult, type TerminalSessionInfo } from './terminal-types.js';
 
 const v1 = cmdop.v1;
@@ -14,7 +15,12 @@ const EXECUTE_SLACK_MS = 5000;
 const INPUT_CHUNK = 512 * 1024;
 
 export class Terminal {
-  constructor(private readonly caller: Caller, private readonly machine: MachineTarget) {}
+  /** The session recordings the machine keeps. */
+  readonly recordings: Recordings;
+
+  constructor(private readonly caller: Caller, private readonly machine: MachineTarget) {
+    this.recordings = new Recordings(caller, machine);
+  }
 
   /**
    * Chooses the machine the calls go to, by hostname or `{ machineId }`.

@@ -49,6 +49,10 @@ const METHOD_CAPS: Record<string, readonly Capability[]> = {
   'terminal.get': ['terminal', 'terminal:observe'],
   'terminal.active': ['terminal', 'terminal:observe'],
   'terminal.history': ['terminal', 'terminal:observe'],
+  // A recording shows what a session showed: whoever may watch sessions may replay them.
+  'terminal.recordings.list': ['terminal', 'terminal:observe'],
+  'terminal.recordings.get': ['terminal', 'terminal:observe'],
+  'terminal.recordings.read': ['terminal', 'terminal:observe'],
   'terminal.execute': ['exec'],
   'terminal.execute.stream': ['exec'],
   'files.list': ['files:read', 'files:write'],

@@ -55,8 +55,12 @@ describe('relay killed and restarted', () => {
       await Promise.all(agents.map((a) => a.online(30_000).then(() => figures.push(Date.now() - back))));
     }
     expect(figures).toHaveLength(15);
-    const after = resources();
-    for (const kind of ['TCPSocketWrap', 'TLSWrap', 'Timeout']) expect(after[kind] ?? 0).toBeLessThanOrEqual(before[kind] ?? 0);
+    // A leak stays; a handle still closing (a replaced socket's TLS teardown, a backoff timer) goes. So wait, bounded, for
+    // the counts to settle back, and report the kinds that never did.
+    const kinds = ['TCPSocketWrap', 'TLSWrap', 'Timeout'];
+    const grown = () => kinds.filter((k) => (resources()[k] ?? 0) > (before[k] ?? 0));
+    await waitFor('handles back to their count before the restarts', () => grown().length === 0, 15_000).catch(() => undefined);
+    expect(grown().map((k) => `${k}: ${resources()[k]} > ${before[k] ?? 0}`)).toEqual([]);
     await Promise.all(agents.map((a) => a.stop()));
     await relay.kill();
   });

@@ -16,6 +16,8 @@ import { foregroundGroup, parseSignal } from './signals.js';
 import { OutputBatcher } from './batcher.js';
 import { PtyInput } from './input.js';
 import { Holds } from './holds.js';
+import type { SessionRecorder } from '../recordings/recorder.js';
+import type { RecordedSession } from '../recordings/store.js';
 
 /** Sizes a session accepts. */
 export const MAX_COLS = 2000;
@@ -46,6 +48,8 @@ export interface SessionOptions {
   hostname: string;
   /** How long a session with no clients counts as in its grace period. */
   graceMs: number;
+  /** Starts the session's recording before its pty exists (null: not recorded; throws: refused). */
+  record?: (s: RecordedSession) => SessionRecorder | null;
 }
 
 export function checkSize(cols: number, rows: number): void {
@@ -75,6 +79,8 @@ export class TerminalSession {
   /** Output held for operators whose link dropped, until they come back or their time runs out. */
   readonly holds = new Holds((r) => this.pause(r), (r) => this.resume(r));
   private readonly input: PtyInput | null;
+  /** This session's recording, while it records. */
+  readonly recorder: SessionRecorder | null;
   cols: number;
   rows: number;
 
@@ -83,8 +89,24 @@ export class TerminalSession {
     this.cols = opts.cols;
     this.rows = opts.rows;
     this.ring = new ScrollbackRing(opts.scrollbackBytes);
+    this.recorder = opts.record?.({
+      id: this.id,
+      cols: opts.cols,
+      rows: opts.rows,
+      shell: opts.shell,
+      hostname: opts.hostname,
+      term: opts.env.TERM ?? '',
+      pause: () => this.pause('recording'),
+      resume: () => this.resume('recording'),
+      close: () => this.close(),
+    }) ?? null;
+    try {
+      this.pty = spawnPty(opts.shell, opts.args, { cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env });
+    } catch (err) {
+      this.recorder?.finish(`the program could not start: ${(err as Error).message}`);
+      throw err;
+    }
     this.screen = new Screen(opts.cols, opts.rows);
-    this.pty = spawnPty(opts.shell, opts.args, { cols: opts.cols, rows: opts.rows, cwd: opts.cwd, env: opts.env });
     this.input = this.pty.masterFd !== null ? new PtyInput(this.pty.masterFd) : null;
     this.pty.onData((d) => this.onData(d));
     this.pty.onExit(({ exitCode, signal }) => this.handleExit(exitCode, signal));
@@ -102,6 +124,7 @@ export class TerminalSession {
   }
 
   attach(c: SessionClient): void {
+    this.recorder?.marker(`attach ${c.role} ${c.id}`);
     this.clients.set(c.id, c);
     this.connectedMs = Date.now();
   }
@@ -109,6 +132,7 @@ export class TerminalSession {
   detach(c: SessionClient): void {
     if (this.clients.get(c.id) !== c) return;
     this.clients.delete(c.id);
+    this.recorder?.marker(`detach ${c.role} ${c.id}`);
     this.resume(c.id);
     if (this.clients.size === 0) this.lastDetachMs = Date.now();
   }
@@ -117,6 +141,7 @@ export class TerminalSession {
   write(data: Uint8Array, done?: () => void): void {
     if (this.exit) return done?.();
     this.lastActivityMs = Date.now();
+    this.recorder?.input(data);
     if (!this.input) {
       this.pty.write(data); // no master descriptor (Windows ConPTY): the backend's own write
       return done?.();
@@ -133,6 +158,7 @@ export class TerminalSession {
     this.rows = rows;
     this.pty.resize(cols, rows);
     this.screen.resize(cols, rows);
+    this.recorder?.resize(cols, rows);
     for (const c of this.clients.values()) c.event({ resized: { cols, rows } });
   }
 
@@ -220,6 +246,7 @@ export class TerminalSession {
   private onData(chunk: Uint8Array): void {
     this.lastActivityMs = Date.now();
     this.ring.append(chunk);
+    this.recorder?.output(chunk);
     this.screen.write(chunk);
     if (this.screen.backlog > SCREEN_HIGH_WATER && !this.pauses.has('screen')) {
       this.pause('screen');
@@ -238,6 +265,7 @@ export class TerminalSession {
     if (this.input) this.input.closed = true;
     this.exit = { code, signal: signal ? SIGNAL_NAMES.get(signal) ?? String(signal) : '' };
     this.log.info({ session: this.id, code, signal: this.exit.signal || undefined }, 'terminal session ended');
+    this.recorder?.finish(`exit ${this.exit.signal || code}`);
     this.holds.dispose();
     const listeners = [...this.exitListeners];
     this.exitListeners.clear();

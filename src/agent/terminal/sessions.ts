@@ -3,7 +3,8 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Logger } from '../../log.js';
 import type { cmdop } from '../../protocol/gen/cmdop.js';
-import { NotFoundError, RateLimitError, SessionNotFoundError, ValidationError } from '../../errors.js';
+import { CmdopError, NotFoundError, RateLimitError, SessionNotFoundError, ValidationError } from '../../errors.js';
+import type { RecordingStore } from '../recordings/store.js';
 import { TerminalSession } from './session.js';
 import { defaultShell } from './shell.js';
 
@@ -23,6 +24,8 @@ export interface SessionsConfig {
   graceMs: number;
   /** Close a session with no clients and no output for this long; 0 = never. */
   idleTimeoutMs: number;
+  /** Where sessions are recorded (none: not recorded). */
+  recordings?: RecordingStore;
 }
 
 
@@ -50,11 +53,11 @@ export class Sessions {
     let s: TerminalSession;
     try {
       s = new TerminalSession(
-        { shell, args: req.args, cols: req.cols || 80, rows: req.rows || 24, cwd, env, scrollbackBytes: scrollback, hostname: this.cfg.hostname, graceMs: this.cfg.graceMs },
+        { shell, args: req.args, cols: req.cols || 80, rows: req.rows || 24, cwd, env, scrollbackBytes: scrollback, hostname: this.cfg.hostname, graceMs: this.cfg.graceMs, record: (r) => this.cfg.recordings?.start(r) ?? null },
         this.log,
       );
     } catch (err) {
-      if (err instanceof ValidationError) throw err;
+      if (err instanceof CmdopError) throw err;
       throw new ValidationError(`cannot start ${shell}: ${(err as Error).message}`, { cause: err });
     }
     this.sessions.set(s.id, s);

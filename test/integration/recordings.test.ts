@@ -1,0 +1,225 @@
+/**
+ * Session recordings, recorded at the agent: real relay, agent, bash in a real pty. A recording
+ * is valid asciicast v2 by our parser and by Debian's `asciinema`, replays with `cmdop play`,
+ * honours its size cap, and a full disk (a real tmpfs, filled) never stops a session in
+ * best-effort mode, while strict mode refuses the session.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { Agent } from '../../src/agent/agent.js';
+import type { Client } from '../../src/client/client.js';
+import { parseCast } from '../../src/protocol/asciicast.js';
+import { PermissionError, UnavailableError } from '../../src/errors.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { render } from '../helpers/term.js';
+import { rejection, waitFor } from '../helpers/wait.js';
+import { run } from '../helpers/procs.js';
+import { canMount, fill, mountTmpfs } from '../helpers/tmpfs.js';
+
+const BASH = { shell: '/bin/bash', args: ['--norc', '--noprofile'], env: { PS1: '$ ' } };
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of chunks) out.push(Buffer.from(c));
+  return Buffer.concat(out);
+}
+
+/** A session that runs `script` (lines typed into bash), then exits; resolves with its id once its recording is closed. */
+async function session(client: Client, script: string[], o: { resize?: [number, number] } = {}): Promise<string> {
+  const s = await client.terminal.create({ ...BASH, cols: 80, rows: 24 });
+  const t = client.terminal.stream();
+  const r = render(t);
+  await t.attach(s.id);
+  for (const line of script) t.sendInput(`${line}\r`);
+  t.sendInput('echo do""ne\r');
+  await waitFor('the script to run', () => r.text().includes('done'), 20_000);
+  if (o.resize) await client.terminal.resize(s.id, ...o.resize);
+  t.close();
+  await waitFor('the client to detach', async () => (await client.terminal.getSession(s.id)).attachedClients.length === 0);
+  await client.terminal.sendInput(s.id, 'exit\r');
+  await waitFor('the session to exit', async () => (await client.terminal.getSession(s.id)).exited, 20_000);
+  await waitFor('the recording to close', async () => (await client.terminal.recordings.get(s.id)).status !== 'recording', 20_000);
+  return s.id;
+}
+
+const auditTypes = (agent: Agent) => readFileSync(agent.audit.path, 'utf8');
+
+describe('session recordings', () => {
+  let c: Cluster;
+  let client: Client;
+  beforeAll(async () => {
+    c = await startCluster();
+    await (await c.startAgent('rec')).online();
+    client = await c.client({ timeoutMs: 20_000 });
+    client.terminal.setMachine('rec');
+  });
+  afterAll(() => c.close());
+
+  it('a session is recorded as asciicast v2: output, resize, markers; valid to asciinema; replayed by cmdop play', async () => {
+    const id = await session(client, ["printf 'h\\xc3\\xa9llo-%s\\n' $((6*7))", 'secret-typed-text() { :; }'], { resize: [100, 30] });
+    const info = await client.terminal.recordings.get(id);
+    expect(info).toMatchObject({ sessionId: id, status: 'complete', cols: 80, rows: 24, shell: '/bin/bash', hostname: 'rec', input: false, error: '' });
+    expect(info.bytes).toBeGreaterThan(0);
+    expect(info.endedAt).not.toBeNull();
+    expect((await client.terminal.recordings.list()).map((r) => r.sessionId)).toContain(id);
+
+    const gz = await collect(await client.terminal.recordings.stream(id, { gzip: true }));
+    expect(gz.length).toBe(info.bytes);
+    const text = gunzipSync(gz).toString('utf8'); // every gzip member, as zcat reads them
+    expect(Buffer.byteLength(text)).toBe(info.castBytes);
+    expect(Buffer.from(await collect(await client.terminal.recordings.stream(id))).toString('utf8')).toBe(text);
+    const { header, events } = parseCast(text);
+    expect(header).toMatchObject({ version: 2, width: 80, height: 24, env: { SHELL: '/bin/bash', TERM: 'xterm-256color' } });
+    const output = events.filter((e) => e.code === 'o').map((e) => e.data).join('');
+    expect(output).toContain('héllo-42');
+    expect(events.some((e) => e.code === 'i')).toBe(false); // input is off by default
+    expect(events.filter((e) => e.code === 'r').map((e) => e.data)).toEqual(['100x30']);
+    const markers = events.filter((e) => e.code === 'm').map((e) => e.data);
+    expect(markers[0]).toMatch(/^attach operator /);
+    expect(markers).toContainEqual(expect.stringMatching(/^detach operator /));
+    expect(markers).toContain('exit 0');
+
+    // Debian's asciinema reads the same file.
+    const file = join(c.dir, `${id}.cast`);
+    writeFileSync(file, text);
+    // asciinema opens /dev/tty, so it runs in a pty (util-linux `script`), as a user would run it.
+    expect(execFileSync('script', ['-qec', `asciinema cat ${file}`, '/dev/null'], { encoding: 'utf8' })).toContain('héllo-42');
+    expect(execFileSync('script', ['-qec', `asciinema play -i 0.01 -s 100 ${file}`, '/dev/null'], { encoding: 'utf8' })).toContain('héllo-42');
+
+    const env = { CMDOP_BASE_URL: c.relay.url, CMDOP_TOKEN: c.apiKey, CMDOP_FINGERPRINT: c.relay.fingerprint, CMDOP_PROFILE: '/nonexistent/profile.json' };
+    const played = await run('cmdop', ['play', 'rec', id, '--speed', '50', '--idle-time-limit', '0.05'], env);
+    expect(played.code, played.stderr).toBe(0);
+    expect(played.stdout).toBe(output);
+    const saved = join(c.dir, 'saved.cast.gz');
+    expect((await run('cmdop', ['play', 'rec', id, '--out', saved], env)).code).toBe(0);
+    expect(readFileSync(saved)).toEqual(gz);
+    const listed = await run('cmdop', ['recordings', 'rec'], env);
+    expect(listed.stdout).toContain(id);
+    const missing = await run('cmdop', ['play', 'rec', '00000000-0000-0000-0000-000000000000'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no recording of session/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /); // one line, no stack
+  });
+
+  it('keystrokes are recorded only when configured; the size cap cuts a recording off as truncated', async () => {
+    await (await c.startAgent('rec-input', { recordingInput: true, recordingMaxBytes: 64 * 1024 })).online();
+    const other = await c.client({ timeoutMs: 20_000 });
+    other.terminal.setMachine('rec-input');
+    const id = await session(other, ['echo typed-$((1+1))']);
+    const typed = parseCast(Buffer.from(await collect(await other.terminal.recordings.stream(id))).toString('utf8'));
+    expect(typed.events.filter((e) => e.code === 'i').map((e) => e.data).join('')).toContain('echo typed-$((1+1))\r');
+
+    // Incompressible output well past the 64 KiB cap.
+    const big = await session(other, ['head -c 600000 /dev/urandom | base64 -w 0; echo']);
+    const info = await other.terminal.recordings.get(big);
+    expect(info.status).toBe('truncated');
+    expect(info.error).toMatch(/65536-byte cap/);
+    expect(info.bytes).toBeLessThanOrEqual(64 * 1024);
+    const cut = parseCast(Buffer.from(await collect(await other.terminal.recordings.stream(big))).toString('utf8'));
+    expect(cut.events.at(-1)).toMatchObject({ code: 'm', data: 'recording truncated at the 65536-byte cap' });
+  });
+
+  it('a key that may observe sessions may read recordings; one without terminal rights may not', async () => {
+    const id = (await client.terminal.recordings.list())[0]!.sessionId;
+    const observer = (await c.relay.state.issueKey({ name: 'watcher', grants: [{ on: 'all', caps: ['terminal:observe'] }] })).secret;
+    const execOnly = (await c.relay.state.issueKey({ name: 'runner', grants: [{ on: 'all', caps: ['exec'] }] })).secret;
+    const watch = await c.client({ token: observer });
+    watch.terminal.setMachine('rec');
+    expect((await watch.terminal.recordings.get(id)).sessionId).toBe(id);
+    const runner = await c.client({ token: execOnly });
+    runner.terminal.setMachine('rec');
+    expect(await rejection(runner.terminal.recordings.list())).toBeInstanceOf(PermissionError);
+    expect(await rejection(runner.terminal.recordings.stream(id).then((s) => collect(s)))).toBeInstanceOf(PermissionError);
+  });
+
+  const full = canMount('/tmp');
+  // Mounting a tmpfs needs root; CI runs as root. Without it there is no real full disk to test on.
+  describe.skipIf(!full)('on a full disk (a real tmpfs)', () => {
+    it('best-effort: the session starts and works, unrecorded, and a recording.failed audit event says why', async () => {
+      const dir = join(c.dir, 'full-be');
+      const umount = mountTmpfs(dir, 64 * 1024);
+      try {
+        fill(dir);
+        const agent = await c.startAgent('rec-full', { recordingDir: dir });
+        await agent.online();
+        const cl = await c.client({ timeoutMs: 20_000 });
+        cl.terminal.setMachine('rec-full');
+        const s = await cl.terminal.create(BASH);
+        const t = cl.terminal.stream();
+        const r = render(t);
+        await t.attach(s.id);
+        t.sendInput('echo still-$((2*21))\r');
+        await waitFor('the echo on a full disk', () => r.text().includes('still-42'));
+        expect(auditTypes(agent)).toMatch(/recording\.failed.*no space left on device.*|no space left on device.*recording\.failed/);
+        expect(await rejection(cl.terminal.recordings.get(s.id))).toMatchObject({ detail: 'recording_not_found' });
+        t.close();
+      } finally {
+        umount();
+      }
+    });
+
+    it('best-effort: a disk that fills mid-session fails the recording, and the session goes on', async () => {
+      const dir = join(c.dir, 'full-mid');
+      const umount = mountTmpfs(dir, 256 * 1024);
+      try {
+        const agent = await c.startAgent('rec-mid', { recordingDir: dir });
+        await agent.online();
+        const cl = await c.client({ timeoutMs: 20_000 });
+        cl.terminal.setMachine('rec-mid');
+        const s = await cl.terminal.create(BASH);
+        const t = cl.terminal.stream();
+        const r = render(t);
+        await t.attach(s.id);
+        t.sendInput('head -c 3000000 /dev/urandom | base64 -w 0; echo; echo after-$((3*3))\r');
+        await waitFor('output past the full disk', () => r.text().includes('after-9'), 60_000);
+        await waitFor('the recording to fail', async () => (await cl.terminal.recordings.get(s.id)).status === 'failed', 20_000);
+        expect((await cl.terminal.recordings.get(s.id)).error).toBe('no space left on device');
+        t.sendInput('echo alive-$((5*5))\r');
+        await waitFor('the session after the failure', () => r.text().includes('alive-25'));
+        await waitFor('the audit event', () => /recording\.failed/.test(auditTypes(agent)));
+        t.close();
+      } finally {
+        umount();
+      }
+    });
+
+    it('strict: a disk that fills mid-session ends the session (no unrecorded terminal)', async () => {
+      const dir = join(c.dir, 'full-strict-mid');
+      const umount = mountTmpfs(dir, 256 * 1024);
+      try {
+        const agent = await c.startAgent('rec-strict-mid', { recordingDir: dir, recordingMode: 'strict' });
+        await agent.online();
+        const cl = await c.client({ timeoutMs: 20_000 });
+        cl.terminal.setMachine('rec-strict-mid');
+        const s = await cl.terminal.create(BASH);
+        await cl.terminal.sendInput(s.id, 'head -c 3000000 /dev/urandom | base64 -w 0\r');
+        await waitFor('the session to be ended', async () => (await cl.terminal.getSession(s.id)).exited, 30_000);
+        expect((await cl.terminal.recordings.get(s.id)).status).toBe('failed');
+        expect(auditTypes(agent)).toMatch(/recording\.failed/);
+      } finally {
+        umount();
+      }
+    });
+
+    it('strict: a session that cannot be recorded is refused before its program starts', async () => {
+      const dir = join(c.dir, 'full-strict');
+      const umount = mountTmpfs(dir, 64 * 1024);
+      try {
+        fill(dir);
+        await (await c.startAgent('rec-strict', { recordingDir: dir, recordingMode: 'strict' })).online();
+        const cl = await c.client({ timeoutMs: 20_000 });
+        cl.terminal.setMachine('rec-strict');
+        const err = await rejection(cl.terminal.create(BASH));
+        expect(err).toBeInstanceOf(UnavailableError);
+        expect(err.detail).toBe('recording_failed');
+        expect(err.message).toMatch(/no space left on device.*not started/);
+        expect(await cl.terminal.listSessions()).toEqual([]);
+      } finally {
+        umount();
+      }
+    });
+  });
+});
