@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const out = 'dist/console';
 mkdirSync(out, { recursive: true });
@@ -21,4 +22,6 @@ await build({
 });
 copyFileSync('src/console/app/index.html', `${out}/index.html`);
 copyFileSync('src/console/app/style.css', `${out}/style.css`);
-copyFileSync(createRequire(import.meta.url).resolve('@xterm/xterm/css/xterm.css'), `${out}/xterm.css`);
+const require = createRequire(import.meta.url);
+copyFileSync(require.resolve('@xterm/xterm/css/xterm.css'), `${out}/xterm.css`);
+copyFileSync(join(dirname(require.resolve('asciinema-player')), 'bundle/asciinema-player.css'), `${out}/asciinema-player.css`);

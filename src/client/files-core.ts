@@ -8,7 +8,19 @@ import type { Stream } from '../protocol/stream.js';
 import type { Caller } from './caller.js';
 import type { MachineTarget } from './target.js';
 import { FileWatch } from './files-watch.js';
-import { toFileEntry, type FileEntry, type ListOptions, type ListPage, type SearchMatch, type SearchOptions } from './files-types.js';
+import { toFileEntry, type FileEntry, type ListOptions, type ListPage, type ReadOptions, type SearchMatch, type SearchOptions, type WriteOptions, type WriteResult } from './files-types.js';
+import { bytesOf } from '../link/stream-iter.js';
+import { asCmdopError } from '../errors.js';
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 const v1 = cmdop.v1;
 /** Receive window of a download: enough in flight to keep a long link busy. */
@@ -57,16 +69,66 @@ export class FilesCore {
     return toFileEntry(v1.FileEntry.decode(await this.unary('info', v1.FilePathRequest.encode({ path, hash: o.hash ?? '' }).finish())));
   }
 
+  /** The file's bytes from `offset`, streamed under flow control (credit as the consumer takes them). */
+  async readChunks(path: string, o: ReadOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    return bytesOf(await this.open('read', v1.ReadFileRequest.encode({ path, offset: o.offset ?? 0, length: o.length ?? 0, maxBytes: 0 }).finish(), true));
+  }
 
-
+  /**
+   * Writes a file atomically on the machine from chunks as they come (temp + fsync + rename
+   * there), waiting for the link's room between chunks; resolves once the machine committed it.
+   * A failing source aborts the upload, and the destination is untouched.
+   */
+  async writeChunks(path: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, o: WriteOptions & { offset?: number; prefixSha256?: string } = {}): Promise<WriteResult> {
+    const req = v1.WriteFileRequest.encode({
+      path,
+      mode: o.mode ?? 0,
+      createParents: o.createParents ?? false,
+      overwrite: o.overwrite ?? true,
+      resumable: o.resumable ?? false,
+      offset: o.offset ?? 0,
+      prefixSha256: o.prefixSha256 ?? '',
+      hash: o.hash ?? false,
+    }).finish();
+    const stream = await this.open('write', req, false);
+    const reply: Uint8Array[] = [];
+    let room: (() => void) | null = null;
+    const wake = () => {
+      const r = room;
+      room = null;
+      r?.();
+    };
+    const closed = new Promise<Error | null>((resolve) =>
+      stream.handle({
+        onData: (c) => reply.push(c.slice()),
+        onDrain: wake,
+        onClose: (err) => {
+          resolve(err);
+          wake();
+        },
+      }),
+    );
+    try {
+      for await (const c of chunks) {
+        if (stream.finished) break;
+        if (!stream.write(c)) await new Promise<void>((r) => (room = r));
+      }
+    } catch (err) {
+      if (!stream.finished) stream.abort(asCmdopError(err, 'reading the upload source'));
+      throw err;
+    }
+    if (!stream.finished) stream.end();
+    const err = await closed;
+    if (err) throw err;
+    const r = v1.WriteFileResult.decode(concatBytes(reply));
+    return { size: Number(r.size), path: r.path, ...(r.sha256 ? { sha256: r.sha256 } : {}) };
+  }
 
   /** How much of an interrupted resumable upload to `path` the machine holds. */
   async uploadStatus(path: string): Promise<{ offset: number; sha256: string }> {
     const s = v1.UploadStatus.decode(await this.unary('upload_status', v1.FilePathRequest.encode({ path }).finish()));
     return { offset: Number(s.offset), sha256: s.sha256 };
   }
-
-
 
   async delete(path: string, o: { recursive?: boolean } = {}): Promise<void> {
     await this.unary('delete', v1.FilePathRequest.encode({ path, recursive: o.recursive ?? false }).finish());

@@ -36,19 +36,8 @@ export class Files extends FilesCore {
   }
 
   /** Writes a file atomically (temp + fsync + rename on the machine) from a Buffer, a string or a Node stream. */
-  async write(path: string, data: string | Uint8Array | Readable, o: WriteOptions & { offset?: number; prefixSha256?: string } = {}): Promise<WriteResult> {
-    const req = v1.WriteFileRequest.encode({
-      path,
-      mode: o.mode ?? 0,
-      createParents: o.createParents ?? false,
-      overwrite: o.overwrite ?? true,
-      resumable: o.resumable ?? false,
-      offset: o.offset ?? 0,
-      prefixSha256: o.prefixSha256 ?? '',
-      hash: o.hash ?? false,
-    }).finish();
-    const stream = await this.open('write', req, false);
-    return sendUpload(stream, typeof data === 'string' ? Buffer.from(data) : data);
+  write(path: string, data: string | Uint8Array | Readable, o: WriteOptions & { offset?: number; prefixSha256?: string } = {}): Promise<WriteResult> {
+    return this.writeChunks(path, typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data, o);
   }
 
   /** Uploads a local file; with `resume`, continues an interrupted upload after checking the prefix hash. */
@@ -69,25 +58,4 @@ export class Files extends FilesCore {
 
 function readRequest(path: string, o: ReadOptions, maxBytes: number): Uint8Array {
   return v1.ReadFileRequest.encode({ path, offset: o.offset ?? 0, length: o.length ?? 0, maxBytes }).finish();
-}
-
-/** Sends the data, half-closes, and resolves with the agent's WriteFileResult once it committed. */
-function sendUpload(stream: Stream, data: Uint8Array | Readable): Promise<WriteResult> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    const w = writableTo(stream, {
-      onData: (c) => chunks.push(c),
-      onClose: (err) => {
-        if (err) return reject(err);
-        const r = v1.WriteFileResult.decode(Buffer.concat(chunks));
-        resolve({ size: Number(r.size), path: r.path, ...(r.sha256 ? { sha256: r.sha256 } : {}) });
-      },
-    });
-    if (data instanceof Uint8Array) w.end(data);
-    else
-      pipeline(data, w).catch((err) => {
-        if (!stream.finished) stream.abort(asCmdopError(err, 'reading the upload source'));
-        reject(err);
-      });
-  });
 }

@@ -20,6 +20,7 @@ import { sshBench } from './ssh.js';
 import { schedulesBench } from './schedules.js';
 import { relayNodesBench } from './relay-nodes.js';
 import { consoleBench } from './console.js';
+import { recordingsBench } from './recordings.js';
 
 const groups: Record<string, () => Promise<Figure[]>> = {
   foundation: () => foundationBench(Number(process.env.BENCH_SWARM ?? 1000)),
@@ -32,6 +33,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   schedules: () => schedulesBench(Number(process.env.BENCH_SCHED_RUNS ?? 1000)),
   'relay-nodes': () => relayNodesBench(Number(process.env.BENCH_NODES_AGENTS ?? 2000), Number(process.env.BENCH_NODES_MIB ?? 256)),
   console: () => consoleBench(Number(process.env.BENCH_CONSOLE_MIB ?? 64), Number(process.env.BENCH_KEYS ?? 1000)),
+  recordings: () => recordingsBench(Number(process.env.BENCH_REC_MIB ?? 128), Number(process.env.BENCH_KEYS ?? 1000)),
   terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
 };
 

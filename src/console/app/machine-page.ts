@@ -1,4 +1,4 @@
-/** One machine: its info, its terminal sessions (attach as operator or observer, create, close), and one-shot exec with streamed output. */
+/** One machine: its info, its terminal sessions (attach as operator or observer, create, close), its recordings, and one-shot exec with streamed output. */
 import type { Console } from './console.js';
 import { errorText, h, mount } from './dom.js';
 
@@ -22,6 +22,27 @@ export function machinePage(app: Console, machineId: string): () => void {
             h('td', {}, `${s.cols}x${s.rows}`),
             h('td', {}, String(s.attachedClients.length)),
             h('td', {}, h('a', { href: `#/m/${encodeURIComponent(machineId)}/t/${s.id}`, class: 'attach' }, 'attach'), ' ', h('a', { href: `#/m/${encodeURIComponent(machineId)}/t/${s.id}/observe`, class: 'observe' }, 'observe'), ' ', h('button', { class: 'close', onclick: () => void terminal.close(s.id).then(loadSessions, show) }, 'close')),
+          ),
+        ),
+      );
+    } catch (err) {
+      show(err);
+    }
+  };
+  const recordings = h('tbody');
+  const loadRecordings = async () => {
+    try {
+      const list = await terminal.recordings.list();
+      recordings.replaceChildren(
+        ...list.reverse().map((r) =>
+          h(
+            'tr',
+            { 'data-recording': r.sessionId },
+            h('td', {}, r.sessionId.slice(0, 8)),
+            h('td', {}, r.startedAt.toLocaleString()),
+            h('td', {}, `${r.durationSec.toFixed(1)} s`),
+            h('td', {}, r.status),
+            h('td', {}, h('a', { href: `#/m/${encodeURIComponent(machineId)}/r/${r.sessionId}`, class: 'play' }, 'play')),
           ),
         ),
       );
@@ -58,6 +79,8 @@ export function machinePage(app: Console, machineId: string): () => void {
     h('h2', {}, 'Terminal sessions'),
     h('button', { id: 'new-session', onclick: () => void create() }, 'New session'),
     h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['session', 'status', 'size', 'clients', ''].map((t) => h('th', {}, t)))), sessions),
+    h('h2', {}, 'Recordings'),
+    h('table', { class: 'recordings' }, h('thead', {}, h('tr', {}, ...['session', 'started', 'length', 'status', ''].map((t) => h('th', {}, t)))), recordings),
     h('h2', {}, 'Run once'),
     h('form', { id: 'exec', onsubmit: (e) => void exec(e) }, cmd, h('button', { type: 'submit' }, 'Run')),
     out,
@@ -65,5 +88,6 @@ export function machinePage(app: Console, machineId: string): () => void {
   );
   app.machines.info(machineId).then((i) => (info.textContent = `${i.hostname} · ${i.distro} ${i.release} · ${i.arch} · ${i.cpuCores} cores · load ${(i.load1 ?? 0).toFixed(2)} · up ${Math.round((i.uptimeS ?? 0) / 3600)} h`), (err) => (info.textContent = errorText(err)));
   void loadSessions();
+  void loadRecordings();
   return () => undefined;
 }

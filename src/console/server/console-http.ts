@@ -30,7 +30,7 @@ export interface ConsoleAuth {
 }
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
-const FILES = ['index.html', 'app.js', 'app.js.map', 'style.css', 'xterm.css'];
+const FILES = ['index.html', 'app.js', 'app.js.map', 'style.css', 'xterm.css', 'asciinema-player.css'];
 
 /** dist/console, beside dist/src (the built app). */
 export function consoleAssetsDir(): string {

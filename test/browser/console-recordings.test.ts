@@ -1,0 +1,82 @@
+/**
+ * Issue 18: a session recorded at the agent plays in the console (asciinema-player in Debian's
+ * headless Chromium), streamed over the page's link and parsed as it arrives; seeking to the end
+ * shows the session's last screen.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { Browser, Page } from 'puppeteer-core';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
+import { launchBrowser, openNewTerminal, screenMatches, screenshot } from '../helpers/browser.js';
+
+describe('recordings in the web console', () => {
+  const { dir, cleanup } = tempDir();
+  const data = join(dir, 'relay');
+  let relay: Awaited<ReturnType<typeof relayProcess>>;
+  let agent: Proc;
+  let browser: Browser;
+  let key = '';
+  let base = '';
+
+  beforeAll(async () => {
+    relay = await relayProcess(data, 0, ['--ui']);
+    base = relay.url.replace(/^wss:/, 'https:');
+    const token = (await run('cmdop-relay', ['tokens', 'issue', '--data-dir', data])).stdout.trim();
+    key = (await run('cmdop-relay', ['keys', 'issue', '--name', 'recordings-test', '--data-dir', data])).stdout.trim();
+    agent = await agentProcess(join(dir, 'a'), relay, token, 'rec-host');
+    browser = await launchBrowser();
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.kill();
+    await relay?.kill();
+    cleanup();
+  });
+
+  async function signedIn(): Promise<Page> {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 800 });
+    await page.goto(`${base}/ui/`);
+    await page.waitForSelector('#signin');
+    await page.type('#key', key);
+    await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
+    await page.waitForSelector('tr[data-machine="rec-host"]');
+    return page;
+  }
+
+  it('a finished session is listed on its machine page, plays, and seeks to its last screen', async () => {
+    const page = await signedIn();
+    await openNewTerminal(page, 'rec-host');
+    const session = decodeURIComponent(new URL(page.url()).hash.split('/')[4]!);
+    const machinePage = new URL(page.url()).hash.split('/t/')[0]!;
+    await page.keyboard.type("printf 'played-%s\\n' $((7*6)); sleep 0.3; printf 'last-line\\n'\n");
+    await screenMatches(page, /last-line/);
+    await page.keyboard.type('exit\n');
+    await page.goto(`${base}/ui/${machinePage}`);
+    // The recording closes just after the session exits: reload until its row says so.
+    await waitFor('the recording to be listed complete', async () => {
+      await page.reload();
+      await page.waitForSelector('table.recordings');
+      return /complete/.test((await page.$eval(`tr[data-recording="${session}"]`, (tr) => tr.textContent).catch(() => '')) ?? '');
+    }, 30_000, 200);
+    await screenshot(page, 'machine-recordings');
+    await page.click(`tr[data-recording="${session}"] a.play`);
+    await page.waitForFunction(() => !!window.cmdopPlayer, { timeout: 20_000 });
+    expect(await page.$eval('#recording-status', (e) => e.textContent)).toMatch(/complete · \d+ events/);
+    await page.waitForFunction(() => (window.cmdopPlayer!.getDuration() ?? 0) > 0, { timeout: 20_000 }); // preloaded
+    const duration = await page.evaluate(() => window.cmdopPlayer!.getDuration() ?? 0);
+    expect(duration).toBeGreaterThan(0.3); // the sleep is in the recording's own time
+    await page.evaluate(() => window.cmdopPlayer!.seek('100%'));
+    await page.waitForFunction(() => /last-line/.test(document.getElementById('player')?.textContent ?? ''), { timeout: 20_000 });
+    const text = await page.$eval('#player', (e) => e.textContent ?? '');
+    expect(text).toContain('played-42');
+    await screenshot(page, 'recording');
+    // Back to the start: the screen the session began with, before the printf.
+    await page.evaluate(() => window.cmdopPlayer!.seek(0));
+    await page.waitForFunction(() => !/played-42/.test(document.getElementById('player')?.textContent ?? ''), { timeout: 20_000 });
+    await page.close();
+  });
+});
