@@ -11,6 +11,12 @@ import { waitFor } from '../helpers/wait.js';
 import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
 import { launchBrowser, openNewTerminal, screenMatches, screenshot } from '../helpers/browser.js';
 
+/** What the recording page exposes for tests (see src/console/app/recording-page.ts). */
+interface PlayerHook {
+  getDuration(): number | undefined;
+  seek(to: number | string): Promise<unknown>;
+}
+
 describe('recordings in the web console', () => {
   const { dir, cleanup } = tempDir();
   const data = join(dir, 'relay');
@@ -64,18 +70,18 @@ describe('recordings in the web console', () => {
     }, 30_000, 200);
     await screenshot(page, 'machine-recordings');
     await page.click(`tr[data-recording="${session}"] a.play`);
-    await page.waitForFunction(() => !!window.cmdopPlayer, { timeout: 20_000 });
+    await page.waitForFunction(() => !!(window as unknown as { cmdopPlayer?: PlayerHook }).cmdopPlayer, { timeout: 20_000 });
     expect(await page.$eval('#recording-status', (e) => e.textContent)).toMatch(/complete · \d+ events/);
-    await page.waitForFunction(() => (window.cmdopPlayer!.getDuration() ?? 0) > 0, { timeout: 20_000 }); // preloaded
-    const duration = await page.evaluate(() => window.cmdopPlayer!.getDuration() ?? 0);
+    await page.waitForFunction(() => ((window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.getDuration() ?? 0) > 0, { timeout: 20_000 }); // preloaded
+    const duration = await page.evaluate(() => (window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.getDuration() ?? 0);
     expect(duration).toBeGreaterThan(0.3); // the sleep is in the recording's own time
-    await page.evaluate(() => window.cmdopPlayer!.seek('100%'));
+    await page.evaluate(() => (window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.seek('100%'));
     await page.waitForFunction(() => /last-line/.test(document.getElementById('player')?.textContent ?? ''), { timeout: 20_000 });
     const text = await page.$eval('#player', (e) => e.textContent ?? '');
     expect(text).toContain('played-42');
     await screenshot(page, 'recording');
     // Back to the start: the screen the session began with, before the printf.
-    await page.evaluate(() => window.cmdopPlayer!.seek(0));
+    await page.evaluate(() => (window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.seek(0));
     await page.waitForFunction(() => !/played-42/.test(document.getElementById('player')?.textContent ?? ''), { timeout: 20_000 });
     await page.close();
   });
