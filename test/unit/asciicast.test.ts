@@ -119,3 +119,36 @@ describe('asciicast v2', () => {
     expect(() => new PlaybackClock(1, -1)).toThrow(ValidationError);
   });
 });
+
+describe('the agent encoder (bytes straight to event lines)', async () => {
+  const { CastEncoder, incompleteTail } = await import('../../src/agent/recordings/encode.js');
+
+  it('gives the same line as eventLine for any UTF-8 text, however the bytes are split across reads', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 60 }), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 10 }), (text, cuts) => {
+        const bytes = Buffer.from(text);
+        const enc = new CastEncoder();
+        let got = '';
+        let at = 0;
+        for (let i = 0; at < bytes.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          const line = enc.bytes(1.5, 'o', bytes.subarray(at, at + n));
+          if (line) got += parseCast(header + line.toString('utf8')).events[0]!.data;
+          at += n;
+        }
+        expect(got).toBe(text);
+        // And one read is exactly the line eventLine writes.
+        if (bytes.length) expect(new CastEncoder().bytes(1.5, 'o', bytes)!.toString('utf8')).toBe(eventLine(1.5, 'o', text));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a read that is not UTF-8 becomes replacement characters, never invalid JSON', () => {
+    const line = new CastEncoder().bytes(0, 'o', Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x22]))!;
+    expect(parseCast(header + line.toString('utf8')).events[0]!.data).toBe('a\ufffd\ufffdb"');
+    expect(incompleteTail(Buffer.from('a\xe2\x82', 'latin1'))).toBe(2);
+    expect(incompleteTail(Buffer.from('€'))).toBe(0);
+    expect(incompleteTail(Buffer.from('😀').subarray(0, 3))).toBe(3);
+  });
+});

@@ -11,6 +11,7 @@ import { machinesPage } from './machines-page.js';
 import { machinePage } from './machine-page.js';
 import { terminalPage } from './terminal-page.js';
 import { recordingPage } from './recording-page.js';
+import { filesPage } from './files-page.js';
 
 const CALL_TIMEOUT_MS = 30_000;
 
@@ -38,6 +39,7 @@ function route(app: Console): void {
   leave();
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   if (parts[0] === 'm' && parts[1] && parts[2] === 't' && parts[3]) leave = terminalPage(app, parts[1], parts[3], parts[4] === 'observe');
+  else if (parts[0] === 'm' && parts[1] && parts[2] === 'f') leave = filesPage(app, parts[1], parts[3] || '~');
   else if (parts[0] === 'm' && parts[1] && parts[2] === 'r' && parts[3]) leave = recordingPage(app, parts[1], parts[3]);
   else if (parts[0] === 'm' && parts[1]) leave = machinePage(app, parts[1]);
   else leave = machinesPage(app);

@@ -76,6 +76,7 @@ export function machinePage(app: Console, machineId: string): () => void {
     h('p', {}, h('a', { href: '#/' }, '← machines')),
     h('h1', {}, machineId),
     info,
+    h('p', {}, h('a', { id: 'files', href: `#/m/${encodeURIComponent(machineId)}/f/~` }, 'Files')),
     h('h2', {}, 'Terminal sessions'),
     h('button', { id: 'new-session', onclick: () => void create() }, 'New session'),
     h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['session', 'status', 'size', 'clients', ''].map((t) => h('th', {}, t)))), sessions),
