@@ -124,7 +124,7 @@ describe('files in the web console', () => {
     bigFile(src, 256 * MiB);
     const want = await sha256(src);
     const page = await filesPage('files-host', jail);
-    const input = await page.$<HTMLInputElement>('#upload');
+    const input = await page.$('input#upload');
     await input!.uploadFile(src);
     expect(await transferDone(page, 'upload big.bin')).toMatch(/256\.0 MiB written/);
     expect(await sha256(join(jail, 'big.bin'))).toBe(want);
@@ -149,12 +149,12 @@ describe('files in the web console', () => {
     bigFile(src, 128 * MiB);
     const want = await sha256(src);
     const first = await filesPage('files-host', jail);
-    await (await first.$<HTMLInputElement>('#upload'))!.uploadFile(src);
+    await (await first.$('input#upload'))!.uploadFile(src);
     await first.waitForFunction(() => ((document.querySelector('li[data-transfer="upload resume.bin"] progress') as HTMLProgressElement | null)?.value ?? 0) > 0.3, { timeout: 120_000, polling: 50 });
     await first.close(); // the tab goes, its link with it, mid-upload
     expect(existsSync(join(jail, 'resume.bin'))).toBe(false); // nothing half-written in place
     const again = await filesPage('files-host', jail);
-    await (await again.$<HTMLInputElement>('#upload'))!.uploadFile(src);
+    await (await again.$('input#upload'))!.uploadFile(src);
     const note = await transferDone(again, 'upload resume.bin');
     const resumedAt = Number(/resumed at (\d+)/.exec(note)?.[1] ?? 0);
     expect(resumedAt).toBeGreaterThan(0);
