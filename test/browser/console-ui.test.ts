@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { waitFor } from '../helpers/wait.js';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { tempDir } from '../helpers/tmp.js';
 import { agentProcess, CLI, relayProcess, run, start, type Proc } from '../helpers/procs.js';
@@ -71,5 +73,47 @@ describe('cmdop ui', () => {
     expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
     expect(await upgrade({ origin: 'http://evil.example', cookie: `cmdop_console=${cookie}` })).toBe(403);
     expect(await upgrade({ origin: base })).toBe(403);
+  });
+});
+
+describe('cmdop ui --local', () => {
+  const { dir, cleanup } = tempDir();
+  const home = join(dir, 'home');
+  let agent: Proc;
+  let ui: Proc;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    // An agent with no relay at all, found the way every local client finds it: its discovery file.
+    const run = join(home, '.cmdop');
+    agent = start(process.execPath, [CLI('cmdop-agent'), 'run', '--socket', join(run, 'agent.sock'), '--state-dir', join(dir, 'state'), '--hostname', 'local-host', '--log-level', 'info'], { HOME: home });
+    await waitFor('the agent\'s discovery file', () => existsSync(join(run, 'agent.info')), 30_000);
+    ui = start(process.execPath, [CLI('cmdop'), 'ui', '--no-open', '--local'], { HOME: home });
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await ui?.kill();
+    await agent?.kill();
+    cleanup();
+  });
+
+  it('serves the console on the agent of this host, no relay: the machine, a terminal, exec', async () => {
+    const [signin] = await ui.waitFor(/http:\/\/127\.0\.0\.1:\d+\/ui\/signin\?code=\S+/);
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 700 });
+    await page.goto(signin!);
+    await page.waitForSelector('tr[data-machine="local-host"]');
+    expect(await page.$eval('tr[data-machine="local-host"]', (tr) => tr.textContent)).toContain('online');
+    await openNewTerminal(page, 'local-host');
+    await page.keyboard.type('echo local-$((40+2))\n');
+    await screenMatches(page, /local-42/);
+    await page.goto(page.url().replace(/\/t\/.*$/, ''));
+    await page.waitForSelector('#exec-command');
+    await page.type('#exec-command', 'echo exec-local');
+    await page.click('#exec button');
+    await page.waitForFunction(() => /exec-local[\s\S]*\[exit 0\]/.test(document.getElementById('exec-output')?.textContent ?? ''), { timeout: 20_000 });
+    await page.close();
   });
 });

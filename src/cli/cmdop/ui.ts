@@ -1,6 +1,7 @@
 /**
- * `cmdop ui [--port N] [--no-open]`: the web console on 127.0.0.1, speaking to the relay with
- * this operator's credentials and pinned certificate. It prints a sign-in URL whose code is
+ * `cmdop ui [--port N] [--no-open] [--local]`: the web console on 127.0.0.1, speaking to the relay
+ * with this operator's credentials and pinned certificate (or, with --local, to the agent on this
+ * host through its local socket). It prints a sign-in URL whose code is
  * single-use and lives a minute (any local user can reach a loopback port), exchanged at once
  * for an HttpOnly session cookie.
  */
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { UsageError, type Command } from '../args.js';
 import { CONNECT, connect } from './connect.js';
+import { Client } from '../../client/client.js';
 import { ConsoleHttp, CONSOLE_LINK_PATH } from '../../console/server/console-http.js';
 import { bridgeBrowserLink } from '../../console/server/bridge.js';
 import { MAX_FRAME_BYTES } from '../../protocol/limits.js';
@@ -20,12 +22,13 @@ const OPERATOR = { keyId: 'operator', name: 'this operator (cmdop ui)', expiresM
 export const uiCommand: Command = {
   name: 'ui',
   summary: 'the web console in your browser, on 127.0.0.1, with your credentials',
-  usage: 'cmdop ui [--port N] [--no-open]',
-  options: { ...CONNECT, port: { type: 'string' }, 'no-open': { type: 'boolean' } },
+  usage: 'cmdop ui [--port N] [--no-open] [--local]',
+  options: { ...CONNECT, port: { type: 'string' }, 'no-open': { type: 'boolean' }, local: { type: 'boolean' } },
   async run(v) {
     const port = v.port === undefined ? 0 : Number(v.port);
     if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError('--port takes a port number');
-    const client = await connect(v);
+    const local = !!v.local;
+    const client = local ? await Client.local() : await connect(v);
     const log = silentLogger();
     const ui = new ConsoleHttp({ keyOf: () => OPERATOR, codeKey: () => OPERATOR }, false);
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
@@ -39,7 +42,7 @@ export const uiCommand: Command = {
       } catch {
         return void socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
-      wss.handleUpgrade(req, socket, head, (ws) => bridgeBrowserLink(ws, client, log));
+      wss.handleUpgrade(req, socket, head, (ws) => bridgeBrowserLink(ws, client, log, { local }));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
