@@ -32,6 +32,8 @@ export interface Machine {
   summary: PresenceSummary | null;
   /** `ssh-ed25519 AAAA...`: the machine's SSH host key (its identity key), for known_hosts. */
   sshHostKey: string;
+  /** What the calling key may do on this machine (`terminal`, `files:read`, ...). */
+  caps: string[];
 }
 
 export interface Page<T> {
@@ -63,6 +65,7 @@ export function toMachine(m: cmdop.v1.Machine): Machine {
     connectedAt: date(m.connectedMs),
     disabled: m.disabled,
     sshHostKey: m.sshHostKey ?? '',
+    caps: m.caps ?? [],
     summary: m.summary ? { load1: m.summary.load1 ?? 0, memUsed: m.summary.memUsed ?? 0, memTotal: m.summary.memTotal ?? 0, diskUsed: m.summary.diskUsed ?? 0, diskTotal: m.summary.diskTotal ?? 0 } : null,
   };
 }

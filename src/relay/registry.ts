@@ -4,6 +4,7 @@
  */
 import { sshPublicKey } from '../link/ssh-key.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
+import { CAPABILITIES } from '../control/capabilities.js';
 import { ConflictError, NotFoundError, PermissionError, UnavailableError, ValidationError } from '../errors.js';
 import type { RelayState } from './state.js';
 import type { KeyRecord, MachineRecord } from './store/records.js';
@@ -152,7 +153,8 @@ export class Registry {
     return { machine: m, conn, caps: new Set(caps) };
   }
 
-  view(m: MachineRecord): cmdop.v1.IMachine {
+  /** The machine as a caller sees it; with `caller`, the capabilities that key holds on it. */
+  view(m: MachineRecord, caller: KeyRecord | null = null): cmdop.v1.IMachine {
     const on = this.isOnline(m.id);
     return {
       id: m.id,
@@ -169,6 +171,7 @@ export class Registry {
       disabled: m.disabled,
       summary: on ? this.summaries.get(m.id) ?? null : null,
       sshHostKey: sshHostKeyOf(m.publicKey),
+      caps: caller ? [...this.state.capsOn(caller, m)].sort() : [...CAPABILITIES],
     };
   }
 
@@ -189,6 +192,6 @@ export class Registry {
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const page = all.slice(0, limit);
     const more = all.length > limit;
-    return { machines: page.map((m) => this.view(m)), nextCursor: more ? Buffer.from(key(page[page.length - 1]!)).toString('base64url') : '' };
+    return { machines: page.map((m) => this.view(m, caller)), nextCursor: more ? Buffer.from(key(page[page.length - 1]!)).toString('base64url') : '' };
   }
 }

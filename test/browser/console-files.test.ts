@@ -142,7 +142,7 @@ describe('files in the web console', () => {
     const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
     expect(heap).toBeLessThan(128 * MiB); // the chunks went into Blob parts, not the JS heap
     await page.close();
-  });
+  }, 400_000);
 
   it('an upload cut off by closing the tab resumes from what the agent kept', async () => {
     const src = join(dir, 'resume.bin');
@@ -160,6 +160,32 @@ describe('files in the web console', () => {
     expect(resumedAt).toBeGreaterThan(0);
     expect(await sha256(join(jail, 'resume.bin'))).toBe(want);
     await again.close();
+  }, 300_000);
+
+  it('a key that may only read files and watch sessions sees no control it may not use', async () => {
+    const reader = (await run('cmdop-relay', ['keys', 'issue', '--name', 'reader', '--allow', 'files:read,terminal:observe,info', '--data-dir', data])).stdout.trim();
+    const ctx = await browser.createBrowserContext(); // its own cookie jar: signed in as this key only
+    const page = await ctx.newPage();
+    await page.setViewport({ width: 1100, height: 800 });
+    await page.goto(`${base}/ui/`);
+    await page.waitForSelector('#signin');
+    await page.type('#key', reader);
+    await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
+    await page.waitForSelector('tr[data-machine="files-host"] a');
+    await page.click('tr[data-machine="files-host"] a');
+    await page.waitForSelector('a#files');
+    expect(await page.$('table.sessions')).not.toBeNull(); // it may observe
+    expect(await page.$('#new-session')).toBeNull(); // but not start or drive a session
+    expect(await page.$('form#exec')).toBeNull(); // nor run commands
+    await page.click('a#files');
+    await page.$eval('#path', (e, p) => ((e as HTMLInputElement).value = p), jail);
+    await page.click('#goto button');
+    await page.waitForSelector('tr[data-file="renamed.txt"]');
+    expect(await page.$eval('#file-actions', (e) => (e as HTMLElement).hidden)).toBe(true);
+    expect(await page.$('tr[data-file="renamed.txt"] button.rename')).toBeNull();
+    expect(await page.$('tr[data-file="renamed.txt"] button.delete')).toBeNull();
+    await screenshot(page, 'files-read-only-key');
+    await ctx.close();
   });
 
   it('a read-only agent refuses changes, and the page says why', async () => {

@@ -26,6 +26,11 @@ export class Console {
     return t;
   }
 
+  /** What this key may do on the machine, as the relay says (the console hides the rest). */
+  async capsOn(machineId: string): Promise<Set<string>> {
+    return new Set((await this.machines.get(machineId)).caps);
+  }
+
   filesOn(machineId: string): FilesCore {
     const f = new FilesCore(this.caller, new MachineTarget(false));
     f.setMachine({ machineId });

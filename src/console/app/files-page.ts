@@ -22,6 +22,9 @@ export function filesPage(app: Console, machineId: string, path: string): () => 
   const picker = h('input', { id: 'upload', type: 'file', multiple: '' });
   let dir = path;
   let gone = false;
+  /** Whether the key may change files here: without files:write, the changing controls are not shown. */
+  let writable = false;
+  const toolbar = h('p', { id: 'file-actions', hidden: '' }, h('button', { id: 'mkdir', onclick: () => void mkdir() }, 'New folder'), ' ', h('label', {}, 'Upload: ', picker), ' or drop files on the list');
   const show = (err: unknown) => (status.textContent = errorText(err));
 
   const track = (label: string) => {
@@ -49,6 +52,8 @@ export function filesPage(app: Console, machineId: string, path: string): () => 
   const load = async () => {
     status.textContent = '';
     try {
+      writable = (await app.capsOn(machineId)).has('files:write');
+      toolbar.hidden = !writable;
       const info = await files.info(path);
       dir = info.type === 'dir' ? info.path : path;
       pathInput.value = dir;
@@ -77,9 +82,7 @@ export function filesPage(app: Console, machineId: string, path: string): () => 
         'td',
         {},
         ...(e.type === 'file' ? [h('button', { class: 'download', onclick: () => void fetchFile(e) }, 'download'), ' '] : []),
-        h('button', { class: 'rename', onclick: () => void rename(e) }, 'rename'),
-        ' ',
-        h('button', { class: 'delete', onclick: () => void remove(e) }, 'delete'),
+        ...(writable ? [h('button', { class: 'rename', onclick: () => void rename(e) }, 'rename'), ' ', h('button', { class: 'delete', onclick: () => void remove(e) }, 'delete')] : []),
       ),
     );
 
@@ -128,7 +131,7 @@ export function filesPage(app: Console, machineId: string, path: string): () => 
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    if (e.dataTransfer?.files.length) void send(e.dataTransfer.files);
+    if (writable && e.dataTransfer?.files.length) void send(e.dataTransfer.files);
   });
 
   mount(
@@ -136,7 +139,7 @@ export function filesPage(app: Console, machineId: string, path: string): () => 
     h('h1', {}, 'Files'),
     h('form', { id: 'goto', onsubmit: (e) => (e.preventDefault(), (location.hash = here(pathInput.value))) }, pathInput, h('button', { type: 'submit' }, 'Go')),
     crumbs,
-    h('p', {}, h('button', { id: 'mkdir', onclick: () => void mkdir() }, 'New folder'), ' ', h('label', {}, 'Upload: ', picker), ' or drop files on the list'),
+    toolbar,
     zone,
     transfers,
     status,

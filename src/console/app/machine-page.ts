@@ -3,6 +3,21 @@ import type { Console } from './console.js';
 import { errorText, h, mount } from './dom.js';
 
 export function machinePage(app: Console, machineId: string): () => void {
+  let gone = false;
+  mount(h('p', { class: 'status' }, 'loading…'));
+  app.capsOn(machineId).then(
+    (caps) => !gone && render(app, machineId, caps),
+    (err) => mount(h('p', {}, h('a', { href: '#/' }, '← machines')), h('p', { class: 'status', id: 'machine-status' }, errorText(err))),
+  );
+  return () => {
+    gone = true;
+  };
+}
+
+/** The page, showing only what the key may do here (the agent and relay enforce it regardless). */
+function render(app: Console, machineId: string, caps: ReadonlySet<string>): void {
+  const operator = caps.has('terminal');
+  const watch = operator || caps.has('terminal:observe');
   const terminal = app.terminalOn(machineId);
   const info = h('pre', { class: 'info' }, 'loading…');
   const sessions = h('tbody');
@@ -21,7 +36,13 @@ export function machinePage(app: Console, machineId: string): () => void {
             h('td', {}, s.status),
             h('td', {}, `${s.cols}x${s.rows}`),
             h('td', {}, String(s.attachedClients.length)),
-            h('td', {}, h('a', { href: `#/m/${encodeURIComponent(machineId)}/t/${s.id}`, class: 'attach' }, 'attach'), ' ', h('a', { href: `#/m/${encodeURIComponent(machineId)}/t/${s.id}/observe`, class: 'observe' }, 'observe'), ' ', h('button', { class: 'close', onclick: () => void terminal.close(s.id).then(loadSessions, show) }, 'close')),
+            h(
+              'td',
+              {},
+              ...(operator ? [h('a', { href: `#/m/${encodeURIComponent(machineId)}/t/${s.id}`, class: 'attach' }, 'attach'), ' '] : []),
+              h('a', { href: `#/m/${encodeURIComponent(machineId)}/t/${s.id}/observe`, class: 'observe' }, 'observe'),
+              ...(operator ? [' ', h('button', { class: 'close', onclick: () => void terminal.close(s.id).then(loadSessions, show) }, 'close')] : []),
+            ),
           ),
         ),
       );
@@ -72,23 +93,28 @@ export function machinePage(app: Console, machineId: string): () => void {
       out.textContent += `\n[${errorText(err)}]`;
     }
   };
+  const head = (...cols: string[]) => h('thead', {}, h('tr', {}, ...cols.map((t) => h('th', {}, t))));
   mount(
     h('p', {}, h('a', { href: '#/' }, '← machines')),
     h('h1', {}, machineId),
     info,
-    h('p', {}, h('a', { id: 'files', href: `#/m/${encodeURIComponent(machineId)}/f/~` }, 'Files')),
-    h('h2', {}, 'Terminal sessions'),
-    h('button', { id: 'new-session', onclick: () => void create() }, 'New session'),
-    h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['session', 'status', 'size', 'clients', ''].map((t) => h('th', {}, t)))), sessions),
-    h('h2', {}, 'Recordings'),
-    h('table', { class: 'recordings' }, h('thead', {}, h('tr', {}, ...['session', 'started', 'length', 'status', ''].map((t) => h('th', {}, t)))), recordings),
-    h('h2', {}, 'Run once'),
-    h('form', { id: 'exec', onsubmit: (e) => void exec(e) }, cmd, h('button', { type: 'submit' }, 'Run')),
-    out,
+    ...(caps.has('files:read') || caps.has('files:write') ? [h('p', {}, h('a', { id: 'files', href: `#/m/${encodeURIComponent(machineId)}/f/~` }, 'Files'))] : []),
+    ...(watch
+      ? [
+          h('h2', {}, 'Terminal sessions'),
+          ...(operator ? [h('button', { id: 'new-session', onclick: () => void create() }, 'New session')] : []),
+          h('table', { class: 'sessions' }, head('session', 'status', 'size', 'clients', ''), sessions),
+          h('h2', {}, 'Recordings'),
+          h('table', { class: 'recordings' }, head('session', 'started', 'length', 'status', ''), recordings),
+        ]
+      : []),
+    ...(caps.has('exec') ? [h('h2', {}, 'Run once'), h('form', { id: 'exec', onsubmit: (e) => void exec(e) }, cmd, h('button', { type: 'submit' }, 'Run')), out] : []),
     status,
   );
-  app.machines.info(machineId).then((i) => (info.textContent = `${i.hostname} · ${i.distro} ${i.release} · ${i.arch} · ${i.cpuCores} cores · load ${(i.load1 ?? 0).toFixed(2)} · up ${Math.round((i.uptimeS ?? 0) / 3600)} h`), (err) => (info.textContent = errorText(err)));
-  void loadSessions();
-  void loadRecordings();
-  return () => undefined;
+  if (caps.has('info')) app.machines.info(machineId).then((i) => (info.textContent = `${i.hostname} · ${i.distro} ${i.release} · ${i.arch} · ${i.cpuCores} cores · load ${(i.load1 ?? 0).toFixed(2)} · up ${Math.round((i.uptimeS ?? 0) / 3600)} h`), (err) => (info.textContent = errorText(err)));
+  else info.textContent = '';
+  if (watch) {
+    void loadSessions();
+    void loadRecordings();
+  }
 }

@@ -6,6 +6,7 @@
 import { cmdop } from '../../protocol/gen/cmdop.js';
 import { NotFoundError } from '../../errors.js';
 import type { Client } from '../../client/client.js';
+import { CAPABILITIES } from '../../control/capabilities.js';
 
 const v1 = cmdop.v1;
 /** The id the page uses for this host in local mode (the agent ignores a local stream's target). */
@@ -24,6 +25,7 @@ async function machine(client: Client): Promise<cmdop.v1.IMachine> {
     os: info.platform,
     arch: info.arch,
     labels: {},
+    caps: [...CAPABILITIES], // the local socket's peer is this host's own user
   };
 }
 

@@ -18,7 +18,7 @@ export function registerMachines(r: ServiceRegistry<RelayCtx>, api: RelayApi): v
     return { key, m };
   };
   r.unary('machines', 'list', v1.ListMachinesRequest, (req, ctx) => enc(v1.ListMachinesResponse, registry.list(req, callerKey(ctx))))
-    .unary('machines', 'get', v1.GetMachineRequest, (req, ctx) => enc(v1.Machine, registry.view(registry.find(req.machine, callerKey(ctx)))))
+    .unary('machines', 'get', v1.GetMachineRequest, (req, ctx) => enc(v1.Machine, registry.view(registry.find(req.machine, callerKey(ctx)), callerKey(ctx))))
     .unary('machines', 'update', v1.UpdateMachineRequest, async (req, ctx) => {
       const { key, m } = adminOn(ctx, req.machine);
       const next = await state.updateMachine(m.id, { name: req.name || undefined, labels: req.setLabels ? req.labels : undefined });
