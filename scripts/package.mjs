@@ -102,6 +102,12 @@ async function bundle(program) {
   return outfile;
 }
 
+/** The web console (dist/console) for the relay's `serve --ui` and `cmdop ui`, read from the blob at start. */
+function consoleAssets() {
+  const files = ['index.html', 'app.js', 'style.css', 'xterm.css', 'asciinema-player.css'];
+  return Object.fromEntries(files.map((f) => [`console/${f}`, join(root, 'dist/console', f)]));
+}
+
 /** The runtime files of the agent for one target, as SEA assets plus their manifest. */
 function agentAssets(target) {
   const t = TARGETS[target];
@@ -145,7 +151,7 @@ function main() {
         const blob = join(work, `${program}-${target}.blob`);
         const config = join(work, `${program}-${target}.sea.json`);
         // The V8 code cache only helps (and is only accepted) on the platform that made it.
-        writeFileSync(config, JSON.stringify({ main: js, output: blob, disableExperimentalSEAWarning: true, useCodeCache: target === 'linux-x64', assets: program === 'agent' ? agentAssets(target) : {} }));
+        writeFileSync(config, JSON.stringify({ main: js, output: blob, disableExperimentalSEAWarning: true, useCodeCache: target === 'linux-x64', assets: program === 'agent' ? agentAssets(target) : consoleAssets() }));
         sh(builder, ['--experimental-sea-config', config]);
         rmSync(bin, { force: true });
         copyFileSync(base, bin);

@@ -108,10 +108,18 @@ export class FilesCore {
         },
       }),
     );
+    // The source may stall (a pipe, a user's stream): a closed stream must end the wait all the same.
+    const it = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+    const gone = closed.then(() => null);
     try {
-      for await (const c of chunks) {
-        if (stream.finished) break;
-        if (!stream.write(c)) await new Promise<void>((r) => (room = r));
+      for (;;) {
+        const next = await Promise.race([it.next(), gone]);
+        if (next === null) {
+          void it.return?.();
+          break;
+        }
+        if (next.done) break;
+        if (!stream.write(next.value)) await new Promise<void>((r) => (room = r));
       }
     } catch (err) {
       if (!stream.finished) stream.abort(asCmdopError(err, 'reading the upload source'));

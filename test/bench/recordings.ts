@@ -11,6 +11,7 @@ import { benchCluster } from './cluster.js';
 import { ECHO_WARMUP, makeFile, oursThroughput, sdkEcho } from './terminal.js';
 
 const RUNS = 3;
+const ECHO_ROUNDS = 5;
 
 export async function recordingsBench(fileMiB: number, keystrokes: number): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cmdop-rbench-'));
@@ -27,11 +28,18 @@ export async function recordingsBench(fileMiB: number, keystrokes: number): Prom
     }
     const recDir = join(dir, 'on', 'agent', 'recordings');
     const onDisk = readdirSync(recDir).filter((f) => f.endsWith('.cast.gz')).map((f) => statSync(join(recDir, f)).size);
+    // Echo in alternating rounds, so that neither side gets the quieter minutes of the run.
     const echoOn = await sdkEcho(on.client.terminal);
-    const e1 = await echoOn.measure(ECHO_WARMUP, keystrokes);
-    await echoOn.close();
     const echoOff = await sdkEcho(off.client.terminal);
-    const e0 = await echoOff.measure(ECHO_WARMUP, keystrokes);
+    await echoOn.measure(ECHO_WARMUP, 0);
+    await echoOff.measure(ECHO_WARMUP, 0);
+    const e1 = { warm: [] as number[] };
+    const e0 = { warm: [] as number[] };
+    for (let round = 0; round < ECHO_ROUNDS; round++) {
+      e1.warm.push(...(await echoOn.measure(0, keystrokes / ECHO_ROUNDS)).warm);
+      e0.warm.push(...(await echoOff.measure(0, keystrokes / ECHO_ROUNDS)).warm);
+    }
+    await echoOn.close();
     await echoOff.close();
     const mb = (x: number) => x / 1e6;
     return [

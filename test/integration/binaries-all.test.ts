@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ensureBinaries, binPath } from '../helpers/package.js';
-import { ROOT } from '../helpers/procs.js';
+import { ROOT, start } from '../helpers/procs.js';
+import { get as httpsGet } from 'node:https';
 import { tempDir } from '../helpers/tmp.js';
 // @ts-expect-error: a plain .mjs build script, no type declarations
 import { verifySignature } from '../../scripts/macho-sign.mjs';
@@ -56,6 +57,34 @@ describe('the agent for five platforms', () => {
     const [cli] = ensureBinaries('cmdop', ['linux-x64']);
     expect(execFileSync(relay!, ['--version'], { env: { PATH: '/nonexistent' } }).toString()).toMatch(/^cmdop-relay \d+\.\d+\.\d+\n$/);
     expect(execFileSync(cli!, ['--version'], { env: { PATH: '/nonexistent' } }).toString()).toMatch(/^cmdop \d+\.\d+\.\d+\n$/);
+  }, 300_000);
+
+  it('the relay binary serves the web console from inside itself (serve --ui, no dist/ on disk)', async () => {
+    const [relay] = ensureBinaries('relay', ['linux-x64']);
+    const { dir, cleanup } = tempDir();
+    const p = start(relay!, ['serve', '--ui', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'relay'), '--log-level', 'warn'], { PATH: '/usr/bin:/bin', HOME: dir });
+    try {
+      const [, url] = await p.waitFor(/listening on (wss:\S+)/);
+      const base = url!.replace(/^wss:/, 'https:');
+      const get = (path: string) => new Promise<{ status: number; body: string; csp: string }>((resolve, reject) => {
+        httpsGet(`${base}${path}`, { rejectUnauthorized: false }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, csp: String(res.headers['content-security-policy'] ?? '') }));
+        }).on('error', reject);
+      });
+      const page = await get('/ui/');
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('/ui/app.js');
+      expect(page.csp).toContain("default-src 'none'");
+      const app = await get('/ui/app.js');
+      expect(app.status).toBe(200);
+      expect(app.body.length).toBeGreaterThan(100_000);
+      expect((await get('/ui/asciinema-player.css')).status).toBe(200);
+    } finally {
+      await p.kill();
+      cleanup();
+    }
   }, 300_000);
 
   it('linux-arm64 runs under qemu: --version, and a real pty round trip (doctor --check pty)', () => {

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
+import { sea } from '../../packaging/runtime.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { AuthError, PermissionError, UnavailableError, type CmdopError } from '../../errors.js';
@@ -45,10 +46,23 @@ export class ConsoleHttp {
    * @param secure served over TLS (the relay); `cmdop ui` is plain HTTP on 127.0.0.1, which
    *   browsers treat as a secure context, so its cookie is still marked Secure.
    */
-  constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir = consoleAssetsDir(), private readonly secureCookie = true, store?: SessionStore) {
+  constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir?: string, private readonly secureCookie = true, store?: SessionStore) {
     this.sessions = new SessionBook(now, store);
-    if (!existsSync(join(dir, 'index.html'))) throw new UnavailableError(`the web console is not built (${dir}): run npm run build`);
-    for (const f of FILES) if (existsSync(join(dir, f))) this.assets.set(f, readFileSync(join(dir, f)));
+    const packed = sea();
+    if (packed) {
+      // A single executable carries the console as SEA assets (scripts/package.mjs).
+      for (const f of FILES) {
+        try {
+          this.assets.set(f, Buffer.from(packed.getAsset(`console/${f}`)));
+        } catch {
+          // not packed (the source map)
+        }
+      }
+    } else {
+      dir ??= consoleAssetsDir();
+      for (const f of FILES) if (existsSync(join(dir, f))) this.assets.set(f, readFileSync(join(dir, f)));
+    }
+    if (!this.assets.has('index.html')) throw new UnavailableError(`the web console is not built (${dir ?? 'the single executable has none'}): run npm run build`);
   }
 
   /** Answers /ui and everything under it; false for any other path. */
