@@ -12,6 +12,8 @@ import { runTool, sshEnv, type SshEnv } from '../helpers/openssh.js';
 import type { Agent } from '../../src/agent/agent.js';
 import pty from '@lydell/node-pty';
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
+import { parseCast } from '../../src/protocol/asciicast.js';
+import { collect } from '../helpers/collect.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 import { Client } from '../../src/client/client.js';
 
@@ -157,6 +159,13 @@ describe('OpenSSH through the relay', () => {
     term.write('exit 3\r');
     expect(await exited).toBe(3);
     await waitFor('the session to end with its shell', () => sessions[0]!.exit !== null);
+    // Recorded at the agent like any terminal session: the ssh user's screen, the resize, the exit.
+    await waitFor('the recording to close', () => agent.recordings.get(sessions[0]!.id).status === 'complete');
+    const cast = Buffer.from(await collect(await watcher.recordings.stream(sessions[0]!.id))).toString('utf8');
+    const { events } = parseCast(cast);
+    expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toContain('OBSERVED-42');
+    expect(events.filter((e) => e.code === 'r').map((e) => e.data)).toContain('120x40');
+    expect(events.at(-1)).toMatchObject({ code: 'm', data: 'exit 3' });
   });
 
   it('ssh -L to an allowed target works; to a forbidden one it is refused and logged; ssh -R binds on loopback only', async () => {
@@ -310,4 +319,3 @@ function listeners(port: number): string[] {
     return [3, 2, 1, 0].map((i) => parseInt(a.slice(i * 2, i * 2 + 2), 16)).join('.');
   });
 }
-

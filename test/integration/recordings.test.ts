@@ -15,17 +15,13 @@ import { parseCast } from '../../src/protocol/asciicast.js';
 import { PermissionError, UnavailableError } from '../../src/errors.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { render } from '../helpers/term.js';
+import { collect } from '../helpers/collect.js';
 import { rejection, waitFor } from '../helpers/wait.js';
 import { run } from '../helpers/procs.js';
 import { canMount, fill, mountTmpfs } from '../helpers/tmpfs.js';
 
 const BASH = { shell: '/bin/bash', args: ['--norc', '--noprofile'], env: { PS1: '$ ' } };
 
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const c of chunks) out.push(Buffer.from(c));
-  return Buffer.concat(out);
-}
 
 /** A session that runs `script` (lines typed into bash), then exits; resolves with its id once its recording is closed. */
 async function session(client: Client, script: string[], o: { resize?: [number, number] } = {}): Promise<string> {

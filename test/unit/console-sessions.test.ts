@@ -61,3 +61,32 @@ describe('console sessions', () => {
     expect(cookieOf(req({ cookie: 'cmdop_consolex=1' }))).toBeUndefined();
   });
 });
+
+describe('console sign-in limiter', async () => {
+  const { SignInLimiter, MAX_FAILURES, WINDOW_MS, MAX_ADDRESSES } = await import('../../src/console/server/limiter.js');
+
+  it('refuses an address past its failures until the oldest leaves the window; success clears it; others are unaffected', () => {
+    let now = 1_000_000;
+    const l = new SignInLimiter(() => now);
+    for (let i = 0; i < MAX_FAILURES - 1; i++) {
+      l.failed('10.0.0.1');
+      now += 1000;
+    }
+    expect(l.retryAfter('10.0.0.1')).toBe(0);
+    l.failed('10.0.0.1');
+    expect(l.retryAfter('10.0.0.1')).toBe(WINDOW_MS - (MAX_FAILURES - 1) * 1000);
+    expect(l.retryAfter('10.0.0.2')).toBe(0);
+    now += WINDOW_MS - (MAX_FAILURES - 1) * 1000 + 1; // the first failure has left the window
+    expect(l.retryAfter('10.0.0.1')).toBe(0);
+    l.failed('10.0.0.1');
+    expect(l.retryAfter('10.0.0.1')).toBeGreaterThan(0);
+    l.succeeded('10.0.0.1');
+    expect(l.retryAfter('10.0.0.1')).toBe(0);
+  });
+
+  it('holds at most MAX_ADDRESSES addresses (the oldest goes)', () => {
+    const l = new SignInLimiter(() => 0);
+    for (let i = 0; i < MAX_ADDRESSES + 50; i++) l.failed(`a${i}`);
+    expect(l.size).toBe(MAX_ADDRESSES);
+  });
+});

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { sea } from '../../packaging/runtime.js';
+import { SignInLimiter } from './limiter.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { AuthError, PermissionError, UnavailableError, type CmdopError } from '../../errors.js';
@@ -40,6 +41,7 @@ export function consoleAssetsDir(): string {
 
 export class ConsoleHttp {
   readonly sessions: SessionBook;
+  private readonly limiter: SignInLimiter;
   private readonly assets = new Map<string, Buffer>();
 
   /**
@@ -48,6 +50,7 @@ export class ConsoleHttp {
    */
   constructor(private readonly auth: ConsoleAuth, private readonly secure: boolean, private readonly now: () => number = Date.now, dir?: string, private readonly secureCookie = true, store?: SessionStore) {
     this.sessions = new SessionBook(now, store);
+    this.limiter = new SignInLimiter(now);
     const packed = sea();
     if (packed) {
       // A single executable carries the console as SEA assets (scripts/package.mjs).
@@ -129,14 +132,19 @@ export class ConsoleHttp {
   private async signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.auth.signInWithKey) return sendJson(res, 404, { code: 'not_found', message: 'sign in with the link cmdop ui printed' });
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return sendJson(res, 415, { code: 'validation', message: 'JSON only' });
+    const addr = req.socket.remoteAddress ?? '';
+    const wait = this.limiter.retryAfter(addr);
+    if (wait > 0) return sendJson(res, 429, { code: 'rate_limit', message: `too many failed sign-ins from this address: try again in ${Math.ceil(wait / 1000)} s` }, { 'retry-after': String(Math.ceil(wait / 1000)) });
     const body = await readJson(req);
     if (!body || typeof body.key !== 'string') return sendJson(res, 400, { code: 'validation', message: 'send {"key": "cmdop_..."}' });
     let k: ConsoleKey;
     try {
       k = await this.auth.signInWithKey(body.key);
     } catch (err) {
+      this.limiter.failed(addr);
       return sendJson(res, 401, { code: (err as CmdopError).code ?? 'auth', message: (err as Error).message });
     }
+    this.limiter.succeeded(addr);
     this.startSession(res, k, () => sendJson(res, 200, { keyId: k.keyId, name: k.name }));
   }
 
