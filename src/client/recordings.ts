@@ -78,6 +78,21 @@ export class Recordings {
     return bytesOf(await this.caller.open({ target: this.machine.get(), service: 'terminal', method: 'recordings.read', request, end: true, window: WINDOW }));
   }
 
+  /**
+   * The recording cut into segments, as asciinema-player's segmented index (JSON): each segment
+   * starts from a snapshot of the screen, so a player can seek without the events before it.
+   */
+  async segments(sessionId: string): Promise<string> {
+    const res = v1.RecordingJson.decode(await this.caller.unary(this.machine.get(), 'terminal', 'recordings.segments', v1.SessionRef.encode({ sessionId }).finish()));
+    return new TextDecoder().decode(res.json);
+  }
+
+  /** Segment `n` of the index above (JSON: its snapshot and its events). */
+  async segment(sessionId: string, n: number): Promise<string> {
+    const res = v1.RecordingJson.decode(await this.caller.unary(this.machine.get(), 'terminal', 'recordings.segment', v1.RecordingSegmentRequest.encode({ sessionId, segment: n }).finish()));
+    return new TextDecoder().decode(res.json);
+  }
+
   /** The recording parsed: its header, then its events as they stream in (checked as asciicast v2). */
   async cast(sessionId: string): Promise<{ header: CastHeader; events: AsyncIterable<CastEvent> }> {
     const it = (await this.stream(sessionId))[Symbol.asyncIterator]();

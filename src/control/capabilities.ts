@@ -53,6 +53,8 @@ const METHOD_CAPS: Record<string, readonly Capability[]> = {
   'terminal.recordings.list': ['terminal', 'terminal:observe'],
   'terminal.recordings.get': ['terminal', 'terminal:observe'],
   'terminal.recordings.read': ['terminal', 'terminal:observe'],
+  'terminal.recordings.segments': ['terminal', 'terminal:observe'],
+  'terminal.recordings.segment': ['terminal', 'terminal:observe'],
   'terminal.execute': ['exec'],
   'terminal.execute.stream': ['exec'],
   'files.list': ['files:read', 'files:write'],

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import xterm from '@xterm/headless';
 import type { Agent } from '../../src/agent/agent.js';
 import type { Client } from '../../src/client/client.js';
 import { parseCast } from '../../src/protocol/asciicast.js';
@@ -116,6 +117,40 @@ describe('session recordings', () => {
     expect(info.bytes).toBeLessThanOrEqual(64 * 1024);
     const cut = parseCast(Buffer.from(await collect(await other.terminal.recordings.stream(big))).toString('utf8'));
     expect(cut.events.at(-1)).toMatchObject({ code: 'm', data: 'recording truncated at the 65536-byte cap' });
+  });
+
+  it('segments for the console player: each starts from a snapshot that, with its events, draws the same screen as the whole replay', async () => {
+    const id = await session(client, ['for i in 1 2 3 4 5 6; do printf "\\033[3${i}mline-$i\\033[0m\\n"; sleep 0.3; done; clear; echo after-clear']);
+    const index = JSON.parse(await client.terminal.recordings.segments(id)) as { duration: number; term: { cols: number; rows: number }; segments: Array<{ start: number; url: string }> };
+    expect(index.segments.length).toBeGreaterThan(1);
+    expect(index.segments[0]!.start).toBe(0);
+    const whole = parseCast(Buffer.from(await collect(await client.terminal.recordings.stream(id))).toString('utf8'));
+    const screenOf = async (init: string, events: Array<[number, string, string]>) => {
+      const t = new xterm.Terminal({ cols: index.term.cols, rows: index.term.rows, allowProposedApi: true });
+      const write = (d: string) => new Promise<void>((r) => t.write(d, r));
+      await write(init);
+      for (const [, code, data] of events) {
+        if (code === 'o') await write(data);
+        if (code === 'r') t.resize(...(data.split('x').map(Number) as [number, number]));
+      }
+      const b = t.buffer.active;
+      const rows = Array.from({ length: t.rows }, (_, y) => b.getLine(b.viewportY + y)?.translateToString(true) ?? '');
+      t.dispose();
+      return rows.join('\n');
+    };
+    const full = await screenOf('', whole.events.map((e) => [e.time, e.code, e.data]));
+    expect(full).toContain('after-clear');
+    let events = 0;
+    for (let n = 0; n < index.segments.length; n++) {
+      const seg = JSON.parse(await client.terminal.recordings.segment(id, n)) as { snapshot: { init: string }; events: Array<[number, string, string]> };
+      expect(seg.events[0]![0]).toBeGreaterThanOrEqual(index.segments[n]!.start);
+      events += seg.events.length;
+      // From this segment's snapshot, the rest of the recording (this and the later segments) ends on the same screen.
+      const rest = whole.events.filter((e) => e.time >= index.segments[n]!.start).map((e) => [e.time, e.code, e.data] as [number, string, string]);
+      expect(await screenOf(seg.snapshot.init, rest)).toBe(full);
+    }
+    expect(events).toBe(whole.events.length); // every event in exactly one segment
+    expect(await rejection(client.terminal.recordings.segment(id, index.segments.length))).toMatchObject({ code: 'not_found' });
   });
 
   it('a key that may observe sessions may read recordings; one without terminal rights may not', async () => {

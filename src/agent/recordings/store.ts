@@ -109,7 +109,7 @@ export class RecordingStore {
       return out;
     }
     for (const n of names) {
-      if (!n.endsWith('.json')) continue;
+      if (!n.endsWith('.json') || !ID.test(n.slice(0, -5))) continue; // indexes only (not segment indexes)
       const info = this.info(n.slice(0, -5));
       if (info) out.push(info);
     }
@@ -120,6 +120,12 @@ export class RecordingStore {
     const info = ID.test(id) ? this.info(id) : null;
     if (!info) throw new NotFoundError(`no recording of session ${id}`, { detail: 'recording_not_found' });
     return info;
+  }
+
+  /** A recording's file, how much of it is complete gzip members, and whether it is finished. */
+  file(id: string): { path: string; size: number; finished: boolean } {
+    const info = this.get(id);
+    return { path: this.castPath(id), size: Number(info.bytes), finished: info.status !== 'recording' };
   }
 
   /** The file to read (its flushed part, while recording). */
@@ -157,6 +163,7 @@ export class RecordingStore {
     try {
       rmSync(this.castPath(id), { force: true });
       rmSync(join(this.cfg.dir, `${id}.json`), { force: true });
+      rmSync(`${this.castPath(id)}.segments.json`, { force: true });
       this.log.info({ session: id, why }, 'recording removed by retention');
       return true;
     } catch {

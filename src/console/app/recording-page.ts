@@ -1,57 +1,76 @@
 /**
- * One session recording, played in the page with asciinema-player. The cast streams in over the
- * link (flow-controlled, parsed as it arrives by our own asciicast reader, checked as it goes);
- * the player then gets the events to seek in. Casts larger than MAX_CAST_BYTES are not loaded
- * into a tab: the page says to use `cmdop play` or to download it.
+ * One session recording, played in the page with asciinema-player in its segmented format: the
+ * player asks for the index, then for each segment as playback or a seek reaches it, and every
+ * segment starts from a snapshot of the screen the agent computed. So a long recording streams in
+ * a segment at a time over the page's link, and seeking anywhere loads only that segment.
+ *
+ * The player fetches by URL; the segment URLs are `cmdop-recording:…`, which a fetch shim,
+ * installed while this page is open, answers from the link (nothing goes to the network, and the
+ * CSP's connect-src stays 'self').
  */
 import * as AsciinemaPlayer from 'asciinema-player';
-import type { Player, RecordingEvent } from 'asciinema-player';
+import type { Player } from 'asciinema-player';
 import type { Console } from './console.js';
 import { errorText, h, mount } from './dom.js';
 
-/** Most asciicast text a tab loads to play (the player holds every event to seek). */
-export const MAX_CAST_BYTES = 64 * 1024 * 1024;
+const INDEX_URL = 'cmdop-recording:index';
+const SEGMENT_URL = 'cmdop-recording:segment/';
 
 declare global {
   interface Window {
     /** For tests and the curious: the player on the recording page. */
     cmdopPlayer?: Player;
+    /** Segments the page has fetched (tests: that a seek loads only what it needs). */
+    cmdopSegmentsLoaded?: number[];
   }
 }
 
+/** Answers the player's fetches of `cmdop-recording:` URLs from `serve`; returns the uninstall. */
+function installFetchShim(serve: (url: string) => Promise<string>): () => void {
+  const original = window.fetch;
+  window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (!url.startsWith('cmdop-recording:')) return original(input, init);
+    return serve(url).then(
+      (json) => new Response(json, { status: 200, headers: { 'content-type': 'application/json' } }),
+      (err) => new Response(errorText(err), { status: 502, statusText: errorText(err) }),
+    );
+  };
+  return () => {
+    window.fetch = original;
+  };
+}
+
 export function recordingPage(app: Console, machineId: string, sessionId: string): () => void {
-  const terminal = app.terminalOn(machineId);
+  const recordings = app.terminalOn(machineId).recordings;
   const status = h('p', { class: 'status', id: 'recording-status' }, 'loading…');
   const box = h('div', { id: 'player' });
   let player: Player | null = null;
-  let gone = false;
+  window.cmdopSegmentsLoaded = [];
+  const uninstall = installFetchShim(async (url) => {
+    if (url === INDEX_URL) return recordings.segments(sessionId);
+    const n = Number(url.slice(SEGMENT_URL.length));
+    window.cmdopSegmentsLoaded?.push(n);
+    return recordings.segment(sessionId, n);
+  });
   mount(
     h('p', {}, h('a', { href: `#/m/${encodeURIComponent(machineId)}` }, `← ${machineId}`)),
     h('h1', {}, `Recording ${sessionId.slice(0, 8)}`),
     status,
     box,
   );
-  void (async () => {
-    const info = await terminal.recordings.get(sessionId);
-    if (info.castBytes > MAX_CAST_BYTES) {
-      status.textContent = `${(info.castBytes / 1048576).toFixed(0)} MiB of terminal output is more than a tab plays: cmdop play ${machineId} ${sessionId}`;
-      return;
-    }
-    const { header, events } = await terminal.recordings.cast(sessionId);
-    const evs: RecordingEvent[] = [];
-    for await (const e of events) {
-      if (gone) return;
-      evs.push([e.time, e.code, e.data]);
-      if (evs.length % 2000 === 0) status.textContent = `loading… ${evs.length} events`;
-    }
-    // The player's array form: the header, then [seconds, code, data] events.
-    player = AsciinemaPlayer.create({ data: [header, ...evs] }, box, { fit: 'width', idleTimeLimit: 2, preload: true, terminalFontFamily: 'DejaVu Sans Mono, monospace' });
-    window.cmdopPlayer = player;
-    status.textContent = `${info.hostname} · ${info.shell} · ${info.durationSec.toFixed(1)} s · ${info.status}${info.error ? ` (${info.error})` : ''} · ${evs.length} events`;
-  })().catch((err) => (status.textContent = errorText(err)));
+  recordings.get(sessionId).then(
+    (info) => {
+      player = AsciinemaPlayer.create({ url: INDEX_URL, format: 'segmented' } as AsciinemaPlayer.UrlSource, box, { fit: 'width', preload: true, terminalFontFamily: 'DejaVu Sans Mono, monospace' });
+      window.cmdopPlayer = player;
+      status.textContent = `${info.hostname} · ${info.shell} · ${info.durationSec.toFixed(1)} s · ${info.status}${info.error ? ` (${info.error})` : ''}`;
+    },
+    (err) => (status.textContent = errorText(err)),
+  );
   return () => {
-    gone = true;
     player?.dispose();
+    uninstall();
     delete window.cmdopPlayer;
+    delete window.cmdopSegmentsLoaded;
   };
 }
