@@ -110,10 +110,18 @@ export class FilesCore {
     );
     // The source may stall (a pipe, a user's stream): a closed stream must end the wait all the same.
     const it = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
-    const gone = closed.then(() => null);
+    let stopWaiting: (() => void) | null = null;
+    void closed.then(() => stopWaiting?.());
     try {
       for (;;) {
-        const next = await Promise.race([it.next(), gone]);
+        // Either the source's next chunk or, if the stream closes first, null (nothing is kept per chunk).
+        const next = stream.finished
+          ? null
+          : await new Promise<IteratorResult<Uint8Array> | null>((resolve, reject) => {
+              stopWaiting = () => resolve(null);
+              Promise.resolve(it.next()).then(resolve, reject);
+            });
+        stopWaiting = null;
         if (next === null) {
           void it.return?.();
           break;

@@ -49,14 +49,21 @@ export async function upload(files: Files, localPath: string, remotePath: string
     }
   }
   const src = createReadStream(localPath, { start: offset, highWaterMark: 1 << 20 });
-  if (o.onProgress) {
-    let done = offset;
-    const report = o.onProgress;
-    report(done, st.size);
-    src.on('data', (c) => report((done += c.length), st.size));
-  }
+  // Progress is counted as chunks are taken, never with a 'data' listener: that would make the
+  // file flow past the link's backpressure into memory.
+  const report = o.onProgress;
+  let done = offset;
+  report?.(done, st.size);
+  const chunks = report
+    ? (async function* () {
+        for await (const c of src as AsyncIterable<Buffer>) {
+          yield c;
+          report((done += c.length), st.size);
+        }
+      })()
+    : src;
   const { resume: _r, onProgress: _p, ...write } = o;
-  return files.write(remotePath, src, { mode: st.mode & 0o777, ...write, resumable: o.resumable ?? true, offset, prefixSha256 });
+  return files.write(remotePath, chunks, { mode: st.mode & 0o777, ...write, resumable: o.resumable ?? true, offset, prefixSha256 });
 }
 
 /** The hidden partial a download to `path` writes before it is complete. */

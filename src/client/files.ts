@@ -35,8 +35,8 @@ export class Files extends FilesCore {
     return readableFrom(await this.open('read', readRequest(path, o, 0), true));
   }
 
-  /** Writes a file atomically (temp + fsync + rename on the machine) from a Buffer, a string or a Node stream. */
-  write(path: string, data: string | Uint8Array | Readable, o: WriteOptions & { offset?: number; prefixSha256?: string } = {}): Promise<WriteResult> {
+  /** Writes a file atomically (temp + fsync + rename on the machine) from a Buffer, a string, a Node stream or any async iterable of chunks. */
+  write(path: string, data: string | Uint8Array | Readable | AsyncIterable<Uint8Array>, o: WriteOptions & { offset?: number; prefixSha256?: string } = {}): Promise<WriteResult> {
     return this.writeChunks(path, typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data, o);
   }
 
