@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'puppeteer-core';
-import { tempDir } from '../helpers/tmp.js';
+import type { BrowserContext, Page } from 'puppeteer-core';
 import { waitFor } from '../helpers/wait.js';
-import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
-import { launchBrowser, screenshot } from '../helpers/browser.js';
+import { run } from '../helpers/procs.js';
+import { consoleRig, type ConsoleRig } from '../helpers/console-rig.js';
+import { screenshot } from '../helpers/browser.js';
 
 const MiB = 1024 * 1024;
 
@@ -30,43 +30,24 @@ function bigFile(path: string, bytes: number): void {
 }
 
 describe('files in the web console', () => {
-  const { dir, cleanup } = tempDir();
-  const data = join(dir, 'relay');
-  const jail = join(dir, 'jail');
-  let relay: Awaited<ReturnType<typeof relayProcess>>;
-  let agents: Proc[] = [];
-  let browser: Browser;
-  let key = '';
-  let base = '';
+  let rig: ConsoleRig;
+  let dir = '';
+  let jail = '';
 
   beforeAll(async () => {
-    mkdirSync(jail);
-    relay = await relayProcess(data, 0, ['--ui']);
-    base = relay.url.replace(/^wss:/, 'https:');
-    const token = (await run('cmdop-relay', ['tokens', 'issue', '--unlimited', '--data-dir', data])).stdout.trim();
-    key = (await run('cmdop-relay', ['keys', 'issue', '--name', 'files-test', '--data-dir', data])).stdout.trim();
-    agents = [await agentProcess(join(dir, 'a'), relay, token, 'files-host', ['--files-root', jail]), await agentProcess(join(dir, 'b'), relay, token, 'ro-host', ['--files-read-only'])];
-    browser = await launchBrowser();
+    rig = await consoleRig((d) => {
+      jail = join(d, 'jail');
+      mkdirSync(jail);
+      return [{ host: 'files-host', args: ['--files-root', jail] }, { host: 'ro-host', args: ['--files-read-only'] }];
+    });
+    dir = rig.dir;
   }, 90_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    for (const a of agents) await a.kill();
-    await relay?.kill();
-    cleanup();
-  });
+  afterAll(() => rig?.close());
 
   /** A signed-in page on a machine's files page, at `path`. */
-  async function filesPage(host: string, path?: string): Promise<Page> {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1100, height: 800 });
-    await page.goto(`${base}/ui/`);
-    await page.waitForSelector('#signin, tr[data-machine]');
-    if (await page.$('#signin')) {
-      await page.type('#key', key);
-      await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
-    }
-    await page.waitForSelector(`tr[data-machine="${host}"] a`);
+  async function filesPage(host: string, path?: string, o: { key?: string; context?: BrowserContext } = {}): Promise<Page> {
+    const page = await rig.signedIn(host, o);
     await page.click(`tr[data-machine="${host}"] a`);
     await page.waitForSelector('a#files');
     await page.click('a#files');
@@ -163,21 +144,16 @@ describe('files in the web console', () => {
   }, 300_000);
 
   it('a key that may only read files and watch sessions sees no control it may not use', async () => {
-    const reader = (await run('cmdop-relay', ['keys', 'issue', '--name', 'reader', '--allow', 'files:read,terminal:observe,info', '--data-dir', data])).stdout.trim();
-    const ctx = await browser.createBrowserContext(); // its own cookie jar: signed in as this key only
-    const page = await ctx.newPage();
-    await page.setViewport({ width: 1100, height: 800 });
-    await page.goto(`${base}/ui/`);
-    await page.waitForSelector('#signin');
-    await page.type('#key', reader);
-    await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
-    await page.waitForSelector('tr[data-machine="files-host"] a');
+    const reader = (await run('cmdop-relay', ['keys', 'issue', '--name', 'reader', '--allow', 'files:read,terminal:observe,info', '--data-dir', rig.data])).stdout.trim();
+    const ctx = await rig.browser.createBrowserContext(); // its own cookie jar: signed in as this key only
+    const page = await rig.signedIn('files-host', { key: reader, context: ctx });
     await page.click('tr[data-machine="files-host"] a');
     await page.waitForSelector('a#files');
     expect(await page.$('table.sessions')).not.toBeNull(); // it may observe
     expect(await page.$('#new-session')).toBeNull(); // but not start or drive a session
     expect(await page.$('form#exec')).toBeNull(); // nor run commands
     await page.click('a#files');
+    await page.waitForSelector('#path');
     await page.$eval('#path', (e, p) => ((e as HTMLInputElement).value = p), jail);
     await page.click('#goto button');
     await page.waitForSelector('tr[data-file="renamed.txt"]');

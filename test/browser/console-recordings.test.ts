@@ -4,12 +4,9 @@
  * shows the session's last screen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import type { Browser, Page } from 'puppeteer-core';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
-import { launchBrowser, openNewTerminal, screenMatches, screenshot } from '../helpers/browser.js';
+import { consoleRig, type ConsoleRig } from '../helpers/console-rig.js';
+import { openNewTerminal, screenMatches, screenshot } from '../helpers/browser.js';
 
 /** What the recording page exposes for tests (see src/console/app/recording-page.ts). */
 interface PlayerHook {
@@ -18,50 +15,21 @@ interface PlayerHook {
 }
 
 describe('recordings in the web console', () => {
-  const { dir, cleanup } = tempDir();
-  const data = join(dir, 'relay');
-  let relay: Awaited<ReturnType<typeof relayProcess>>;
-  let agent: Proc;
-  let browser: Browser;
-  let key = '';
-  let base = '';
-
+  let rig: ConsoleRig;
   beforeAll(async () => {
-    relay = await relayProcess(data, 0, ['--ui']);
-    base = relay.url.replace(/^wss:/, 'https:');
-    const token = (await run('cmdop-relay', ['tokens', 'issue', '--data-dir', data])).stdout.trim();
-    key = (await run('cmdop-relay', ['keys', 'issue', '--name', 'recordings-test', '--data-dir', data])).stdout.trim();
-    agent = await agentProcess(join(dir, 'a'), relay, token, 'rec-host');
-    browser = await launchBrowser();
+    rig = await consoleRig([{ host: 'rec-host' }]);
   }, 90_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await agent?.kill();
-    await relay?.kill();
-    cleanup();
-  });
-
-  async function signedIn(): Promise<Page> {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1100, height: 800 });
-    await page.goto(`${base}/ui/`);
-    await page.waitForSelector('#signin');
-    await page.type('#key', key);
-    await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
-    await page.waitForSelector('tr[data-machine="rec-host"]');
-    return page;
-  }
+  afterAll(() => rig?.close());
 
   it('a finished session is listed on its machine page, plays, and seeks to its last screen', async () => {
-    const page = await signedIn();
+    const page = await rig.signedIn('rec-host');
     await openNewTerminal(page, 'rec-host');
     const session = decodeURIComponent(new URL(page.url()).hash.split('/')[4]!);
     const machinePage = new URL(page.url()).hash.split('/t/')[0]!;
     await page.keyboard.type("printf 'played-%s\\n' $((7*6)); sleep 0.3; printf 'last-line\\n'\n");
     await screenMatches(page, /last-line/);
     await page.keyboard.type('exit\n');
-    await page.goto(`${base}/ui/${machinePage}`);
+    await page.goto(`${rig.base}/ui/${machinePage}`);
     // The recording closes just after the session exits: reload until its row says so.
     await waitFor('the recording to be listed complete', async () => {
       await page.reload();

@@ -8,50 +8,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import type { Browser, Page } from 'puppeteer-core';
-import { tempDir } from '../helpers/tmp.js';
+import { consoleRig, type ConsoleRig } from '../helpers/console-rig.js';
 import { withTimeout } from '../helpers/wait.js';
-import { agentProcess, relayProcess, run, type Proc } from '../helpers/procs.js';
-import { launchBrowser, screenMatches, screenshot, openNewTerminal, upgradeStatus, waitAttached } from '../helpers/browser.js';
+import { relayProcess, run } from '../helpers/procs.js';
+import { screenMatches, screenshot, openNewTerminal, upgradeStatus, waitAttached } from '../helpers/browser.js';
 
 describe('web console on the relay', () => {
-  const { dir, cleanup } = tempDir();
-  const data = join(dir, 'relay');
-  let relay: Awaited<ReturnType<typeof relayProcess>>;
-  let agent: Proc;
-  let browser: Browser;
+  let rig: ConsoleRig;
+  let dir = '';
+  let data = '';
   let key = '';
   let base = '';
+  let browser: Browser;
 
   beforeAll(async () => {
-    relay = await relayProcess(data, 0, ['--ui']);
-    base = relay.url.replace(/^wss:/, 'https:');
-    const token = (await run('cmdop-relay', ['tokens', 'issue', '--data-dir', data])).stdout.trim();
-    key = (await run('cmdop-relay', ['keys', 'issue', '--name', 'console-test', '--data-dir', data])).stdout.trim();
     // Recording is tested in console-recordings and recordings tests; off here, so the 200 MiB cat measures the browser, not the disk.
-    agent = await agentProcess(join(dir, 'a'), relay, token, 'console-host', ['--recording-mode', 'off']);
-    browser = await launchBrowser();
+    rig = await consoleRig([{ host: 'console-host', args: ['--recording-mode', 'off'] }]);
+    ({ dir, data, key, base, browser } = rig);
   }, 90_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await agent?.kill();
-    await relay?.kill();
-    cleanup();
-  });
+  afterAll(() => rig?.close());
 
-  async function signedIn(secret = key): Promise<Page> {
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1100, height: 700 });
-    await page.goto(`${base}/ui/`);
-    // The default context keeps its cookie between tests: signed in already, or the form.
-    await page.waitForSelector('#signin, tr[data-machine="console-host"]');
-    if (await page.$('#signin')) {
-      await page.type('#key', secret);
-      await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
-    }
-    await page.waitForSelector('tr[data-machine="console-host"]');
-    return page;
-  }
+  const signedIn = () => rig.signedIn('console-host');
 
   /** A POST to the console with the given Origin and cookie; its status. */
   function post(path: string, origin: string, cookie: string): Promise<number> {
@@ -127,7 +105,7 @@ describe('web console on the relay', () => {
     await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
     await page.waitForSelector('tr[data-machine="console-host"]');
     const cookie = (await ctx.cookies()).find((x) => x.name === 'cmdop_console')!.value;
-    const linkUrl = relay.url.replace(/\/?$/, '') + '/ui/link';
+    const linkUrl = rig.relay.url.replace(/\/?$/, '') + '/ui/link';
     const upgrade = (headers: Record<string, string>) => upgradeStatus(linkUrl, headers);
     expect(await upgrade({ origin: base, cookie: `cmdop_console=${cookie}` })).toBe(101);
     expect(await upgrade({ origin: 'https://evil.example', cookie: `cmdop_console=${cookie}` })).toBe(403);
@@ -153,11 +131,11 @@ describe('web console on the relay', () => {
     // Output keeps coming while the relay is down: the agent holds it, the page catches up.
     await page.keyboard.type('for i in $(seq 1 300); do echo row-$i; sleep 0.01; done; echo all-$((100+200))\n');
     await screenMatches(page, /row-20\b/);
-    const port = relay.port;
-    relay.child.kill('SIGKILL');
-    await relay.exited;
+    const port = rig.relay.port;
+    rig.relay.child.kill('SIGKILL');
+    await rig.relay.exited;
     await page.waitForFunction(() => document.getElementById('term-status')?.textContent === 'reconnecting…', { timeout: 20_000 });
-    relay = await relayProcess(data, port, ['--ui']);
+    rig.relay = await relayProcess(data, port, ['--ui']);
     await screenMatches(page, /all-300/, 60_000).catch(async (err: Error) => {
       await screenshot(page, 'restart-failed');
       throw new Error(`${err.message}; status ${await page.$eval('#term-status', (e) => e.textContent)}`);
