@@ -169,15 +169,24 @@ describe('session recordings', () => {
   const full = canMount('/tmp');
   // Mounting a tmpfs needs root; CI runs as root. Without it there is no real full disk to test on.
   describe.skipIf(!full)('on a full disk (a real tmpfs)', () => {
-    it('best-effort: the session starts and works, unrecorded, and a recording.failed audit event says why', async () => {
-      const dir = join(c.dir, 'full-be');
-      const umount = mountTmpfs(dir, 64 * 1024);
+    /** An agent recording onto its own small tmpfs (filled first if `filled`), and a client on it; the tmpfs goes after `fn`. */
+    async function onSmallDisk(name: string, o: { bytes: number; filled?: boolean; mode?: string }, fn: (agent: Agent, cl: Client) => Promise<void>): Promise<void> {
+      const dir = join(c.dir, name);
+      const umount = mountTmpfs(dir, o.bytes);
       try {
-        fill(dir);
-        const agent = await c.startAgent('rec-full', { recordingDir: dir });
+        if (o.filled) fill(dir);
+        const agent = await c.startAgent(name, { recordingDir: dir, ...(o.mode ? { recordingMode: o.mode } : {}) });
         await agent.online();
         const cl = await c.client({ timeoutMs: 20_000 });
-        cl.terminal.setMachine('rec-full');
+        cl.terminal.setMachine(name);
+        await fn(agent, cl);
+      } finally {
+        umount();
+      }
+    }
+
+    it('best-effort: the session starts and works, unrecorded, and a recording.failed audit event says why', async () => {
+      await onSmallDisk('rec-full', { bytes: 64 * 1024, filled: true }, async (agent, cl) => {
         const s = await cl.terminal.create(BASH);
         const t = cl.terminal.stream();
         const r = render(t);
@@ -187,19 +196,11 @@ describe('session recordings', () => {
         expect(auditTypes(agent)).toMatch(/recording\.failed.*no space left on device.*|no space left on device.*recording\.failed/);
         expect(await rejection(cl.terminal.recordings.get(s.id))).toMatchObject({ detail: 'recording_not_found' });
         t.close();
-      } finally {
-        umount();
-      }
+      });
     });
 
     it('best-effort: a disk that fills mid-session fails the recording, and the session goes on', async () => {
-      const dir = join(c.dir, 'full-mid');
-      const umount = mountTmpfs(dir, 256 * 1024);
-      try {
-        const agent = await c.startAgent('rec-mid', { recordingDir: dir });
-        await agent.online();
-        const cl = await c.client({ timeoutMs: 20_000 });
-        cl.terminal.setMachine('rec-mid');
+      await onSmallDisk('rec-mid', { bytes: 256 * 1024 }, async (agent, cl) => {
         const s = await cl.terminal.create(BASH);
         const t = cl.terminal.stream();
         const r = render(t);
@@ -212,45 +213,27 @@ describe('session recordings', () => {
         await waitFor('the session after the failure', () => r.text().includes('alive-25'));
         await waitFor('the audit event', () => /recording\.failed/.test(auditTypes(agent)));
         t.close();
-      } finally {
-        umount();
-      }
+      });
     });
 
     it('strict: a disk that fills mid-session ends the session (no unrecorded terminal)', async () => {
-      const dir = join(c.dir, 'full-strict-mid');
-      const umount = mountTmpfs(dir, 256 * 1024);
-      try {
-        const agent = await c.startAgent('rec-strict-mid', { recordingDir: dir, recordingMode: 'strict' });
-        await agent.online();
-        const cl = await c.client({ timeoutMs: 20_000 });
-        cl.terminal.setMachine('rec-strict-mid');
+      await onSmallDisk('rec-strict-mid', { bytes: 256 * 1024, mode: 'strict' }, async (agent, cl) => {
         const s = await cl.terminal.create(BASH);
         await cl.terminal.sendInput(s.id, 'head -c 3000000 /dev/urandom | base64 -w 0\r');
         await waitFor('the session to be ended', async () => (await cl.terminal.getSession(s.id)).exited, 30_000);
         expect((await cl.terminal.recordings.get(s.id)).status).toBe('failed');
         expect(auditTypes(agent)).toMatch(/recording\.failed/);
-      } finally {
-        umount();
-      }
+      });
     });
 
     it('strict: a session that cannot be recorded is refused before its program starts', async () => {
-      const dir = join(c.dir, 'full-strict');
-      const umount = mountTmpfs(dir, 64 * 1024);
-      try {
-        fill(dir);
-        await (await c.startAgent('rec-strict', { recordingDir: dir, recordingMode: 'strict' })).online();
-        const cl = await c.client({ timeoutMs: 20_000 });
-        cl.terminal.setMachine('rec-strict');
+      await onSmallDisk('rec-strict', { bytes: 64 * 1024, filled: true, mode: 'strict' }, async (_agent, cl) => {
         const err = await rejection(cl.terminal.create(BASH));
         expect(err).toBeInstanceOf(UnavailableError);
         expect(err.detail).toBe('recording_failed');
         expect(err.message).toMatch(/no space left on device.*not started/);
         expect(await cl.terminal.listSessions()).toEqual([]);
-      } finally {
-        umount();
-      }
+      });
     });
   });
 });
