@@ -171,7 +171,7 @@ describe('session recordings', () => {
   describe.skipIf(!full)('on a full disk (a real tmpfs)', () => {
     /** An agent recording onto its own small tmpfs (filled first if `filled`), and a client on it; the tmpfs goes after `fn`. */
     async function onSmallDisk(name: string, o: { bytes: number; filled?: boolean; mode?: string }, fn: (agent: Agent, cl: Client) => Promise<void>): Promise<void> {
-      const dir = join(c.dir, name);
+      const dir = join(c.dir, `${name}-disk`); // beside the agent's own state dir, not over it
       const umount = mountTmpfs(dir, o.bytes);
       try {
         if (o.filled) fill(dir);
