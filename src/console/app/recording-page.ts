@@ -8,8 +8,7 @@
  * installed while this page is open, answers from the link (nothing goes to the network, and the
  * CSP's connect-src stays 'self').
  */
-import * as AsciinemaPlayer from 'asciinema-player';
-import type { Player } from 'asciinema-player';
+import type { Player, UrlSource } from 'asciinema-player';
 import type { Console } from './console.js';
 import { errorText, h, mount } from './dom.js';
 
@@ -41,11 +40,23 @@ function installFetchShim(serve: (url: string) => Promise<string>): () => void {
   };
 }
 
+/** The player's stylesheet, added to the page once. */
+function playerStyles(): Promise<void> {
+  if (document.getElementById('player-css')) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const link = h('link', { id: 'player-css', rel: 'stylesheet', href: '/ui/asciinema-player.css' });
+    link.addEventListener('load', () => resolve());
+    link.addEventListener('error', () => reject(new Error('the player stylesheet did not load')));
+    document.head.append(link);
+  });
+}
+
 export function recordingPage(app: Console, machineId: string, sessionId: string): () => void {
   const recordings = app.terminalOn(machineId).recordings;
   const status = h('p', { class: 'status', id: 'recording-status' }, 'loading…');
   const box = h('div', { id: 'player' });
   let player: Player | null = null;
+  let gone = false;
   window.cmdopSegmentsLoaded = [];
   const uninstall = installFetchShim(async (url) => {
     if (url === INDEX_URL) return recordings.segments(sessionId);
@@ -59,15 +70,18 @@ export function recordingPage(app: Console, machineId: string, sessionId: string
     status,
     box,
   );
-  recordings.get(sessionId).then(
-    (info) => {
-      player = AsciinemaPlayer.create({ url: INDEX_URL, format: 'segmented' } as AsciinemaPlayer.UrlSource, box, { fit: 'width', preload: true, terminalFontFamily: 'DejaVu Sans Mono, monospace' });
+  // The player (and its WASM terminal and stylesheet) load with the first recording page only.
+  Promise.all([recordings.get(sessionId), import('asciinema-player'), playerStyles()]).then(
+    ([info, AsciinemaPlayer]) => {
+      if (gone) return;
+      player = AsciinemaPlayer.create({ url: INDEX_URL, format: 'segmented' } as UrlSource, box, { fit: 'width', preload: true, terminalFontFamily: 'DejaVu Sans Mono, monospace' });
       window.cmdopPlayer = player;
       status.textContent = `${info.hostname} · ${info.shell} · ${info.durationSec.toFixed(1)} s · ${info.status}${info.error ? ` (${info.error})` : ''}`;
     },
     (err) => (status.textContent = errorText(err)),
   );
   return () => {
+    gone = true;
     player?.dispose();
     uninstall();
     delete window.cmdopPlayer;
