@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { sshOptions, pinHostKeys } from '../../src/cli/cmdop/ssh.js';
 import type { Machine } from '../../src/client/machines.js';
 import { CLI } from './procs.js';
+import { startCluster, type Cluster } from './cluster.js';
+import type { Agent } from '../../src/agent/agent.js';
 
 export interface SshEnv {
   /** `-o` options for ssh, scp and sftp. */
@@ -50,4 +52,13 @@ export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv, o: 
     });
     child.stdin.end(o.input ?? '');
   });
+}
+
+/** A real relay and one agent, `ssh-box`, online, with the ssh options to reach it through the relay. */
+export async function sshBox(): Promise<{ c: Cluster; agent: Agent; s: SshEnv }> {
+  const c = await startCluster();
+  const agent = await c.startAgent('ssh-box');
+  await agent.online();
+  const m = await (await c.client()).machines.get('ssh-box');
+  return { c, agent, s: sshEnv(m, c.dir, c.relay, c.apiKey) };
 }

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pty from '@lydell/node-pty';
 import type { Agent } from '../../src/agent/agent.js';
 import { parseCast } from '../../src/protocol/asciicast.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { sshEnv, type SshEnv } from '../helpers/openssh.js';
+import type { Cluster } from '../helpers/cluster.js';
+import { sshBox, type SshEnv } from '../helpers/openssh.js';
 import { collect } from '../helpers/collect.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -16,11 +16,7 @@ describe('OpenSSH ssh -tt through the relay', () => {
   let agent: Agent;
   let s: SshEnv;
   beforeAll(async () => {
-    c = await startCluster();
-    agent = await c.startAgent('ssh-box');
-    await agent.online();
-    const m = await (await c.client()).machines.get('ssh-box');
-    s = sshEnv(m, c.dir, c.relay, c.apiKey);
+    ({ c, agent, s } = await sshBox());
   });
   afterAll(() => c.close());
 

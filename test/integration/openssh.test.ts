@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { runTool, sshEnv, type SshEnv } from '../helpers/openssh.js';
+import type { Cluster } from '../helpers/cluster.js';
+import { runTool, sshBox, sshEnv, type SshEnv } from '../helpers/openssh.js';
 import type { Agent } from '../../src/agent/agent.js';
 import pty from '@lydell/node-pty';
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
@@ -22,11 +22,7 @@ describe('OpenSSH through the relay', () => {
   let agent: Agent;
   let s: SshEnv;
   beforeAll(async () => {
-    c = await startCluster();
-    agent = await c.startAgent('ssh-box');
-    await agent.online();
-    const m = await (await c.client()).machines.get('ssh-box');
-    s = sshEnv(m, c.dir, c.relay, c.apiKey);
+    ({ c, agent, s } = await sshBox());
   });
   afterAll(async () => c.close());
 
