@@ -12,6 +12,15 @@ import { tempDir } from '../helpers/tmp.js';
 import { agentProcess, CLI, relayProcess, run, start, type Proc } from '../helpers/procs.js';
 import { CHROMIUM, screenMatches, screenshot, openNewTerminal, upgradeStatus } from '../helpers/browser.js';
 
+/** Chromium that does not accept insecure certificates: cmdop ui must never need it to. */
+const strictBrowser = () => puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+
+async function stopAll(browser: Browser | undefined, procs: Array<{ kill(): Promise<unknown> } | undefined>, cleanup: () => void): Promise<void> {
+  await browser?.close();
+  for (const p of procs) await p?.kill();
+  cleanup();
+}
+
 describe('cmdop ui', () => {
   const { dir, cleanup } = tempDir();
   const data = join(dir, 'relay');
@@ -28,16 +37,10 @@ describe('cmdop ui', () => {
     agent = await agentProcess(join(dir, 'a'), relay, token, 'ui-host');
     ui = start(process.execPath, [CLI('cmdop'), 'ui', '--no-open', '--url', relay.url, '--token', key, '--fingerprint', relay.fingerprint]);
     [signin] = await ui.waitFor(/http:\/\/127\.0\.0\.1:\d+\/ui\/signin\?code=\S+/);
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await strictBrowser();
   }, 90_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await ui?.kill();
-    await agent?.kill();
-    await relay?.kill();
-    cleanup();
-  });
+  afterAll(() => stopAll(browser, [ui, agent, relay], cleanup));
 
   it('signs in once with the printed link, lists the machine, and runs a terminal through the operator\'s link', async () => {
     const page = await browser.newPage();
@@ -89,15 +92,10 @@ describe('cmdop ui --local', () => {
     agent = start(process.execPath, [CLI('cmdop-agent'), 'run', '--socket', join(run, 'agent.sock'), '--state-dir', join(dir, 'state'), '--hostname', 'local-host', '--log-level', 'info'], { HOME: home });
     await waitFor('the agent\'s discovery file', () => existsSync(join(run, 'agent.info')), 30_000);
     ui = start(process.execPath, [CLI('cmdop'), 'ui', '--no-open', '--local'], { HOME: home });
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await strictBrowser();
   }, 90_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await ui?.kill();
-    await agent?.kill();
-    cleanup();
-  });
+  afterAll(() => stopAll(browser, [ui, agent], cleanup));
 
   it('serves the console on the agent of this host, no relay: the machine, a terminal, exec', async () => {
     const [signin] = await ui.waitFor(/http:\/\/127\.0\.0\.1:\d+\/ui\/signin\?code=\S+/);
