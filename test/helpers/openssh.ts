@@ -50,6 +50,9 @@ export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv, o: 
       clearTimeout(t);
       resolve({ code, signal, stdout, stderr });
     });
+    // A program that exits without reading its input (git, scp) closes the pipe first: the EPIPE
+    // that follows is not the test's failure; its exit code and output say what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(o.input ?? '');
   });
 }
