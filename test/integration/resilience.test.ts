@@ -212,7 +212,7 @@ describe('relay state', () => {
     await client.close();
     await c.relay.stop();
     const raw = new EmbeddedStore(join(c.dir, 'relay'));
-    const text = JSON.stringify(await raw.snapshot()) + readFileSync(raw.auditPath, 'utf8');
+    const text = JSON.stringify(await raw.snapshot()) + readFileSync(raw.journalPath, 'utf8') + readFileSync(raw.auditPath, 'utf8');
     expect(text).not.toContain(c.apiKey.slice(22));
     expect((await RelayState.open(raw)).listKeys().length).toBeGreaterThan(0);
     await raw.close();

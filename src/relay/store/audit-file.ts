@@ -4,11 +4,12 @@
  * machine's last agent record, and a sparse offset index (one entry per INDEX_EVERY rows) so a
  * page after a cursor reads from near it instead of from the start.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync } from 'node:fs';
 import { ConflictError } from '../../errors.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
 import type { AuditPage, AuditQuery, AuditRow } from './records.js';
 import { filterAudit } from './rules.js';
+import { appendLog, openLog } from './jsonl.js';
 
 /** One offset is kept per this many audit rows. */
 const INDEX_EVERY = 512;
@@ -31,9 +32,7 @@ export class AuditFile {
    * acknowledged (an append returns only once its whole batch is written).
    */
   private open(): number {
-    const fd = openSync(this.path, 'a+', 0o600);
-    const text = readFileSync(this.path, 'utf8');
-    const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').slice(0, -1);
+    const { fd, lines, bytes } = openLog(this.path);
     const rows: (AuditRow | null)[] = lines.map((line) => {
       try {
         return JSON.parse(line) as AuditRow;
@@ -53,7 +52,7 @@ export class AuditFile {
       }
       this.size += Buffer.byteLength(lines[i]!) + 1;
     }
-    if (this.size < Buffer.byteLength(text)) ftruncateSync(fd, this.size);
+    if (this.size < bytes) ftruncateSync(fd, this.size);
     return fd;
   }
 
@@ -124,9 +123,7 @@ export class AuditFile {
       heads.set(r.chain, r.seq);
     }
     const lines = rows.map((r) => JSON.stringify(r) + '\n');
-    const buf = Buffer.from(lines.join(''));
-    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
-    fdatasyncSync(this.fd);
+    appendLog(this.fd, this.size, lines.join(''));
     rows.forEach((r, i) => {
       this.noteHead(r);
       this.noteOffset(r.seq);

@@ -3,8 +3,9 @@
  * (the embedded store is for one relay and a modest fleet; PostgreSQL is the store for more).
  * A run's position is its line number, which is the cursor `runs` pages by.
  */
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { writeFileAtomic } from '../../platform/atomic.js';
+import { appendLog, openLog } from './jsonl.js';
 import type { RunPage, RunQuery, RunRecord } from './records.js';
 
 export class RunsFile {
@@ -12,19 +13,18 @@ export class RunsFile {
   private runs: (RunRecord & { pos: number })[] = [];
   private heads = new Map<string, number>();
   private nextPos = 1;
+  private size = 0;
 
   constructor(readonly path: string) {
     this.fd = this.open();
   }
 
   private open(): number {
-    const fd = openSync(this.path, 'a+', 0o600);
-    const text = readFileSync(this.path, 'utf8');
-    const whole = text.slice(0, text.lastIndexOf('\n') + 1);
-    if (whole.length < text.length) ftruncateSync(fd, Buffer.byteLength(whole)); // a torn last line was never acknowledged
+    const { fd, lines, bytes } = openLog(this.path);
+    this.size = bytes;
     this.runs = [];
     this.heads.clear();
-    for (const line of whole.split('\n')) {
+    for (const line of lines) {
       if (!line) continue;
       try {
         this.note(JSON.parse(line) as RunRecord & { pos: number });
@@ -54,9 +54,7 @@ export class RunsFile {
       head = r.seq;
     }
     if (fresh.length === 0) return head;
-    const buf = Buffer.from(fresh.map((r) => JSON.stringify(r) + '\n').join(''));
-    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
-    fdatasyncSync(this.fd);
+    this.size = appendLog(this.fd, this.size, fresh.map((r) => JSON.stringify(r) + '\n').join(''));
     for (const r of fresh) this.note(r);
     return head;
   }
