@@ -4,7 +4,7 @@
  * DNS is resolved afresh by every call (Node keeps no DNS cache), so a relay that moved is found.
  */
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
 import { getProxyForUrl } from 'proxy-from-env';
 import { AuthError, ConnectionError, ValidationError } from '../errors.js';
@@ -35,6 +35,25 @@ const TLS_TRUST_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CE
 /** The path every link uses on the relay. */
 export const LINK_PATH = '/v1/link';
 
+/**
+ * TLS contexts by trust (the system's CAs, or one CA file's content), made once per process: a
+ * context loads and parses every trusted CA (~5 ms with a full bundle), which a reconnect loop, or
+ * a process holding many links, would otherwise pay on every dial.
+ */
+const contexts = new Map<string, SecureContext>();
+const MAX_CONTEXTS = 8;
+
+function contextFor(ca?: Buffer): SecureContext {
+  const id = ca ? ca.toString('base64') : '';
+  let ctx = contexts.get(id);
+  if (!ctx) {
+    if (contexts.size >= MAX_CONTEXTS) contexts.clear();
+    ctx = createSecureContext(ca ? { ca } : {});
+    contexts.set(id, ctx);
+  }
+  return ctx;
+}
+
 export function linkUrl(base: string): string {
   const u = new URL(base);
   if (u.protocol === 'https:') u.protocol = 'wss:';
@@ -50,7 +69,7 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
   } catch {
     return Promise.reject(new ValidationError(`not a valid relay URL: ${opts.url}`));
   }
-  const wsOpts: ClientOptions = {
+  const wsOpts: ClientOptions & Pick<ConnectionOptions, 'secureContext'> = {
     perMessageDeflate: false,
     maxPayload: MAX_FRAME_BYTES,
     handshakeTimeout: opts.timeoutMs,
@@ -64,18 +83,26 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
   if (url.protocol === 'wss:') {
     if (opts.trustByProof) {
       wsOpts.rejectUnauthorized = false;
+      wsOpts.secureContext = contextFor();
       return open(url, wsOpts, undefined, opts);
     }
     if (opts.fingerprint) {
       pin = normalizeFingerprint(opts.fingerprint);
       // Chain checks are replaced by the pin, which is checked before any credential is sent.
       wsOpts.rejectUnauthorized = false;
-    } else if (opts.caFile) {
+    }
+    let ca: Buffer | undefined;
+    if (!opts.fingerprint && opts.caFile) {
       try {
-        wsOpts.ca = readFileSync(opts.caFile);
+        ca = readFileSync(opts.caFile); // read at every dial: a CA file replaced on disk is picked up
       } catch (err) {
         return Promise.reject(new ValidationError(`cannot read CA file ${opts.caFile}: ${(err as Error).message}`));
       }
+    }
+    try {
+      wsOpts.secureContext = contextFor(ca);
+    } catch (err) {
+      return Promise.reject(new ValidationError(`CA file ${opts.caFile} is not PEM certificates: ${(err as Error).message}`));
     }
     const proxy = getProxyForUrl(url.toString().replace(/^wss:/, 'https:'));
     // Loaded only when a proxy is in use.

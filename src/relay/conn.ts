@@ -2,7 +2,7 @@
  * One connection to the relay: its handshake (API key for clients; challenge-response with the
  * agent's Ed25519 key for agents; enrolment with a join token), then its role.
  */
-import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { randomBytes, verify, type KeyObject } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { cmdop } from '../protocol/gen/cmdop.js';
@@ -11,7 +11,7 @@ import { MAX_STREAMS_PER_LINK } from '../protocol/limits.js';
 import { CLOSE_POLICY, Link } from '../link/link.js';
 import { Acceptor } from '../link/handshake.js';
 import { wsTransport } from '../link/ws-transport.js';
-import { proofMessage } from '../link/proof.js';
+import { ed25519PublicKey, proofMessage } from '../link/proof.js';
 import type { Stream } from '../protocol/stream.js';
 import type { RouteEnd } from './router.js';
 import { Outbox } from './outbox.js';
@@ -157,18 +157,15 @@ export class Conn {
       if (!this.link.isOpen) return;
       if (!m) throw new AuthError('this machine is not enrolled on the relay; enroll it again with a join token', { detail: 'not_enrolled' });
       if (m.disabled) throw new PermissionError(`machine ${m.hostname} is disabled on the relay`, { detail: 'machine_disabled' });
-      this.challenge({ key: createPublicKey({ key: Buffer.from(m.publicKey, 'base64'), format: 'der', type: 'spki' }), claim: m.id, token: null, hello });
+      const key = ed25519PublicKey(Buffer.from(m.publicKey, 'base64'));
+      if (!key) throw new AuthError('this machine\'s stored key is not an Ed25519 key; enroll it again');
+      this.challenge({ key, claim: m.id, token: null, hello });
       return;
     }
     if (hello.enroll) {
       const token = await this.h.state.tokens.checkFresh(hello.enroll.joinToken);
-      let key: KeyObject;
-      try {
-        key = createPublicKey({ key: Buffer.from(hello.enroll.publicKey), format: 'der', type: 'spki' });
-      } catch {
-        throw new ValidationError('enrolment public key is not an SPKI DER key');
-      }
-      if (key.asymmetricKeyType !== 'ed25519') throw new ValidationError('enrolment key must be Ed25519');
+      const key = ed25519PublicKey(hello.enroll.publicKey);
+      if (!key) throw new ValidationError('enrolment public key must be an Ed25519 key in SPKI DER');
       if (!hello.enroll.hostname) throw new ValidationError('enrolment needs a hostname');
       this.challenge({ key, claim: 'enroll', token, hello });
       return;
@@ -189,7 +186,7 @@ export class Conn {
     let machineId = p.claim;
     const info = p.hello.enroll;
     if (p.token && info) {
-      const spki = p.key.export({ format: 'der', type: 'spki' }).toString('base64');
+      const spki = Buffer.from(info.publicKey).toString('base64'); // checked canonical by ed25519PublicKey
       const rec = await this.h.state.enroll(this.h.state.tokens.check(info.joinToken), {
         hostname: info.hostname,
         labels: info.labels,

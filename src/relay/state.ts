@@ -15,6 +15,7 @@ import type { RelayStore } from './store/store.js';
 import { FleetBook } from './fleets.js';
 import { ScheduleBook } from './schedules/book.js';
 import { MAX_TOKEN_TTL_MS, TokenBook } from './tokens.js';
+import { MachineMap } from './machine-map.js';
 
 /** Background save interval for last-seen times. */
 export const PRESENCE_SAVE_MS = 30_000;
@@ -43,7 +44,7 @@ export class RelayState {
   private readonly listeners = new Set<() => void>();
   private readonly keys = new Map<string, KeyRecord>();
   readonly tokens: TokenBook;
-  private readonly machinesById = new Map<string, MachineRecord>();
+  private readonly machinesById = new MachineMap();
   private readonly seenDirty = new Set<string>();
   private readonly usedDirty = new Set<string>();
   private dirtyTimer: NodeJS.Timeout | undefined;
@@ -53,7 +54,7 @@ export class RelayState {
   private constructor(readonly store: RelayStore, readonly now: () => number, s: Awaited<ReturnType<RelayStore['snapshot']>>) {
     for (const k of s.keys) this.keys.set(k.id, k);
     this.tokens = new TokenBook(store, now, s.tokens, (ref) => this.fleets.find(ref).id);
-    for (const m of s.machines) this.machinesById.set(m.id, m);
+    for (const m of s.machines) this.machinesById.merge(m);
     this.fleets = new FleetBook(store, now, s, () => this.changed());
     this.schedules = new ScheduleBook(store, now, s.schedules);
     this.schedules.onChange(() => this.changed());
@@ -80,7 +81,7 @@ export class RelayState {
 
   adoptMachine(m: MachineRecord): void {
     const cur = this.machinesById.get(m.id);
-    merge(this.machinesById, cur ? { ...m, lastSeenMs: Math.max(m.lastSeenMs, cur.lastSeenMs) } : m);
+    this.machinesById.merge(cur ? { ...m, lastSeenMs: Math.max(m.lastSeenMs, cur.lastSeenMs) } : m);
     this.changed();
   }
 
@@ -88,7 +89,7 @@ export class RelayState {
   adoptSnapshot(s: Awaited<ReturnType<RelayStore['snapshot']>>): void {
     for (const k of s.keys) merge(this.keys, k);
     for (const t of s.tokens) this.tokens.adopt(t);
-    for (const m of s.machines) merge(this.machinesById, { ...m, lastSeenMs: Math.max(m.lastSeenMs, this.machinesById.get(m.id)?.lastSeenMs ?? 0) });
+    for (const m of s.machines) this.machinesById.merge({ ...m, lastSeenMs: Math.max(m.lastSeenMs, this.machinesById.get(m.id)?.lastSeenMs ?? 0) });
     this.fleets.reload(s);
     this.schedules.reload(s.schedules);
     this.changed();
@@ -107,7 +108,7 @@ export class RelayState {
   async machineFresh(id: string): Promise<MachineRecord | undefined> {
     if (this.loader && !this.machinesById.has(id)) {
       const m = await this.loader.machine(id);
-      if (m) merge(this.machinesById, m);
+      if (m) this.machinesById.merge(m);
     }
     return this.machinesById.get(id);
   }
@@ -220,11 +221,9 @@ export class RelayState {
 
   private async putMachine(next: MachineRecord): Promise<MachineRecord> {
     await this.store.putMachine(next);
-    const cur = this.machinesById.get(next.id);
-    if (cur) Object.assign(cur, next);
-    else this.machinesById.set(next.id, next);
+    const held = this.machinesById.merge(next);
     this.changed();
-    return cur ?? next;
+    return held;
   }
 
   /** Renames a machine or replaces its labels. */
@@ -254,15 +253,13 @@ export class RelayState {
    * host that enrols again with the same key (it lost its machine id) gets its old record back.
    */
   async enroll(token: TokenRecord, m: Pick<MachineRecord, 'hostname' | 'labels' | 'publicKey' | 'agentVersion' | 'os' | 'arch'>): Promise<MachineRecord> {
-    const known = this.machines().find((x) => x.publicKey === m.publicKey);
+    const known = this.machinesById.byPublicKey(m.publicKey);
     if (known?.disabled) throw new PermissionError('this machine is disabled on the relay');
     const rec: MachineRecord = { ...m, id: randomUUID(), name: m.hostname, labels: { ...token.labels, ...m.labels }, enrolledMs: this.now(), lastSeenMs: this.now(), disabled: false };
     const r = await this.store.enroll(token.id, rec, this.now());
     this.tokens.adopt(r.token);
-    const cur = this.machinesById.get(r.machine.id);
-    if (cur) Object.assign(cur, r.machine);
-    else this.machinesById.set(r.machine.id, r.machine);
+    const held = this.machinesById.merge(r.machine);
     if (r.token.fleetId) this.fleets.attachedByStore(r.token.fleetId, r.machine.id);
-    return this.machinesById.get(r.machine.id)!;
+    return held;
   }
 }

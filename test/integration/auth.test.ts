@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import selfsigned from 'selfsigned';
 import { join } from 'node:path';
 import { cmdop } from '../../src/protocol/gen/cmdop.js';
 import { encodeFrame } from '../../src/protocol/codec.js';
@@ -101,6 +102,13 @@ describe('authentication and trust', () => {
     const viaCa = await Client.connect({ url: c.relay.url, token: c.apiKey, caFile, timeoutMs: 5000 });
     expect((await viaCa.machines.list()).items).toBeInstanceOf(Array);
     await viaCa.close();
+    // TLS contexts are kept per trust: one CA file's trust never carries over to another's.
+    const otherCa = join(c.dir, 'other-ca.pem');
+    writeFileSync(otherCa, (await selfsigned.generate([{ name: 'commonName', value: 'another-relay' }], { keyType: 'ec', curve: 'P-256' })).cert);
+    await expect(Client.connect({ url: c.relay.url, token: c.apiKey, caFile: otherCa, timeoutMs: 5000 })).rejects.toThrow(/not trusted/);
+    const junk = join(c.dir, 'junk-ca.pem');
+    writeFileSync(junk, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
+    await expect(Client.connect({ url: c.relay.url, token: c.apiKey, caFile: junk, timeoutMs: 5000 })).rejects.toThrow(/not trusted/); // a file of no certificates trusts nothing
   });
 
   it('an agent may not open streams to other machines', async () => {

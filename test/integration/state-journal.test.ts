@@ -86,10 +86,10 @@ describe('embedded store state: state file + journal', () => {
 
     // The crash: the state file was rewritten, but the journal it folded in was not emptied.
     const f = new StateFile(join(dir, 'relay-state.json'), join(dir, 'relay-state.journal'));
-    f.commit([{ t: 'keys', put: key({ id: 'late' }) }, { t: 'fleetMachines', del: 'nope\nnope' }]);
+    await f.commit([{ t: 'keys', put: key({ id: 'late' }) }, { t: 'fleetMachines', del: 'nope\nnope' }]);
     const journal = readFileSync(f.journalPath);
     f.fold();
-    f.close();
+    await f.close();
     writeFileSync(f.journalPath, journal);
     const after = await reopen(dir);
     expect(after.keys.map((k) => k.id)).toEqual(['late']);
@@ -163,3 +163,20 @@ async function reopen(dir: string) {
     await s.close();
   }
 }
+
+describe('embedded store: concurrent mutations (group commit)', () => {
+  it('a herd of enrolments at once uses a 100-use token exactly 100 times, and all of them are on disk', async () => {
+    const dir = join(tmp.dir, randomUUID());
+    const s = new EmbeddedStore(dir);
+    const t = token({ usesLeft: 100 });
+    await s.putToken(t);
+    const results = await Promise.allSettled(Array.from({ length: 150 }, (_, i) => s.enroll(t.id, machine({ hostname: `herd-${i}` }), Date.now())));
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(ok).toHaveLength(100);
+    for (const r of results) if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toMatch(/^(auth|validation)$/);
+    await s.close();
+    const back = await reopen(dir);
+    expect(back.machines).toHaveLength(100);
+    expect(back.tokens[0]).toMatchObject({ uses: 100, usesLeft: 0 });
+  });
+});

@@ -2,9 +2,8 @@
  * `audit.*`: reading and verifying the log (clients), and agents' uploads of their own records.
  * A key without the admin grant on every machine reads only the records of its own key.
  */
-import { createPublicKey } from 'node:crypto';
 import { cmdop } from '../../protocol/gen/cmdop.js';
-import { PermissionError, ValidationError } from '../../errors.js';
+import { AuthError, PermissionError, ValidationError } from '../../errors.js';
 import { isGlobalAdmin } from '../../control/access.js';
 import { verifyRows, type AuditVerdict, type StoredRow } from '../../control/audit/verify.js';
 import type { ServiceRegistry } from '../../link/services.js';
@@ -38,7 +37,7 @@ export async function verifyStore(store: RelayStore, state: Pick<RelayState, 'ma
     },
     machine: (id) => {
       const m = state.machine(id);
-      return m ? createPublicKey({ key: Buffer.from(m.publicKey, 'base64'), format: 'der', type: 'spki' }) : null;
+      return m ? publicKeyFromB64(m.publicKey) : null;
     },
   });
 }
@@ -79,7 +78,8 @@ export function registerAudit(r: ServiceRegistry<RelayCtx>, api: RelayApi): void
     .unary('audit', 'append', v1.AppendAuditRequest, async (req, ctx) => {
       const id = agentOnly(ctx);
       const m = state.machine(id)!;
-      const key = createPublicKey({ key: Buffer.from(m.publicKey, 'base64'), format: 'der', type: 'spki' });
+      const key = publicKeyFromB64(m.publicKey);
+      if (!key) throw new AuthError('this machine\'s stored key is not an Ed25519 key');
       const seq = await audit.appendAgent(id, key, req.records);
       return enc(v1.AuditHeadResponse, { seq, hash: '' });
     });

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, ty
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/atomic.js';
+import { ed25519PublicKey } from '../../link/proof.js';
 
 export interface AuditIdentity {
   chain: string;
@@ -26,10 +27,7 @@ export function loadAuditIdentity(dataDir: string): AuditIdentity {
   return { chain: `relay:${readFileSync(idPath, 'utf8').trim()}`, key, publicKey, publicKeyB64: publicKey.export({ format: 'der', type: 'spki' }).toString('base64') };
 }
 
+/** An Ed25519 public key (every key in the audit log is one) from base64 SPKI DER; null if it is not. */
 export function publicKeyFromB64(b64: string): KeyObject | null {
-  try {
-    return createPublicKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'spki' });
-  } catch {
-    return null;
-  }
+  return ed25519PublicKey(Buffer.from(b64, 'base64'));
 }

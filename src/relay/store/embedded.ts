@@ -45,8 +45,8 @@ export class EmbeddedStore implements RelayStore {
     return this.state.tables;
   }
 
-  private commit(...changes: Change[]): void {
-    this.state.commit(changes);
+  private commit(...changes: Change[]): Promise<void> {
+    return this.state.commit(changes);
   }
 
   async snapshot(): Promise<Snapshot> {
@@ -54,24 +54,24 @@ export class EmbeddedStore implements RelayStore {
   }
 
   async putKey(k: KeyRecord): Promise<void> {
-    this.commit({ t: 'keys', put: clone(k) });
+    await this.commit({ t: 'keys', put: clone(k) });
   }
 
   async revokeKey(id: string): Promise<boolean> {
     const k = this.t.get('keys', id);
     if (!k) return false;
-    this.commit({ t: 'keys', put: { ...k, revoked: true } });
+    await this.commit({ t: 'keys', put: { ...k, revoked: true } });
     return true;
   }
 
   async putToken(t: TokenRecord): Promise<void> {
-    this.commit({ t: 'tokens', put: clone(t) });
+    await this.commit({ t: 'tokens', put: clone(t) });
   }
 
   async revokeToken(id: string): Promise<boolean> {
     const t = this.t.get('tokens', id);
     if (!t) return false;
-    this.commit({ t: 'tokens', put: { ...t, revoked: true } });
+    await this.commit({ t: 'tokens', put: { ...t, revoked: true } });
     return true;
   }
 
@@ -86,12 +86,12 @@ export class EmbeddedStore implements RelayStore {
     if (token.fleetId && this.t.has('fleets', token.fleetId) && !this.t.has('fleetMachines', pairKey(token.fleetId, machine.id))) {
       changes.push({ t: 'fleetMachines', put: { fleetId: token.fleetId, machineId: machine.id } });
     }
-    this.commit(...changes);
+    await this.commit(...changes);
     return { machine: clone(machine), token: clone(token), created: !known };
   }
 
   async putMachine(m: MachineRecord): Promise<void> {
-    this.commit({ t: 'machines', put: clone(m) });
+    await this.commit({ t: 'machines', put: clone(m) });
   }
 
   async touchMachines(seen: ReadonlyArray<MachineTouch>): Promise<void> {
@@ -102,7 +102,7 @@ export class EmbeddedStore implements RelayStore {
       const next = { ...m, lastSeenMs: Math.max(m.lastSeenMs, s.lastSeenMs), agentVersion: s.agentVersion || m.agentVersion };
       if (next.lastSeenMs !== m.lastSeenMs || next.agentVersion !== m.agentVersion) changes.push({ t: 'machines', put: next });
     }
-    this.commit(...changes);
+    await this.commit(...changes);
   }
 
   async touchKeys(used: ReadonlyArray<{ id: string; lastUsedMs: number }>): Promise<void> {
@@ -111,47 +111,47 @@ export class EmbeddedStore implements RelayStore {
       const k = this.t.get('keys', u.id);
       if (k && u.lastUsedMs > k.lastUsedMs) changes.push({ t: 'keys', put: { ...k, lastUsedMs: u.lastUsedMs } });
     }
-    this.commit(...changes);
+    await this.commit(...changes);
   }
 
   async putFleet(f: FleetRecord): Promise<void> {
     for (const x of this.t.values('fleets')) if (x.name === f.name && x.id !== f.id) throw new ConflictError(`a fleet is already called ${f.name}`);
-    this.commit({ t: 'fleets', put: clone(f) });
+    await this.commit({ t: 'fleets', put: clone(f) });
   }
 
   async attach(fleetId: string, machineId: string): Promise<void> {
     if (!this.t.has('fleets', fleetId)) throw new NotFoundError(`no fleet ${fleetId}`);
     if (this.t.has('fleetMachines', pairKey(fleetId, machineId))) return;
-    this.commit({ t: 'fleetMachines', put: { fleetId, machineId } });
+    await this.commit({ t: 'fleetMachines', put: { fleetId, machineId } });
   }
 
   async detach(fleetId: string, machineId: string): Promise<boolean> {
     const key = pairKey(fleetId, machineId);
     if (!this.t.has('fleetMachines', key)) return false;
-    this.commit({ t: 'fleetMachines', del: key });
+    await this.commit({ t: 'fleetMachines', del: key });
     return true;
   }
 
   async putMember(m: MemberRecord): Promise<void> {
     if (!this.t.has('fleets', m.fleetId)) throw new NotFoundError(`no fleet ${m.fleetId}`);
-    this.commit({ t: 'members', put: clone(m) });
+    await this.commit({ t: 'members', put: clone(m) });
   }
 
   async removeMember(fleetId: string, keyId: string): Promise<boolean> {
     const key = pairKey(fleetId, keyId);
     if (!this.t.has('members', key)) return false;
-    this.commit({ t: 'members', del: key });
+    await this.commit({ t: 'members', del: key });
     return true;
   }
 
   async putSchedule(s: ScheduleRecord): Promise<void> {
     for (const x of this.t.values('schedules')) if (x.name === s.name && x.id !== s.id) throw new ConflictError(`a schedule is already called ${s.name}`);
-    this.commit({ t: 'schedules', put: clone(s) });
+    await this.commit({ t: 'schedules', put: clone(s) });
   }
 
   async deleteSchedule(id: string): Promise<boolean> {
     if (!this.t.has('schedules', id)) return false;
-    this.commit({ t: 'schedules', del: id });
+    await this.commit({ t: 'schedules', del: id });
     return true;
   }
 
@@ -197,7 +197,7 @@ export class EmbeddedStore implements RelayStore {
   }
 
   async close(): Promise<void> {
-    this.state.close();
+    await this.state.close();
     this.audit.close();
     this.runs.close();
   }

@@ -29,17 +29,32 @@ export function openLog(path: string): OpenedLog {
  * failure the file is cut back to `size` and the error thrown: nothing of it was acknowledged.
  */
 export function appendLog(fd: number, size: number, text: string): number {
+  const next = writeLog(fd, size, text);
+  try {
+    fdatasyncSync(fd);
+  } catch (err) {
+    cutBack(fd, size);
+    throw err;
+  }
+  return next;
+}
+
+/** appendLog without the sync, for a caller that syncs several appends at once (group commit). */
+export function writeLog(fd: number, size: number, text: string): number {
   const buf = Buffer.from(text);
   try {
     for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
-    fdatasyncSync(fd);
   } catch (err) {
-    try {
-      ftruncateSync(fd, size);
-    } catch {
-      // the open at the next start cuts a torn line anyway
-    }
+    cutBack(fd, size);
     throw err;
   }
   return size + buf.length;
+}
+
+function cutBack(fd: number, size: number): void {
+  try {
+    ftruncateSync(fd, size);
+  } catch {
+    // the open at the next start cuts a torn line anyway
+  }
 }

@@ -7,16 +7,23 @@
  * emptied. A crash between the two leaves a journal whose replay over the new state changes
  * nothing (each change is a whole record, applied in order).
  *
+ * Group commit: a mutation's line is written at once and its records made current for the next
+ * mutation's checks (a one-use token is used once), but the caller's promise resolves only once
+ * an fdatasync covering the line returns. Mutations that arrive during one sync share the next,
+ * so a herd of enrolments costs a few syncs, not one each on the event loop. A failed sync is
+ * fatal for the store (as in PostgreSQL): what reached the disk is unknown, so every later call is
+ * refused until a restart reads back what is there.
+ *
  * Open = the state file, then the journal replayed over it. A torn last line (a mutation whose
  * append never returned) is cut; any other damaged line is refused with a clear error rather
  * than silently dropping a committed change such as a revocation.
  */
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, readFileSync } from 'node:fs';
-import { ValidationError } from '../../errors.js';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, readFileSync } from 'node:fs';
+import { UnavailableError, ValidationError } from '../../errors.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
 import { CAPABILITIES } from '../../control/capabilities.js';
 import { emptySnapshot, type Snapshot } from './records.js';
-import { appendLog, openLog } from './jsonl.js';
+import { openLog, writeLog } from './jsonl.js';
 import { parseChange, Tables, type Change } from './tables.js';
 
 export const STATE_VERSION = 2;
@@ -40,6 +47,10 @@ export class StateFile {
   private fd: number;
   private journalBytes: number;
   private stateBytes = 0;
+  /** Callers whose lines are written, waiting for the next sync; and whether one is in flight. */
+  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private syncing = false;
+  private failed: Error | null = null;
 
   constructor(readonly path: string, readonly journalPath: string) {
     this.tables = Tables.from(this.readState());
@@ -76,18 +87,46 @@ export class StateFile {
     }
   }
 
-  /** Makes `changes` durable (one journal line), then current. Throws, changing nothing, if the write fails. */
-  commit(changes: readonly Change[]): void {
-    if (changes.length === 0) return;
-    this.journalBytes = appendLog(this.fd, this.journalBytes, JSON.stringify({ v: STATE_VERSION, c: changes }) + '\n');
+  /**
+   * Makes `changes` current for the next mutation at once, and resolves once they are durable.
+   * Throws, changing nothing, if the write fails (a full disk).
+   */
+  commit(changes: readonly Change[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (changes.length === 0) return Promise.resolve();
+    this.journalBytes = writeLog(this.fd, this.journalBytes, JSON.stringify({ v: STATE_VERSION, c: changes }) + '\n');
     for (const c of changes) this.tables.apply(c);
-    if (this.journalBytes > Math.max(FOLD_MIN_BYTES, this.stateBytes)) this.fold();
+    return this.synced();
+  }
+
+  private synced(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (!this.syncing) this.sync();
+    });
+  }
+
+  private sync(): void {
+    const batch = this.waiting;
+    this.waiting = [];
+    this.syncing = true;
+    fdatasync(this.fd, (err) => {
+      this.syncing = false;
+      if (err) {
+        this.failed = new UnavailableError(`the relay state journal ${this.journalPath} could not be synced to disk (${err.code ?? err.message}); restart the relay`);
+        for (const w of [...batch, ...this.waiting.splice(0)]) w.reject(this.failed);
+        return;
+      }
+      for (const w of batch) w.resolve();
+      if (this.waiting.length > 0) this.sync();
+      else if (this.journalBytes > Math.max(FOLD_MIN_BYTES, this.stateBytes)) this.fold();
+    });
   }
 
   /**
-   * Writes the whole state and empties the journal. The mutation that called it is already
-   * durable in the journal, so a failure here is not the caller's: the journal keeps growing and
-   * the next commit tries again.
+   * Writes the whole state and empties the journal, when no line is waiting for a sync. Every
+   * mutation is already durable in the journal, so a failure here is nobody's: the journal keeps
+   * growing and the next quiet moment tries again.
    */
   fold(): void {
     try {
@@ -102,7 +141,9 @@ export class StateFile {
     }
   }
 
-  close(): void {
+  /** Waits for a sync in flight (its callers are owed an answer), then closes. */
+  async close(): Promise<void> {
+    if (this.syncing) await this.synced().catch(() => undefined);
     if (this.fd < 0) return;
     closeSync(this.fd);
     this.fd = -1;
