@@ -4,27 +4,33 @@
  * has sent nothing since its upgrade is shed to make room (a peer that said hello keeps its slot);
  * otherwise the newcomer waits, its TLS session kept, in a bounded queue for a slot (a reconnect
  * herd costs one TLS handshake per agent, not one per 503), and only past the queue's bound or its
- * wait gets 503 with Retry-After and comes back with jitter.
+ * wait gets 503 with a Retry-After of its place in line over the recent handshake rate
+ * (drain-rate.ts), and comes back with jitter.
  */
 import { UnavailableError } from '../errors.js';
 import { CLOSE_POLICY } from '../link/link.js';
 import type { Conn } from './conn.js';
+import { DrainRate, MIN_RETRY_AFTER_S } from './drain-rate.js';
 
 /** Links allowed in the handshake at once; more get HTTP 503 and retry with jitter. */
 export const DEFAULT_MAX_HANDSHAKES = 256;
-/** Retry-After (seconds) sent with a 503 when the handshake cap is reached. */
-export const RETRY_AFTER_S = 1;
 /**
  * Handshakes one remote address may have in flight at once: one host cannot hold the relay's
  * slots (a fleet behind one NAT gets 503s past this and comes back with jitter).
  */
 export const MAX_HANDSHAKES_PER_ADDRESS = 64;
 
-/** Upgrades that may wait for a handshake slot, and for how long. */
+/**
+ * Upgrades that may wait for a handshake slot, and for how long: well inside an agent's 15 s
+ * connect timeout, and long, because a waiting upgrade costs the relay nothing more (its TLS
+ * handshake is done) while a refused one costs a new TLS handshake when it comes back.
+ */
 export const MAX_QUEUED = 4096;
-export const QUEUE_WAIT_MS = 2000;
+export const QUEUE_WAIT_MS = 8000;
 
-export const BUSY_RESPONSE = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_S}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+export function busyResponse(retryAfterS: number): string {
+  return `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfterS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+}
 
 export class Admission {
   private count = 0;
@@ -34,7 +40,16 @@ export class Admission {
   /** Upgrades waiting for a slot, oldest first. */
   private readonly queue = new Set<{ address: string; go: (done: () => void) => void; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly max: number) {}
+  private readonly rate: DrainRate;
+
+  constructor(private readonly max: number, private readonly waitMs = QUEUE_WAIT_MS, now: () => number = Date.now) {
+    this.rate = new DrainRate(now);
+  }
+
+  /** The 503 for a link refused now: come back once the handshakes ahead of it have drained. */
+  busy(): string {
+    return busyResponse(this.rate.retryAfterS(this.count + this.queue.size));
+  }
 
   /** Takes a slot for a new upgrade from `address`; returns its release, or null (answer 503). */
   admit(address: string): (() => void) | null {
@@ -48,6 +63,7 @@ export class Admission {
       if (!held) return;
       held = false;
       this.count--;
+      this.rate.note();
       const left = (this.byAddress.get(address) ?? 1) - 1;
       if (left > 0) this.byAddress.set(address, left);
       else this.byAddress.delete(address);
@@ -56,7 +72,7 @@ export class Admission {
   }
 
   /**
-   * No slot now: waits for one (at most QUEUE_WAIT_MS), then calls `go` with its release, or
+   * No slot now: waits for one (at most `waitMs`), then calls `go` with its release, or
    * `busy` (answer 503). False if the queue is full (answer 503 now).
    */
   wait(address: string, socket: { once(ev: 'close', fn: () => void): unknown }, go: (done: () => void) => void, busy: () => void): boolean {
@@ -67,7 +83,7 @@ export class Admission {
       timer: setTimeout(() => {
         this.queue.delete(entry);
         busy();
-      }, QUEUE_WAIT_MS),
+      }, this.waitMs),
     };
     this.queue.add(entry);
     socket.once('close', () => {
@@ -102,7 +118,7 @@ export class Admission {
     for (const c of this.pending) {
       if (c.spoke) continue;
       c.log.info('shedding an idle handshake to make room');
-      c.link.close(new UnavailableError('the relay is busy and this link sent nothing', { retryAfterMs: RETRY_AFTER_S * 1000 }), CLOSE_POLICY);
+      c.link.close(new UnavailableError('the relay is busy and this link sent nothing', { retryAfterMs: MIN_RETRY_AFTER_S * 1000 }), CLOSE_POLICY);
       return true;
     }
     return false;

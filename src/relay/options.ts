@@ -14,6 +14,8 @@ export interface RelayOptions {
   insecure?: boolean;
   heartbeatMs?: number;
   maxHandshakes?: number;
+  /** How long an upgrade may wait for a handshake slot before its 503 (default QUEUE_WAIT_MS). */
+  handshakeQueueMs?: number;
   /** Listen on <dataDir>/admin.sock for key and token administration (default true). */
   adminSocket?: boolean;
   /** `postgres://...`, or embedded (the default: files in the data dir). */

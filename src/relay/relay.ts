@@ -15,7 +15,7 @@ import { CLOSE_GOING_AWAY, CLOSE_POLICY } from '../link/link.js';
 import { LINK_PATH } from '../link/dial.js';
 import { VERSION } from '../version.js';
 import { Conn } from './conn.js';
-import { Admission, BUSY_RESPONSE, DEFAULT_MAX_HANDSHAKES } from './admission.js';
+import { Admission, busyResponse, DEFAULT_MAX_HANDSHAKES } from './admission.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 
 export { DEFAULT_MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS } from './admission.js';
@@ -74,7 +74,7 @@ export class Relay {
     this.registry = new Registry(this.state);
     this.router = new Router(this.registry, audit);
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES);
+    this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES, opts.handshakeQueueMs);
     this.peerAdmission = new Admission(DEFAULT_MAX_HANDSHAKES);
     this.schedulePush = new SchedulePush(state);
     this.services = relayServices({
@@ -175,7 +175,8 @@ export class Relay {
     };
     const done = admission?.admit(remote);
     if (done) return go(done);
-    if (!admission || !admission.wait(remote, socket, go, () => socket.end(BUSY_RESPONSE))) socket.end(BUSY_RESPONSE);
+    if (!admission) return void socket.end(busyResponse(1)); // draining: this node is going away, try another
+    if (!admission.wait(remote, socket, go, () => socket.end(admission.busy()))) socket.end(admission.busy());
   }
 
   private async joinCluster(o: ClusterOptions): Promise<void> {

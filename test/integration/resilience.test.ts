@@ -138,7 +138,7 @@ describe('a stalled process', () => {
 describe('reconnect stampede', () => {
   it('the relay caps concurrent handshakes with HTTP 503 + Retry-After, and agents get in anyway', async () => {
     const { dir, cleanup } = tempDir();
-    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 2 });
+    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 2, handshakeQueueMs: 500 });
     const token = (await relay.state.tokens.issue({ uses: null })).secret;
     // Two peers that say hello and then never answer the challenge hold both handshake slots.
     const squatters = await Promise.all([0, 1].map(async (i) => {
@@ -151,7 +151,8 @@ describe('reconnect stampede', () => {
       w.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
       w.on('error', () => undefined);
     });
-    expect(refused).toEqual({ status: 503, retryAfter: '1' });
+    // Two handshakes ahead of it and none finished lately: come back in two seconds.
+    expect(refused).toEqual({ status: 503, retryAfter: '2' });
     const agent = await Agent.start({ config: config(dir, 'patient', relay.url, relay.fingerprint, token), log: silentLogger(), local: false });
     await waitFor('a refused attempt', () => /503/.test(agent.relay!.status().lastError), 5000);
     squatters.forEach((s) => s.ws.close());
