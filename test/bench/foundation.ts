@@ -4,6 +4,7 @@
  * again after the relay is killed and restarted. All real processes on loopback over TLS.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { removeSwarmState } from './swarm-state.js';
 import { cli, kill9, startRelay, watch, type Watched } from './watch.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,7 @@ export async function foundationBench(swarmSize: number): Promise<Figure[]> {
     await new Promise((r) => swarm.child.once('exit', r));
     await kill9(relay.r);
   } finally {
+    removeSwarmState(join(dir, 'swarm'));
     rmSync(dir, { recursive: true, force: true });
   }
   return figs;

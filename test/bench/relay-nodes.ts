@@ -15,6 +15,7 @@ import { startRelayCluster } from '../helpers/relay-cluster.js';
 import { agentProcess, rssNow } from '../helpers/procs.js';
 import { figure, percentile, rateUntilClose, type Figure } from './figures.js';
 import { watch, kill9, type Watched } from './watch.js';
+import { removeSwarmState } from './swarm-state.js';
 import { ROOT } from './procs.js';
 
 const SETTLE_MS = 1500;
@@ -148,6 +149,7 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     return figs;
   } finally {
     await Promise.all(swarms.map((s) => kill9(s)));
+    swarms.forEach((_, i) => removeSwarmState(join(c.dir, `swarm${i}`)));
     echo.close();
     source.close();
     await c.close();

@@ -8,15 +8,16 @@
  * process syncing ten thousand of them in a row (~1.3 ms each here) would time the simulator, not
  * the relay. Measured at 3,000 agents: 16 s of the simulator's 120 s was those fsyncs.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RelayLink } from '../../src/agent/link/relay-link.js';
 import { Identity } from '../../src/agent/identity.js';
 import { silentLogger } from '../../src/log.js';
 import { UnavailableError } from '../../src/errors.js';
+import { swarmStateDir } from './swarm-state.js';
 
 const [url, fingerprint, token, givenRoot, countStr] = process.argv.slice(2);
-const stateRoot = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/cmdop-swarm-') : givenRoot!;
+const stateRoot = swarmStateDir(givenRoot!);
 if (stateRoot !== givenRoot) process.on('exit', () => rmSync(stateRoot, { recursive: true, force: true }));
 const count = Number(countStr);
 const log = silentLogger();
