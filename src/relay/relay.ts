@@ -15,6 +15,7 @@ import { CLOSE_GOING_AWAY, CLOSE_POLICY } from '../link/link.js';
 import { LINK_PATH } from '../link/dial.js';
 import { VERSION } from '../version.js';
 import { Conn } from './conn.js';
+import { OpenSockets } from './open-sockets.js';
 import { Admission, busyResponse, DEFAULT_MAX_HANDSHAKES } from './admission.js';
 import { removePidFile, writePidFile } from './pidfile.js';
 
@@ -56,6 +57,8 @@ export class Relay {
   draining = false;
   private tlsKey = '';
   private server: Server | undefined;
+  private readonly sockets = new OpenSockets();
+  private closing = false;
   private adminServer: Server | undefined;
   private console: ConsoleHttp | null = null;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
@@ -137,6 +140,7 @@ export class Relay {
       (req, res) => this.console?.handle(req, res) ?? false,
     );
     this.server = server;
+    this.sockets.track(server);
     if (tls) {
       this.fingerprint = tls.fingerprint;
       this.certPem = tls.cert;
@@ -144,6 +148,7 @@ export class Relay {
     }
     if (this.opts.adminSocket !== false && process.platform !== 'win32') {
       this.adminServer = await listenAdminSocket(adminSocketPath(this.opts.dataDir), (req, socket, head) => this.onUpgrade(req, socket, head, true));
+      this.sockets.track(this.adminServer);
     }
     if (this.opts.adminSocket !== false) writePidFile(this.opts.dataDir);
     this.log.info({ url: this.url, fingerprint: this.fingerprint || undefined, insecure: !!this.opts.insecure }, 'relay listening');
@@ -167,7 +172,9 @@ export class Relay {
   /** Takes a handshake slot (or answers 503 with Retry-After: busy, or draining) and makes the link. */
   private admit(admission: Admission | null, req: IncomingMessage, socket: Duplex, head: Buffer, peer: boolean, sessionKey?: string): void {
     const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
+    if (this.closing) return void socket.destroy();
     const go = (done: () => void) => {
+      if (this.closing) socket.destroy();
       if (socket.destroyed) return done();
       (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
       socket.once('close', done);
@@ -212,6 +219,10 @@ export class Relay {
   }
 
   private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string, peer = false, sessionKey?: string): void {
+    if (this.closing) {
+      ws.terminate();
+      return handshakeDone();
+    }
     const upMs = Date.now();
     const admission = peer ? this.peerAdmission : this.admission;
     const conn: Conn = new Conn(ws, {
@@ -276,6 +287,7 @@ export class Relay {
   private stopping: Promise<void> | undefined;
 
   private async stopOnce(): Promise<void> {
+    this.closing = true; // no new link from here on (one waiting for a handshake slot would outlive the stop)
     // Leave the cluster first: the other nodes drop this node's agents at once.
     await this.cluster?.stop().catch(() => undefined);
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
@@ -285,10 +297,7 @@ export class Relay {
     await this.audit.stop();
     await this.state.store.close().catch(() => undefined);
     if (this.opts.adminSocket !== false) removePidFile(this.opts.dataDir);
-    await Promise.all([
-      this.server ? new Promise<void>((r) => this.server!.close(() => r())) : Promise.resolve(),
-      this.adminServer ? new Promise<void>((r) => this.adminServer!.close(() => r())) : Promise.resolve(),
-    ]);
-    this.server?.closeAllConnections?.();
+    // The links were told to go away; one whose peer does not answer its close is cut after a grace.
+    await this.sockets.close([this.server, this.adminServer]);
   }
 }

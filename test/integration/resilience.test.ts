@@ -179,9 +179,27 @@ describe('reconnect stampede', () => {
     cleanup();
   });
 
+  it('a stop ends links still waiting for a handshake slot and links that never answer the close', async () => {
+    const { dir, cleanup } = tempDir();
+    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 1 });
+    const token = (await relay.state.tokens.issue({ uses: null })).secret;
+    const squatter = await rawPeer(relay, { role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: 'squat' } });
+    await squatter.next('challenge');
+    squatter.ws.pause(); // holds its slot, and will never read the relay's close frame
+    // A second upgrade waits in the queue for the slot (its TLS session open, no answer yet).
+    const waiting = new WebSocket(`${relay.url}/v1/link`, { rejectUnauthorized: false });
+    waiting.on('error', () => undefined);
+    const waitingClosed = new Promise((r) => waiting.once('close', r));
+    await waitFor('the second upgrade to be sent', () => (waiting as unknown as { _req?: { socket?: unknown } })._req?.socket !== undefined, 5000);
+    await withTimeout(relay.stop(), 20_000, 'the stop');
+    await withTimeout(waitingClosed, 5000, 'the waiting upgrade to be closed');
+    squatter.ws.terminate();
+    cleanup();
+  });
+
   it('one remote address cannot hold more than its share of handshake slots', async () => {
     const { dir, cleanup } = tempDir();
-    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 10_000 });
+    const relay = await Relay.start({ dataDir: join(dir, 'r'), port: 0, log: silentLogger(), maxHandshakes: 10_000, handshakeQueueMs: 500 });
     const token = (await relay.state.tokens.issue({ uses: null })).secret;
     const hello = () => ({ role: cmdop.v1.Role.AGENT, software: 'squat', enroll: { joinToken: token, publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), hostname: 'squat' } });
     const held = await Promise.all(Array.from({ length: MAX_HANDSHAKES_PER_ADDRESS }, async () => {

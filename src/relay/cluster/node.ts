@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../log.js';
 import { UnavailableError, ValidationError } from '../../errors.js';
+import { OpenSockets } from '../open-sockets.js';
 import type { Conn } from '../conn.js';
 import type { Registry } from '../registry.js';
 import type { RelayState } from '../state.js';
@@ -64,6 +65,7 @@ export class ClusterNode {
   private readonly sync: ChangeSync;
   private readonly bus: ChangeBus;
   private server!: Server;
+  private readonly sockets = new OpenSockets();
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
   private beatOk = false;
@@ -203,6 +205,7 @@ export class ClusterNode {
   private async listen(): Promise<void> {
     const [host, portStr] = splitHostPort(this.o.listen);
     this.server = createServer({ cert: this.d.tls.cert, key: this.d.tls.key, minVersion: 'TLSv1.3' }, (_req, res) => res.writeHead(404).end());
+    this.sockets.track(this.server);
     this.server.on('upgrade', (req, socket, head) => {
       if ((req.url ?? '').split('?')[0] !== PEER_PATH) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       this.d.upgrade(req, socket, head);
@@ -222,8 +225,7 @@ export class ClusterNode {
     this.peers.close();
     await this.bus.stop();
     if (this.registered) await this.d.store.cluster.leave(this.o.nodeId).catch(() => undefined);
-    await new Promise<void>((r) => this.server.close(() => r()));
-    this.server.closeAllConnections?.();
+    await this.sockets.close([this.server]); // inbound node links are cut after a grace, not waited on
   }
 }
 
