@@ -172,9 +172,8 @@ export class Relay {
   /** Takes a handshake slot (or answers 503 with Retry-After: busy, or draining) and makes the link. */
   private admit(admission: Admission | null, req: IncomingMessage, socket: Duplex, head: Buffer, peer: boolean, sessionKey?: string): void {
     const remote = (socket as { remoteAddress?: string }).remoteAddress ?? '';
-    if (this.closing) return void socket.destroy();
     const go = (done: () => void) => {
-      if (this.closing) socket.destroy();
+      if (this.closing) socket.destroy(); // stopping: no new link (it would outlive the stop)
       if (socket.destroyed) return done();
       (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
       socket.once('close', done);
@@ -219,10 +218,7 @@ export class Relay {
   }
 
   private onLink(ws: WebSocket, admin: boolean, handshakeDone: () => void, remote: string, peer = false, sessionKey?: string): void {
-    if (this.closing) {
-      ws.terminate();
-      return handshakeDone();
-    }
+    if (this.closing) return void (ws.terminate(), handshakeDone());
     const upMs = Date.now();
     const admission = peer ? this.peerAdmission : this.admission;
     const conn: Conn = new Conn(ws, {
