@@ -52,12 +52,18 @@ describe('files in the web console', () => {
     await page.waitForSelector('a#files');
     await page.click('a#files');
     await page.waitForSelector('#path');
-    if (path) {
-      await page.$eval('#path', (e, p) => ((e as HTMLInputElement).value = p), path);
-      await page.click('#goto button');
-      await page.waitForFunction((p) => document.getElementById('crumbs')?.textContent?.replace(/\//g, '') === p.replace(/\//g, ''), { timeout: 20_000 }, path);
-    }
+    if (path) await goto(page, path);
     return page;
+  }
+
+  /**
+   * Types `path` and goes there, then waits for the new page's crumbs: the old page's table is
+   * still in the document until then, so waiting on `table.files` would act on the old page.
+   */
+  async function goto(page: Page, path: string): Promise<void> {
+    await page.$eval('#path', (e, p) => ((e as HTMLInputElement).value = p), path);
+    await page.click('#goto button');
+    await page.waitForFunction((p) => document.getElementById('crumbs')?.textContent?.replace(/\//g, '') === p.replace(/\//g, ''), { timeout: 20_000 }, path);
   }
 
   const statusText = (page: Page) => page.$eval('#files-status', (e) => e.textContent ?? '');
@@ -71,9 +77,7 @@ describe('files in the web console', () => {
     const page = await filesPage('files-host');
     await page.waitForFunction(() => (document.getElementById('files-status')?.textContent ?? '') !== '', { timeout: 20_000 });
     expect(await statusText(page)).toMatch(/^permission/); // ~ is outside the files root
-    await page.$eval('#path', (e, p) => ((e as HTMLInputElement).value = p), jail);
-    await page.click('#goto button');
-    await page.waitForSelector('table.files');
+    await goto(page, jail);
     page.once('dialog', (d) => void d.accept('docs'));
     await page.click('#mkdir');
     await page.waitForSelector('tr[data-file="docs"]');
@@ -154,8 +158,7 @@ describe('files in the web console', () => {
     expect(await page.$('form#exec')).toBeNull(); // nor run commands
     await page.click('a#files');
     await page.waitForSelector('#path');
-    await page.$eval('#path', (e, p) => ((e as HTMLInputElement).value = p), jail);
-    await page.click('#goto button');
+    await goto(page, jail);
     await page.waitForSelector('tr[data-file="renamed.txt"]');
     expect(await page.$eval('#file-actions', (e) => (e as HTMLElement).hidden)).toBe(true);
     expect(await page.$('tr[data-file="renamed.txt"] button.rename')).toBeNull();
