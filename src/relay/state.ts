@@ -25,6 +25,9 @@ export const FULL_ACCESS: Grant[] = [{ on: 'all', caps: [...CAPABILITIES] }];
 
 export interface IssuedKey { key: KeyRecord; secret: string }
 
+/** Called after a change; `machines` set = only those machines' records changed. */
+export type ChangeListener = (machines?: readonly string[]) => void;
+
 /** Single-record loads from a store other relay nodes write too (cluster mode). */
 export interface RecordLoader {
   key(id: string): Promise<KeyRecord | null>;
@@ -41,7 +44,7 @@ function merge<T extends { id: string }>(map: Map<string, T>, rec: T): void {
 export class RelayState {
   readonly fleets: FleetBook;
   readonly schedules: ScheduleBook;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<ChangeListener>();
   private readonly keys = new Map<string, KeyRecord>();
   readonly tokens: TokenBook;
   private readonly machinesById = new MachineMap();
@@ -62,27 +65,29 @@ export class RelayState {
 
   /**
    * Calls `fn` after every change that can alter what a key may do where (a revocation, a
-   * machine's labels or state, a fleet, a schedule): the schedule push recomputes from it.
+   * machine's labels or state, a fleet, a schedule): the schedule push recomputes from it. With
+   * `machines`, only those machines' records changed, so only their sets can differ.
    */
-  onChange(fn: () => void): void {
+  onChange(fn: ChangeListener): void {
     this.listeners.add(fn);
   }
 
-  private changed(): void {
-    for (const fn of this.listeners) fn();
+  private changed(machines?: readonly string[]): void {
+    for (const fn of this.listeners) fn(machines);
   }
 
   // ---- records other relay nodes wrote (cluster sync) ----
 
-  adoptKey(k: KeyRecord): void {
-    merge(this.keys, k);
-    this.changed();
-  }
-
-  adoptMachine(m: MachineRecord): void {
-    const cur = this.machinesById.get(m.id);
-    this.machinesById.merge(cur ? { ...m, lastSeenMs: Math.max(m.lastSeenMs, cur.lastSeenMs) } : m);
-    this.changed();
+  /** Records another node wrote, merged in place (live links hold them), with one change call. */
+  adopt(r: { keys: readonly KeyRecord[]; tokens: readonly TokenRecord[]; machines: readonly MachineRecord[] }): void {
+    for (const k of r.keys) merge(this.keys, k);
+    for (const t of r.tokens) this.tokens.adopt(t);
+    for (const m of r.machines) {
+      const cur = this.machinesById.get(m.id);
+      this.machinesById.merge(cur ? { ...m, lastSeenMs: Math.max(m.lastSeenMs, cur.lastSeenMs) } : m);
+    }
+    if (r.keys.length) this.changed();
+    else if (r.machines.length) this.changed(r.machines.map((m) => m.id));
   }
 
   /** Everything as the store holds it now (a resync after missed notifications). */
@@ -222,7 +227,7 @@ export class RelayState {
   private async putMachine(next: MachineRecord): Promise<MachineRecord> {
     await this.store.putMachine(next);
     const held = this.machinesById.merge(next);
-    this.changed();
+    this.changed([next.id]);
     return held;
   }
 

@@ -48,22 +48,28 @@ export interface RelayCluster {
   close(): Promise<void>;
 }
 
-function nodeArgs(c: Pick<RelayCluster, 'storeUrl' | 'secretFile' | 'dir'>, id: string, clusterPort: number, secretFile = c.secretFile): string[] {
+type NodeBase = Pick<RelayCluster, 'storeUrl' | 'secretFile' | 'dir'> & { heartbeat?: string };
+
+function nodeArgs(c: NodeBase, id: string, clusterPort: number, secretFile = c.secretFile): string[] {
   return [
-    '--store', c.storeUrl, '--cluster-listen', `127.0.0.1:${clusterPort}`, '--cluster-secret', secretFile, '--node-id', id, '--heartbeat', '1s',
+    '--store', c.storeUrl, '--cluster-listen', `127.0.0.1:${clusterPort}`, '--cluster-secret', secretFile, '--node-id', id, '--heartbeat', c.heartbeat ?? '1s',
     '--cert', join(c.dir, 'tls', 'cert.pem'), '--key', join(c.dir, 'tls', 'key.pem'),
   ];
 }
 
 /** Starts one node process; its cluster port comes from its stderr. */
-export async function startNode(c: Pick<RelayCluster, 'storeUrl' | 'secretFile' | 'dir'>, id: string, port = 0, clusterPort = 0, secretFile?: string): Promise<Node> {
+export async function startNode(c: NodeBase, id: string, port = 0, clusterPort = 0, secretFile?: string): Promise<Node> {
   const dataDir = join(c.dir, id);
   const proc = await relayProcess(dataDir, port, nodeArgs(c, id, clusterPort, secretFile));
   const [, cp] = await proc.waitFor(/cluster node \S+ on 127\.0\.0\.1:(\d+)/);
   return { id, dataDir, proc, clusterPort: Number(cp) };
 }
 
-export async function startRelayCluster(n = 3): Promise<RelayCluster> {
+/**
+ * `heartbeat` is the agents' heartbeat (1 s by default: tests see a dead link fast); a bench of
+ * thousands of agents passes the production default, or it measures 15 times the beats.
+ */
+export async function startRelayCluster(n = 3, o: { heartbeat?: string } = {}): Promise<RelayCluster> {
   const { dir, cleanup } = tempDir('cmdop-rc-');
   const pg = await startPostgres();
   const db = `c_${randomUUID().replaceAll('-', '')}`;
@@ -76,7 +82,7 @@ export async function startRelayCluster(n = 3): Promise<RelayCluster> {
   // One certificate for every node (as behind one DNS name): agents pin one fingerprint.
   const fp = await run('cmdop-relay', ['fingerprint', '--data-dir', dir]);
   if (fp.code !== 0) throw new Error(fp.stderr);
-  const base = { storeUrl, secretFile, dir };
+  const base = { storeUrl, secretFile, dir, heartbeat: o.heartbeat };
   const nodes: Node[] = [];
   for (let i = 0; i < n; i++) nodes.push(await startNode(base, `n${i + 1}`));
   const agents: Agent[] = [];

@@ -1,18 +1,27 @@
 /**
  * Applies what other relay nodes changed to this node's memory. A notification names a table and
- * an id: keys, tokens and machines are reloaded one by one (revocations take effect within a
- * round trip); fleets and schedules, rare and cross-linked, by a full reload, coalesced. Notes are
- * applied strictly in arrival order, so an older load can never land after a newer one. After
- * every change `enforce` runs: live links of revoked or expired keys and disabled machines close.
+ * an id: keys, tokens and machines are reloaded by id, in batches: the ids noted while one load
+ * is in flight are loaded together by the next (one query per table), so a herd of enrolments
+ * elsewhere costs a few queries, not one per machine, and a revocation still lands within a round
+ * trip or two. Fleets and schedules, rare and cross-linked, by a full reload, coalesced. Loads run
+ * strictly one after another, so an older load can never land after a newer one. After every
+ * load `enforce` runs: live links of revoked or expired keys and disabled machines close.
  */
 import type { Logger } from '../../log.js';
 import type { RelayState } from '../state.js';
 import type { RelayStore } from '../store/store.js';
 import type { PgCluster } from '../store/postgres-cluster.js';
 
+/** Ids per query: keeps one batch's statement and reply small. */
+const BATCH = 1000;
+
+type Table = 'api_keys' | 'join_tokens' | 'machines';
+
 export class ChangeSync {
   private chain: Promise<void> = Promise.resolve();
   private fullPending = false;
+  private batchPending = false;
+  private readonly ids: Record<Table, Set<string>> = { api_keys: new Set(), join_tokens: new Set(), machines: new Set() };
 
   constructor(private readonly state: RelayState, private readonly store: RelayStore, private readonly db: PgCluster, private readonly enforce: () => void, private readonly log: Logger) {}
 
@@ -21,7 +30,12 @@ export class ChangeSync {
     const at = payload.indexOf(':');
     const table = payload.slice(0, at);
     const id = payload.slice(at + 1);
-    if (table === 'api_keys' || table === 'join_tokens' || table === 'machines') return this.then(() => this.one(table, id));
+    if (table === 'api_keys' || table === 'join_tokens' || table === 'machines') {
+      this.ids[table].add(id);
+      if (this.batchPending) return;
+      this.batchPending = true;
+      return this.then(() => this.batch());
+    }
     if (this.fullPending) return;
     this.fullPending = true;
     this.then(() => {
@@ -37,17 +51,25 @@ export class ChangeSync {
     });
   }
 
-  private async one(table: string, id: string): Promise<void> {
-    if (table === 'api_keys') {
-      const k = await this.db.key(id);
-      if (k) this.state.adoptKey(k);
-    } else if (table === 'join_tokens') {
-      const t = await this.db.token(id);
-      if (t) this.state.tokens.adopt(t);
-    } else {
-      const m = await this.db.machine(id);
-      if (m) this.state.adoptMachine(m);
-    }
+  /** Loads every id noted since the last batch began. */
+  private async batch(): Promise<void> {
+    this.batchPending = false;
+    const take = (t: Table) => {
+      const ids = [...this.ids[t]];
+      this.ids[t].clear();
+      return ids;
+    };
+    const load = async <T>(ids: string[], fn: (ids: string[]) => Promise<T[]>) => {
+      const out: T[] = [];
+      for (let i = 0; i < ids.length; i += BATCH) out.push(...(await fn(ids.slice(i, i + BATCH))));
+      return out;
+    };
+    const [keys, tokens, machines] = await Promise.all([
+      load(take('api_keys'), (ids) => this.db.keys(ids)),
+      load(take('join_tokens'), (ids) => this.db.tokens(ids)),
+      load(take('machines'), (ids) => this.db.machines(ids)),
+    ]);
+    this.state.adopt({ keys, tokens, machines });
     this.enforce();
   }
 

@@ -22,10 +22,12 @@ interface Watcher { stream: Stream; digest: string }
 export class SchedulePush {
   private readonly watchers = new Map<string, Watcher>();
   private queued = false;
+  /** Machines whose sets to resend at the next turn; null = every watcher's. */
+  private dirty: Set<string> | null = new Set();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly state: RelayState) {
-    state.onChange(() => this.soon());
+    state.onChange((machines) => this.soon(machines));
     this.timer = setInterval(() => this.soon(), RESYNC_MS);
     this.timer.unref();
   }
@@ -69,12 +71,20 @@ export class SchedulePush {
     clearInterval(this.timer);
   }
 
-  private soon(): void {
+  private soon(machines?: readonly string[]): void {
+    if (!machines) this.dirty = null;
+    else if (this.dirty) for (const m of machines) this.dirty.add(m);
     if (this.queued) return;
     this.queued = true;
     setImmediate(() => {
+      const only = this.dirty;
       this.queued = false;
-      for (const [id, w] of this.watchers) this.send(id, w);
+      this.dirty = new Set();
+      if (!only) for (const [id, w] of this.watchers) this.send(id, w);
+      else for (const id of only) {
+        const w = this.watchers.get(id);
+        if (w) this.send(id, w);
+      }
     });
   }
 

@@ -171,17 +171,27 @@ export class PgCluster {
   }
 
   async key(id: string): Promise<KeyRecord | null> {
-    const r = await this.q('SELECT * FROM api_keys WHERE id = $1', [id]);
-    return r.rows[0] ? keyRow(r.rows[0]) : null;
+    return (await this.keys([id]))[0] ?? null;
   }
 
   async machine(id: string): Promise<MachineRecord | null> {
-    const r = await this.q('SELECT * FROM machines WHERE id = $1', [id]);
-    return r.rows[0] ? machineRow(r.rows[0]) : null;
+    return (await this.machines([id]))[0] ?? null;
   }
 
   async token(id: string): Promise<TokenRecord | null> {
-    const r = await this.q('SELECT * FROM join_tokens WHERE id = $1', [id]);
-    return r.rows[0] ? tokenRow(r.rows[0]) : null;
+    return (await this.tokens([id]))[0] ?? null;
+  }
+
+  /** The records with these ids that exist (a batch of notifications, in one query). */
+  async keys(ids: readonly string[]): Promise<KeyRecord[]> {
+    return (await this.q('SELECT * FROM api_keys WHERE id = ANY($1::text[])', [ids])).rows.map(keyRow);
+  }
+
+  async machines(ids: readonly string[]): Promise<MachineRecord[]> {
+    return (await this.q('SELECT * FROM machines WHERE id = ANY($1::text[])', [ids])).rows.map(machineRow);
+  }
+
+  async tokens(ids: readonly string[]): Promise<TokenRecord[]> {
+    return (await this.q('SELECT * FROM join_tokens WHERE id = ANY($1::text[])', [ids])).rows.map(tokenRow);
   }
 }
