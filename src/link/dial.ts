@@ -21,6 +21,8 @@ export interface DialOptions {
   /** Allow plain ws:// (development only). */
   insecure?: boolean | undefined;
   timeoutMs: number;
+  /** The local address to dial from (OpenSSH's BindAddress): a multi-homed host's chosen interface. */
+  localAddress?: string | undefined;
   /**
    * Cluster links between relay nodes: the certificate is not checked here because the caller
    * authenticates the link itself, bound to this TLS session (the cluster secret). Never for
@@ -74,6 +76,7 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
     maxPayload: MAX_FRAME_BYTES,
     handshakeTimeout: opts.timeoutMs,
     followRedirects: false,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   };
   // Frame masking guards plain-HTTP intermediaries from cache poisoning. Inside TLS (or a local
   // socket) no intermediary sees the bytes, so a zero mask (which ws skips) saves a copy and an

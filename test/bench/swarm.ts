@@ -7,6 +7,10 @@
  * real agent syncs its two small files on its own disk, in parallel with every other host; one
  * process syncing ten thousand of them in a row (~1.3 ms each here) would time the simulator, not
  * the relay. Measured at 3,000 agents: 16 s of the simulator's 120 s was those fsyncs.
+ *
+ * Each agent dials from its own loopback address (127.x.y.z, all on lo), as a real fleet's hosts
+ * each have their own: from one address, the relay's per-address handshake bound (64) would be
+ * what the herd measures. BENCH_SWARM_ONE_ADDRESS=1 dials all from 127.0.0.1 instead.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +27,8 @@ const count = Number(countStr);
 const log = silentLogger();
 let online = 0;
 const links: RelayLink[] = [];
+const base = 1 + (process.pid % 250);
+const addressOf = (i: number) => (process.env.BENCH_SWARM_ONE_ADDRESS ? undefined : `127.${base}.${(i >> 8) & 255}.${i & 255}`);
 for (let i = 0; i < count; i++) {
   const link = new RelayLink({
     url: url!,
@@ -31,6 +37,7 @@ for (let i = 0; i < count; i++) {
     joinToken: token,
     hostname: `sim-${i}`,
     labels: {},
+    localAddress: addressOf(i),
     log,
     onStream: (s) => s.abort(new UnavailableError('simulated agents serve nothing')),
   });

@@ -48,7 +48,9 @@ export interface RelayCluster {
   close(): Promise<void>;
 }
 
-type NodeBase = Pick<RelayCluster, 'storeUrl' | 'secretFile' | 'dir'> & { heartbeat?: string };
+/** `heartbeat`: the agents' heartbeat; `env`: added to each node's environment. */
+type NodeOptions = { heartbeat?: string | undefined; env?: NodeJS.ProcessEnv | undefined };
+type NodeBase = Pick<RelayCluster, 'storeUrl' | 'secretFile' | 'dir'> & NodeOptions;
 
 function nodeArgs(c: NodeBase, id: string, clusterPort: number, secretFile = c.secretFile): string[] {
   return [
@@ -60,7 +62,7 @@ function nodeArgs(c: NodeBase, id: string, clusterPort: number, secretFile = c.s
 /** Starts one node process; its cluster port comes from its stderr. */
 export async function startNode(c: NodeBase, id: string, port = 0, clusterPort = 0, secretFile?: string): Promise<Node> {
   const dataDir = join(c.dir, id);
-  const proc = await relayProcess(dataDir, port, nodeArgs(c, id, clusterPort, secretFile));
+  const proc = await relayProcess(dataDir, port, nodeArgs(c, id, clusterPort, secretFile), c.env);
   const [, cp] = await proc.waitFor(/cluster node \S+ on 127\.0\.0\.1:(\d+)/);
   return { id, dataDir, proc, clusterPort: Number(cp) };
 }
@@ -69,7 +71,7 @@ export async function startNode(c: NodeBase, id: string, port = 0, clusterPort =
  * `heartbeat` is the agents' heartbeat (1 s by default: tests see a dead link fast); a bench of
  * thousands of agents passes the production default, or it measures 15 times the beats.
  */
-export async function startRelayCluster(n = 3, o: { heartbeat?: string } = {}): Promise<RelayCluster> {
+export async function startRelayCluster(n = 3, o: NodeOptions = {}): Promise<RelayCluster> {
   const { dir, cleanup } = tempDir('cmdop-rc-');
   const pg = await startPostgres();
   const db = `c_${randomUUID().replaceAll('-', '')}`;
@@ -82,7 +84,7 @@ export async function startRelayCluster(n = 3, o: { heartbeat?: string } = {}): 
   // One certificate for every node (as behind one DNS name): agents pin one fingerprint.
   const fp = await run('cmdop-relay', ['fingerprint', '--data-dir', dir]);
   if (fp.code !== 0) throw new Error(fp.stderr);
-  const base = { storeUrl, secretFile, dir, heartbeat: o.heartbeat };
+  const base = { storeUrl, secretFile, dir, ...o };
   const nodes: Node[] = [];
   for (let i = 0; i < n; i++) nodes.push(await startNode(base, `n${i + 1}`));
   const agents: Agent[] = [];

@@ -44,6 +44,8 @@ export interface RelayLinkOptions {
   pingBody?: () => FrameBody;
   random?: () => number;
   connectTimeoutMs?: number;
+  /** The local address to dial from (a multi-homed host's interface). */
+  localAddress?: string | undefined;
 }
 
 export interface RelayLinkStatus {
@@ -205,7 +207,7 @@ export class RelayLink extends EventEmitter {
       claim = 'enroll';
     }
     const { link, welcome } = await connectLink({
-      dial: { url: this.relays.current, fingerprint: this.o.fingerprint, caFile: this.o.caFile, insecure: this.o.insecure, timeoutMs: this.o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS },
+      dial: { url: this.relays.current, fingerprint: this.o.fingerprint, caFile: this.o.caFile, insecure: this.o.insecure, timeoutMs: this.o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, localAddress: this.o.localAddress },
       log: this.log,
       hello,
       prove: (nonce) => id.sign(proofMessage(nonce, claim)),
