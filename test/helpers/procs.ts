@@ -93,8 +93,8 @@ export async function peakRss<T>(pids: number[], during: Promise<T>, everyMs = 2
   const sample = () => {
     for (const pid of pids) {
       try {
-        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) peak.set(pid, Math.max(peak.get(pid) ?? 0, Number(m[1]) * 1024));
+        const rss = rssNow(pid);
+        if (rss) peak.set(pid, Math.max(peak.get(pid) ?? 0, rss));
       } catch {
         // exited
       }
