@@ -20,8 +20,6 @@ import { removeSwarmState } from './swarm-state.js';
 import { ROOT } from './procs.js';
 
 const SETTLE_MS = 1500;
-/** The README's recommended setting for a large fleet's relay (see "A reconnect herd"). */
-const RELAY_MALLOC_TUNABLE = 'glibc.malloc.mmap_threshold=65536';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function listen(s: Server): Promise<number> {
@@ -68,11 +66,7 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 export async function relayNodesBench(agents: number, mib: number): Promise<Figure[]> {
   // The production heartbeat (DEFAULT_HEARTBEAT_MS): at the tests' 1 s, 4,000 agents' beats were
   // 20% of each node's CPU, and the herd queued behind them.
-  // The nodes run as the README tells a large fleet's relays to run: glibc's mmap threshold fixed,
-  // so Node's 64 KB TLS read buffer per link is only resident where it is used
-  // (BENCH_RELAY_DEFAULT_MALLOC=1: glibc's defaults, for the figure beside it).
-  const env = process.env.BENCH_RELAY_DEFAULT_MALLOC ? {} : { GLIBC_TUNABLES: RELAY_MALLOC_TUNABLE };
-  const c = await startRelayCluster(3, { heartbeat: `${DEFAULT_HEARTBEAT_MS / 1000}s`, env });
+  const c = await startRelayCluster(3, { heartbeat: `${DEFAULT_HEARTBEAT_MS / 1000}s` });
   const figs: Figure[] = [];
   const echo = createServer((s) => {
     s.setNoDelay(true);
@@ -149,7 +143,7 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     if (process.env.BENCH_SWARM_DEBUG) for (const s of swarms) process.stderr.write(s.out().split('\n').filter((l) => l.includes('reconnects')).join('\n') + '\n');
     await sleep(SETTLE_MS);
     const loaded = pids.reduce((s, p) => s + rssNow(p), 0);
-    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS${env.GLIBC_TUNABLES ? ', mmap_threshold=64K' : ', glibc defaults'})`, 'KB', (loaded - base) / 1024 / agents, '<= 30 KB (goal)'));
+    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS)`, 'KB', (loaded - base) / 1024 / agents, '<= 30 KB (goal)'));
     const tk = performance.now();
     await c.kill(2);
     await until('the killed node\'s agents to drop', () => onlineOf(swarms) < agents, 60_000);
