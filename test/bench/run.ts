@@ -31,7 +31,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   control: () => controlBench(Number(process.env.BENCH_FLEET ?? 200)),
   ssh: () => sshBench(Number(process.env.BENCH_SSH_MIB ?? 1024), Number(process.env.BENCH_KEYS ?? 1000)),
   schedules: () => schedulesBench(Number(process.env.BENCH_SCHED_RUNS ?? 1000)),
-  'relay-nodes': () => relayNodesBench(Number(process.env.BENCH_NODES_AGENTS ?? 2000), Number(process.env.BENCH_NODES_MIB ?? 256)),
+  'relay-nodes': () => relayNodesBench(Number(process.env.BENCH_NODES_AGENTS ?? 10000), Number(process.env.BENCH_NODES_MIB ?? 256)),
   console: () => consoleBench(Number(process.env.BENCH_CONSOLE_MIB ?? 64), Number(process.env.BENCH_KEYS ?? 1000)),
   recordings: () => recordingsBench(Number(process.env.BENCH_REC_MIB ?? 128), Number(process.env.BENCH_KEYS ?? 1000)),
   terminal: () => terminalBench(Number(process.env.BENCH_CAT_MIB ?? 256), Number(process.env.BENCH_KEYS ?? 1000)),
