@@ -11,6 +11,7 @@ import { cmdop } from './gen/cmdop.js';
 import { ProtocolError } from '../errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
 import { readVarint, varintRead, varintSize, writeVarint } from './varint.js';
+import { HEADROOM_MIN, takeHeadroom } from './headroom.js';
 
 const Frame = cmdop.v1.Frame;
 export type FrameKind = 'data' | 'window' | 'open' | 'close' | 'error' | 'hello' | 'challenge' | 'proof' | 'welcome' | 'ping' | 'pong';
@@ -38,14 +39,21 @@ function writeHeader(out: Uint8Array, streamId: number): void {
   out[4] = (streamId >>> 24) & 0xff;
 }
 
-/** Encodes a data frame with one copy of the payload. */
+/**
+ * Encodes a data frame: the header goes into the payload's headroom when it has some (no copy,
+ * see headroom.ts), else payload and header are copied once into a new buffer.
+ */
 export function encodeData(streamId: number, payload: Uint8Array): Uint8Array {
   const len = payload.length;
-  const lenBytes = varintSize(len);
-  const out = new Uint8Array(HEADER_BYTES + 1 + lenBytes + len);
+  const headerBytes = HEADER_BYTES + 1 + varintSize(len);
+  let out = len >= HEADROOM_MIN ? takeHeadroom(payload, headerBytes) : null;
+  if (!out) {
+    out = new Uint8Array(headerBytes + len);
+    out.set(payload, headerBytes);
+  }
   writeHeader(out, streamId);
   out[5] = TAG_DATA;
-  out.set(payload, writeVarint(out, 6, len));
+  writeVarint(out, 6, len);
   return out;
 }
 

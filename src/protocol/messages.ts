@@ -4,6 +4,7 @@
  * Output and input bodies are raw bytes; control and event bodies are protobuf messages.
  */
 import { ProtocolError } from '../errors.js';
+import { allocWithHeadroom, FRAME_HEADROOM, HEADROOM_MIN, MESSAGE_HEADROOM, takeHeadroom } from './headroom.js';
 import { readVarint, varintRead, varintSize, VARINT_INCOMPLETE, VARINT_TOO_LONG, writeVarint } from './varint.js';
 
 export const MSG_OUTPUT = 1;
@@ -15,18 +16,28 @@ export const MSG_RESULT = 5;
 /** Largest message a reader accepts (a paste or a screen snapshot fits many times over). */
 export const MAX_MESSAGE = 8 * 1024 * 1024;
 
-/** Frames a message with one copy of the body. */
+/**
+ * Frames a message: into the body's headroom when it has some (no copy), else with one copy of
+ * the body into a buffer that keeps room in front for the data frame's header (headroom.ts), so
+ * the frame costs no second copy. Small bodies are simply copied (HEADROOM_MIN).
+ */
 export function frameMessage(type: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + varintSize(body.length) + body.length);
+  const headerBytes = 1 + varintSize(body.length);
+  const big = body.length >= HEADROOM_MIN;
+  let out = big ? takeHeadroom(body, headerBytes) : null;
+  if (!out) {
+    out = big ? allocWithHeadroom(headerBytes + body.length, FRAME_HEADROOM) : new Uint8Array(headerBytes + body.length);
+    out.set(body, headerBytes);
+  }
   out[0] = type;
-  out.set(body, writeVarint(out, 1, body.length));
+  writeVarint(out, 1, body.length);
   return out;
 }
 
 export type MessageHandler = (type: number, body: Uint8Array) => void;
 
 /** Bytes of a message header at most: the type byte and a 5-group varint. */
-const MAX_HEADER = 6;
+const MAX_HEADER = MESSAGE_HEADROOM;
 
 /**
  * Reassembles messages from chunks cut anywhere. Linear in the bytes it sees: the chunks of a

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type * as XtermHeadless from '@xterm/headless';
 import type * as XtermSerialize from '@xterm/addon-serialize';
-import { isPlain, plainTextCut } from '../../src/agent/terminal/fast-forward.js';
+import { dropFront, isPlain, plainTextCut, plainTextCutParts } from '../../src/agent/terminal/fast-forward.js';
 import { Screen, SNAPSHOT_SCROLLBACK_LINES } from '../../src/agent/terminal/screen.js';
 
 const require = createRequire(import.meta.url);
@@ -60,6 +60,30 @@ describe('fast-forward scans', () => {
     expect(plainTextCut(bytes(text.toString() + '\x1b[2;10r' + text.toString()), 3)).toBe(text.indexOf('line 7'));
     // Bare LF (raw mode) does not count as a line end.
     expect(plainTextCut(bytes('a\nb\nc\nd\ne\n'), 2)).toBe(0);
+  });
+
+  it('over the reads as they came, the cut is the one over the joined bytes (a part ending in a UTF-8 lead byte may only cut earlier)', () => {
+    const piece = fc.constantFrom('ab', '\r\n', '\r', '\n', 'é', '\u0090', '\x1b[1m', 'xyz\r\n', '\t', '日本');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), fc.array(fc.nat(), { maxLength: 10 }), fc.integer({ min: 0, max: 6 }), (ps, cutsRaw, keep) => {
+        const all = bytes(ps.join(''));
+        const cuts = [...new Set(cutsRaw.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+        const parts: Uint8Array[] = [];
+        let at = 0;
+        for (const c of [...cuts, all.length]) {
+          parts.push(all.subarray(at, c));
+          at = c;
+        }
+        const whole = plainTextCut(all, keep);
+        const split = plainTextCutParts(parts, keep);
+        if (parts.slice(0, -1).some((p) => p.length > 0 && p[p.length - 1] === 0xc2)) expect(split).toBeLessThanOrEqual(whole);
+        else expect(split).toBe(whole);
+        const left = [...parts];
+        dropFront(left, split);
+        expect(Buffer.concat(left).equals(all.subarray(split))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

@@ -14,7 +14,9 @@ for (let i = 0; i < 0x20; i++) ESCAPE[i] = 1;
 ESCAPE[0x22] = 1;
 ESCAPE[0x5c] = 1;
 const HEX = Buffer.from('0123456789abcdef');
-const SHORT: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x0a: 0x6e, 0x0d: 0x72, 0x09: 0x74, 0x08: 0x62, 0x0c: 0x66 };
+/** The short escape's letter for the bytes that have one (`\n`, `\"`...), else 0. */
+const SHORT = new Uint8Array(256);
+for (const [b, c] of [[0x22, 0x22], [0x5c, 0x5c], [0x0a, 0x6e], [0x0d, 0x72], [0x09, 0x74], [0x08, 0x62], [0x0c, 0x66]] as const) SHORT[b] = c;
 
 /** Bytes at the end of `b` that start a character the next read completes (0 to 3). */
 export function incompleteTail(b: Uint8Array): number {
@@ -28,20 +30,23 @@ export function incompleteTail(b: Uint8Array): number {
   return 0;
 }
 
-/** `src` escaped as the inside of a JSON string, into `out` at `at`; returns the new end. */
+/**
+ * `src` escaped as the inside of a JSON string, into `out` at `at`; returns the new end. One pass
+ * that copies as it scans: terminal text has an escape every line (CR LF), and copying the short
+ * runs between them with a subarray and a set each cost more than the bytes (a micro-benchmark
+ * on 110-byte lines: 480 MB/s that way, 590 MB/s this way).
+ */
 function escapeInto(src: Uint8Array, out: Buffer, at: number): number {
-  let run = 0;
-  for (let i = 0; i < src.length; i++) {
+  const n = src.length;
+  for (let i = 0; i < n; i++) {
     const b = src[i]!;
-    if (ESCAPE[b] === 0) continue;
-    if (i > run) {
-      out.set(src.subarray(run, i), at);
-      at += i - run;
+    if (ESCAPE[b] === 0) {
+      out[at++] = b;
+      continue;
     }
-    run = i + 1;
     out[at++] = 0x5c;
-    const short = SHORT[b];
-    if (short !== undefined) out[at++] = short;
+    const short = SHORT[b]!;
+    if (short !== 0) out[at++] = short;
     else {
       out[at++] = 0x75;
       out[at++] = 0x30;
@@ -49,10 +54,6 @@ function escapeInto(src: Uint8Array, out: Buffer, at: number): number {
       out[at++] = HEX[b >> 4]!;
       out[at++] = HEX[b & 15]!;
     }
-  }
-  if (src.length > run) {
-    out.set(src.subarray(run), at);
-    at += src.length - run;
   }
   return at;
 }

@@ -6,10 +6,20 @@
  * at most every FLOOD_FLUSH_MS (a third of a 60 Hz frame: nobody sees it), each carrying
  * everything read meanwhile. Interactive output (an
  * echo, a redraw after a key) never counts as a flood and leaves on the next turn.
+ *
+ * A batch of several reads is joined into a buffer with headroom, so the message and frame
+ * headers are written in front of it and the bytes are copied once on their way to the socket.
  */
+import { FRAME_HEADROOM, HEADROOM_MIN, MESSAGE_HEADROOM, reserveHeadroom } from '../../protocol/headroom.js';
+import { DATA_CHUNK } from '../../protocol/limits.js';
 
-/** A message carries at most this much; a full batch leaves at once. */
-export const OUTPUT_BATCH_MAX = 256 * 1024;
+/**
+ * A message carries at most this much; a full batch leaves at once. With its header it fits one
+ * data frame (DATA_CHUNK), so no client ever joins a message from two frames.
+ */
+export const OUTPUT_BATCH_MAX = DATA_CHUNK - MESSAGE_HEADROOM;
+/** Room kept in front of a joined batch for the message and frame headers (headroom.ts). */
+const HEADROOM = MESSAGE_HEADROOM + FRAME_HEADROOM;
 /** While flooding, output leaves at most this often. */
 export const FLOOD_FLUSH_MS = 5;
 /** A message at least this big, sent less than FLOOD_FLUSH_MS ago, means a flood is on. */
@@ -28,6 +38,7 @@ export class OutputBatcher {
 
   /** Adds output whose first byte is at offset `at`. */
   push(chunk: Uint8Array, at: number): void {
+    if (this.bytes > 0 && this.bytes + chunk.length > OUTPUT_BATCH_MAX) this.flush();
     if (this.bytes === 0) this.at = at;
     this.batch.push(chunk);
     this.bytes += chunk.length;
@@ -44,7 +55,7 @@ export class OutputBatcher {
     if (this.timer) clearTimeout(this.timer);
     this.immediate = this.timer = undefined;
     if (this.bytes === 0) return;
-    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.bytes);
+    const data = this.batch.length === 1 ? this.batch[0]! : this.bytes < HEADROOM_MIN ? Buffer.concat(this.batch, this.bytes) : join(this.batch, this.bytes);
     const at = this.at;
     this.lastMs = performance.now();
     this.lastBytes = this.bytes;
@@ -52,4 +63,15 @@ export class OutputBatcher {
     this.bytes = 0;
     this.send(data, at);
   };
+}
+
+/** `parts` joined, with HEADROOM free bytes in front (one copy; not zero-filled: every byte is written). */
+function join(parts: Uint8Array[], bytes: number): Uint8Array {
+  const out = reserveHeadroom(Buffer.allocUnsafe(HEADROOM + bytes), HEADROOM);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -54,13 +54,50 @@ export function isPlain(data: Uint8Array, end = data.length): boolean {
  * at column 0.
  */
 export function plainTextCut(data: Uint8Array, keepLines: number): number {
-  const b = view(data, data.length);
-  let i = firstNonPlain(data);
-  let lines = 0;
-  while (i > 0) {
-    i = b.lastIndexOf(LF, i - 1);
-    if (i <= 0) return 0;
-    if (b[i - 1] === CR && ++lines > keepLines) return i + 1;
+  return plainTextCutParts([data], keepLines);
+}
+
+/**
+ * plainTextCut over output kept as the reads that brought it (`parts`, in order), without
+ * joining them: the offset counts from the start of the first part.
+ */
+export function plainTextCutParts(parts: readonly Uint8Array[], keepLines: number): number {
+  if (parts.length === 0) return 0;
+  // Where the first state change is: part k, byte i (or the end of the last part).
+  let k = parts.length - 1;
+  let i = parts[k]!.length;
+  for (let p = 0; p < parts.length; p++) {
+    const f = firstNonPlain(parts[p]!);
+    if (f < parts[p]!.length) {
+      k = p;
+      i = f;
+      break;
+    }
   }
-  return 0;
+  // Back from there, line by line: a LF counts when a CR is right before it (maybe in the part before).
+  let lines = 0;
+  for (;;) {
+    const j = i > 0 ? view(parts[k]!, parts[k]!.length).lastIndexOf(LF, i - 1) : -1;
+    if (j < 0) {
+      if (--k < 0) return 0;
+      i = parts[k]!.length;
+      continue;
+    }
+    if (j === 0 && k === 0) return 0;
+    const before = j > 0 ? parts[k]![j - 1] : parts[k - 1]![parts[k - 1]!.length - 1];
+    if (before === CR && ++lines > keepLines) {
+      let at = j + 1;
+      for (let p = 0; p < k; p++) at += parts[p]!.length;
+      return at;
+    }
+    i = j;
+  }
+}
+
+/** Drops the first `n` bytes of `parts` in place (whole parts, then a view of the one cut). */
+export function dropFront(parts: Uint8Array[], n: number): void {
+  let whole = 0;
+  while (whole < parts.length && n >= parts[whole]!.length) n -= parts[whole++]!.length;
+  parts.splice(0, whole);
+  if (n > 0) parts[0] = parts[0]!.subarray(n);
 }

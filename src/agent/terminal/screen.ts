@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import type * as XtermHeadless from '@xterm/headless';
 import type * as XtermSerialize from '@xterm/addon-serialize';
-import { plainTextCut } from './fast-forward.js';
+import { dropFront, plainTextCutParts } from './fast-forward.js';
 
 /** Output is handed to the emulator in batches at most this far apart (nothing waits on it but snapshots). */
 const SCREEN_BATCH_MS = 20;
@@ -140,10 +140,9 @@ export class Screen {
     this.nextTrimAt = this.pendingBytes + TRIM_EVERY;
     this.lastTrimOk = false;
     if (this.busy || this.resizes.length > 0 || !this.canFastForward()) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    const cut = plainTextCut(data, this.term.rows + SNAPSHOT_SCROLLBACK_LINES + 1);
-    this.pending = [data.subarray(cut)];
+    const cut = plainTextCutParts(this.pending, this.term.rows + SNAPSHOT_SCROLLBACK_LINES + 1);
     if (cut === 0) return;
+    dropFront(this.pending, cut);
     this.lastTrimOk = true;
     this.pendingBytes -= cut;
     this.skipped += cut;
