@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { IsADirectoryError } from '../errors.js';
 import { onPath } from '../fs-errors.js';
 import type { Files } from './files.js';
+import { filePieces } from '../link/file-pieces.js';
 import type { WriteOptions, WriteResult } from './files-types.js';
 
 export type Progress = (done: number, total: number) => void;
@@ -48,7 +49,8 @@ export async function upload(files: Files, localPath: string, remotePath: string
       prefixSha256 = held.sha256;
     }
   }
-  const src = createReadStream(localPath, { start: offset, highWaterMark: 1 << 20 });
+  // Frame-ready pieces (link/file-pieces.ts): no copy between the disk and the socket.
+  const src = filePieces(localPath, offset);
   // Progress is counted as chunks are taken, never with a 'data' listener: that would make the
   // file flow past the link's backpressure into memory.
   const report = o.onProgress;
@@ -56,7 +58,7 @@ export async function upload(files: Files, localPath: string, remotePath: string
   report?.(done, st.size);
   const chunks = report
     ? (async function* () {
-        for await (const c of src as AsyncIterable<Buffer>) {
+        for await (const c of src) {
           yield c;
           report((done += c.length), st.size);
         }

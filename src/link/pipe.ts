@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { UnavailableError, type CmdopError } from '../errors.js';
 import type { Stream } from '../protocol/stream.js';
+import type { HeadroomReads } from './headroom-reads.js';
 
 export interface PipeCounters {
   /** Bytes from the socket into the stream. */
@@ -20,8 +21,11 @@ export function socketError(err: NodeJS.ErrnoException, target: string): CmdopEr
   return new UnavailableError(`${target}: ${what}`, { detail: err.code === 'ECONNRESET' ? 'reset' : 'connect_failed', retryable: err.code !== 'ECONNRESET' });
 }
 
-/** Joins `stream` and `sock`; returns the live byte counters. */
-export function pipe(stream: Stream, sock: Socket, target: string, counters: PipeCounters = { bytesIn: 0, bytesOut: 0 }): PipeCounters {
+/**
+ * Joins `stream` and `sock`; returns the live byte counters. `reads`: the socket was made with
+ * its `onread` (reads straight into buffers with frame headroom).
+ */
+export function pipe(stream: Stream, sock: Socket, target: string, counters: PipeCounters = { bytesIn: 0, bytesOut: 0 }, reads?: HeadroomReads): PipeCounters {
   stream.autoConsume = false;
   let failed = false;
   stream.handle({
@@ -35,9 +39,14 @@ export function pipe(stream: Stream, sock: Socket, target: string, counters: Pip
       if (err && !failed) sock.resetAndDestroy();
     },
   });
-  sock.on('data', (chunk: Buffer) => {
+  const onChunk = (chunk: Uint8Array): boolean => {
     counters.bytesIn += chunk.length;
-    if (!stream.write(chunk)) sock.pause();
+    return stream.write(chunk);
+  };
+  if (reads) {
+    if (!reads.attach(onChunk)) sock.pause();
+  } else sock.on('data', (chunk: Buffer) => {
+    if (!onChunk(chunk)) sock.pause();
   });
   let sawEnd = false;
   sock.on('end', () => {

@@ -52,3 +52,28 @@ export function takeHeadroom(payload: Uint8Array, need: number): Uint8Array | nu
   if (have > need) room.set(grown, have - need);
   return grown;
 }
+
+/**
+ * Carves `whole` (the caller's own) into `count` payloads of `pieceBytes`, each with `headroom`
+ * free bytes in front: reads fill several payloads at once (a vectored read) and each goes out
+ * as one frame without a copy.
+ */
+export function carveWithHeadroom(whole: Uint8Array, count: number, pieceBytes: number, headroom: number): Uint8Array[] {
+  const stride = headroom + pieceBytes;
+  if (whole.length < count * stride) throw new RangeError('buffer too small for its pieces');
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) out.push(reserveHeadroom(whole.subarray(i * stride, (i + 1) * stride), headroom));
+  return out;
+}
+
+/** The first `n` bytes of `payload`, keeping its room (the room stays one-shot: `payload` loses it). */
+export function headroomPrefix(payload: Uint8Array, n: number): Uint8Array {
+  if (n === payload.length) return payload;
+  const have = room.get(payload);
+  const prefix = payload.subarray(0, n);
+  if (have !== undefined) {
+    room.delete(payload);
+    room.set(prefix, have);
+  }
+  return prefix;
+}

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeFrame, encodeData } from '../../src/protocol/codec.js';
-import { allocWithHeadroom, FRAME_HEADROOM, HEADROOM_MIN, MESSAGE_HEADROOM, reserveHeadroom, takeHeadroom } from '../../src/protocol/headroom.js';
+import { allocWithHeadroom, carveWithHeadroom, FRAME_HEADROOM, headroomPrefix, HEADROOM_MIN, MESSAGE_HEADROOM, reserveHeadroom, takeHeadroom } from '../../src/protocol/headroom.js';
 import { frameMessage, MessageReader } from '../../src/protocol/messages.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -93,5 +93,26 @@ describe('headroom', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('carved pieces each frame in place without touching their neighbours; a prefix keeps the room', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: HEADROOM_MIN + 1, max: HEADROOM_MIN + 64 }), u32, (count, size, id) => {
+        const whole = new Uint8Array(count * (FRAME_HEADROOM + size));
+        const pieces = carveWithHeadroom(whole, count, size, FRAME_HEADROOM);
+        pieces.forEach((p, i) => p.fill(i + 1));
+        const last = headroomPrefix(pieces[count - 1]!, size - 1);
+        const frames = [...pieces.slice(0, -1), last].map((p) => encodeData(id, p));
+        frames.forEach((f, i) => {
+          expect(f.buffer).toBe(whole.buffer);
+          expect(decodeFrame(f).data).toEqual(new Uint8Array(i === count - 1 ? size - 1 : size).fill(i + 1));
+          expect(decodeFrame(f).streamId).toBe(id);
+        });
+        // The uncut last piece lost its room to its prefix.
+        expect(takeHeadroom(pieces[count - 1]!, 1)).toBeNull();
+      }),
+      { numRuns: 100 },
+    );
+    expect(() => carveWithHeadroom(new Uint8Array(10), 2, 4, 2)).toThrow(RangeError);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * files.read: the file's bytes from an offset, streamed under flow control. Memory stays
- * constant for any size: one chunk in flight to the link plus one read ahead.
+ * constant for any size: one chunk in flight to the link plus one read ahead. Reads are
+ * frame-ready pieces (link/file-pieces.ts): no copy between the disk and the socket.
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -10,9 +11,7 @@ import { decodeRequest } from '../../link/services.js';
 import type { Stream } from '../../protocol/stream.js';
 import { onPath } from '../../fs-errors.js';
 import { O_NOFOLLOW, type FilesPolicy } from './policy.js';
-
-/** Size of one read from disk; the link cuts it into frames without copying. */
-export const READ_CHUNK = 1024 * 1024;
+import { READ_CHUNK, readPieces } from '../../link/file-pieces.js';
 
 /** Opens a regular file for reading, checked against the jail after open. */
 export async function openForRead(policy: FilesPolicy, path: string): Promise<{ fh: FileHandle; size: number; user: string }> {
@@ -49,22 +48,18 @@ export async function streamRead(stream: Stream, policy: FilesPolicy): Promise<v
         drained?.();
       },
     });
-    const readAt = async (pos: number): Promise<Uint8Array | null> => {
-      const n = Math.min(READ_CHUNK, end - pos);
-      if (n <= 0) return null;
-      const buf = Buffer.allocUnsafe(n);
-      const { bytesRead } = await fh.read(buf, 0, n, pos);
-      return bytesRead === 0 ? null : buf.subarray(0, bytesRead);
-    };
+    const readAt = (pos: number) => readPieces(fh, pos, Math.min(READ_CHUNK, end - pos));
     let pos = offset;
     let next = readAt(pos);
     for (;;) {
       const chunk = await onPath(user, () => next);
       if (!chunk || closed) break;
-      pos += chunk.length;
+      pos += chunk.bytes;
       next = readAt(pos); // read ahead while the link sends
       next.catch(() => {}); // surfaced by the await above on the next turn
-      if (!stream.write(chunk)) await new Promise<void>((r) => (drained = r));
+      let flowing = true;
+      for (const piece of chunk.pieces) flowing = stream.write(piece);
+      if (!flowing) await new Promise<void>((r) => (drained = r));
       drained = null;
       if (closed) break;
     }

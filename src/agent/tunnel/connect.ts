@@ -13,6 +13,7 @@ import type { Logger } from '../../log.js';
 import { abortWith, decodeRequest } from '../../link/services.js';
 import type { Allowlist } from './allowlist.js';
 import { pipe } from '../../link/pipe.js';
+import { HeadroomReads } from '../../link/headroom-reads.js';
 
 /** Picks the address to dial, or throws PermissionError. Names are resolved here and the checked address is what gets dialled. */
 export async function resolveAllowed(allow: Allowlist, host: string, port: number): Promise<string> {
@@ -42,6 +43,7 @@ export function handleTunnelConnect(stream: Stream, ctx: { log: Logger; allow: A
       throw err;
     }
     if (stream.finished) return;
-    pipe(stream, netConnect({ host: address, port: req.port, allowHalfOpen: true, noDelay: true }), target);
+    const reads = new HeadroomReads();
+    pipe(stream, netConnect({ host: address, port: req.port, allowHalfOpen: true, noDelay: true, onread: reads.onread }), target, undefined, reads);
   })().catch((err) => abortWith(stream, ctx.log, err, 'tunnel.connect'));
 }
