@@ -1,14 +1,16 @@
 /**
  * Headroom: free bytes in front of a payload, so that each layer writes its header there instead
  * of copying the payload into a bigger buffer (as the Linux kernel's skb headroom, or ws's own
- * sender writing its header beside the data). The terminal's output batch is allocated with room
- * for the stream message header and the data frame header in front of it: the payload is copied
- * once, into the buffer that goes to the socket as it is. Pure.
+ * sender writing its header beside the data). The terminal's joined output batch, file reads
+ * (link/file-pieces.ts) and the agent's tunnel socket reads (link/headroom-reads.ts) are made
+ * with room for the headers in front: the payload is copied once, into the buffer that goes to
+ * the socket as it is. Pure.
  *
- * Only payloads of HEADROOM_MIN bytes or more use it. The room is one-shot: whoever takes it owns those bytes, and the view they get back carries
- * what is left for the next layer. A payload sent twice (to two clients, say) gets its header
- * by copy the second time, so two frames never share a header byte. A subarray of a payload has
- * no room (the bytes before it may belong to someone else).
+ * Only payloads of HEADROOM_MIN bytes or more use it. The room is one-shot: whoever takes it owns
+ * those bytes, and the view they get back carries what is left for the next layer. A payload sent
+ * twice (to two clients, say) gets its header by copy the second time, so two frames never share
+ * a header byte. A subarray of a payload has no room (the bytes before it may belong to someone
+ * else).
  */
 
 /**
