@@ -35,6 +35,7 @@ import { closeKeyLinks, enforceOnLinks } from './enforce.js';
 import { ClusterNode, type ClusterOptions } from './cluster/node.js';
 import { adminSocketPath, type RelayOptions } from './options.js';
 import { drainLinks } from './cluster/drain.js';
+import { herdCompactor, type HerdCompactor } from './heap-compactor.js';
 import { admitConsoleLink, relayConsole } from './console.js';
 import { CONSOLE_LINK_PATH, type ConsoleHttp } from '../console/server/console-http.js';
 import type { ServiceRegistry } from '../link/services.js';
@@ -63,6 +64,7 @@ export class Relay {
   private console: ConsoleHttp | null = null;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   private readonly conns = new Set<Conn>();
+  private readonly compactor: HerdCompactor;
   private readonly services: ServiceRegistry<RelayCtx>;
   private readonly admission: Admission;
   private readonly peerAdmission: Admission;
@@ -79,6 +81,7 @@ export class Relay {
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.admission = new Admission(opts.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES, opts.handshakeQueueMs);
     this.peerAdmission = new Admission(DEFAULT_MAX_HANDSHAKES);
+    this.compactor = herdCompactor(this.log);
     this.schedulePush = new SchedulePush(state);
     this.services = relayServices({
       push: this.schedulePush,
@@ -238,6 +241,7 @@ export class Relay {
       onAuthenticated: (c) => {
         admission.settled(c);
         handshakeDone();
+        this.compactor.note();
         this.audit.emit('link.up', { role: c.role, key: c.keyId || undefined, machine: c.machineId || undefined, remote, link: c.sessionId });
         if (c.role !== 'agent') return;
         const old = this.registry.setOnline(c.machineId, c);
@@ -288,6 +292,7 @@ export class Relay {
     await this.cluster?.stop().catch(() => undefined);
     for (const c of this.conns) c.link.close(new UnavailableError('relay shutting down', { retryAfterMs: 0 }), CLOSE_GOING_AWAY);
     this.conns.clear();
+    this.compactor.stop();
     this.schedulePush.stop();
     await this.state.dispose();
     await this.audit.stop();

@@ -1,4 +1,5 @@
 /** The relay's handshake slots: when a silent upgrade may be shed for a waiting one (fake clock). */
+import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Admission, SHED_IDLE_AFTER_MS } from '../../src/relay/admission.js';
 import type { Conn } from '../../src/relay/conn.js';
@@ -9,7 +10,8 @@ function conn(release: () => void, spoke = false) {
   return c;
 }
 
-const socket = () => ({ once: () => undefined });
+/** An upgrade's socket as far as a wait sees it: something that emits 'close'. */
+const socket = () => new EventEmitter();
 
 describe('Admission', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -54,5 +56,35 @@ describe('Admission', () => {
     expect(young.closed).toBe(0);
     vi.advanceTimersByTime(10 * SHED_IDLE_AFTER_MS);
     expect(old.closed).toBe(1);
+  });
+
+  it('a wait takes its close listener off the socket when it is admitted or refused, so a live link retains nothing of its upgrade', () => {
+    const a = new Admission(1, 3000, () => Date.now());
+    const release = a.admit('10.0.0.1')!;
+    const admitted = socket();
+    const refused = socket();
+    const go = vi.fn();
+    const busy = vi.fn();
+    a.wait('10.0.0.2', admitted, go, () => undefined);
+    a.wait('10.0.0.3', refused, () => undefined, busy);
+    expect(admitted.listenerCount('close')).toBe(1);
+    release(); // a slot: the first in the queue takes it
+    expect(go).toHaveBeenCalledTimes(1);
+    expect(admitted.listenerCount('close')).toBe(0);
+    vi.advanceTimersByTime(3000);
+    expect(busy).toHaveBeenCalledTimes(1);
+    expect(refused.listenerCount('close')).toBe(0);
+  });
+
+  it('a waiting socket that closes leaves the queue and is never admitted', () => {
+    const a = new Admission(1, 3000, () => Date.now());
+    const release = a.admit('10.0.0.1')!;
+    const s = socket();
+    const go = vi.fn();
+    a.wait('10.0.0.2', s, go, () => undefined);
+    s.emit('close');
+    release();
+    vi.advanceTimersByTime(3000);
+    expect(go).not.toHaveBeenCalled();
   });
 });
