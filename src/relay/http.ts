@@ -13,6 +13,16 @@ import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 /** Node's default list with the TLS 1.3 AES-128 suite first. */
 const RELAY_CIPHERS = ['TLS_AES_128_GCM_SHA256', ...DEFAULT_CIPHERS.split(':').filter((c) => c !== 'TLS_AES_128_GCM_SHA256')].join(':');
 
+/**
+ * ALPN as a callback, not a list: given no list, Node's https server sets ['http/1.1'], and each
+ * TLS socket it accepts then copies that 9-byte list with `Buffer.from`, a slice of Node's shared
+ * 8 KB allocation pool, which the socket keeps for its life: a few long-lived sockets pin every
+ * pool chunk made while they connected. Measured, one node of three with 3,333 simulated agents:
+ * 1,366 pool chunks, 10.7 MB (3.3 KB per agent), held by nothing else. The callback negotiates the
+ * same (http/1.1, or no ALPN when the client offers none) with no copy per socket.
+ */
+export const HTTP11_ALPN = { ALPNCallback: ({ protocols }: { protocols: string[] }) => (protocols.includes('http/1.1') ? 'http/1.1' : undefined) };
+
 export type Upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** Other pages on the public port (the web console); false when the path is not theirs. */
@@ -73,7 +83,7 @@ export async function listenPublic(o: PublicListenerOptions, health: () => Healt
     server = createHttpServer(handler(health, pages));
   } else {
     tls = await loadOrCreateTls(o.dataDir, o.certFile, o.keyFile);
-    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true }, handler(health, pages));
+    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: RELAY_CIPHERS, honorCipherOrder: true, ...HTTP11_ALPN }, handler(health, pages));
   }
   server.on('upgrade', upgrade);
   await listenOn(server, o.port, o.host);

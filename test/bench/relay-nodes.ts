@@ -148,6 +148,12 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     // Each node compacts its heap once the herd has been quiet for HERD_QUIET_MS (heap-compactor.ts).
     await sleep(HERD_QUIET_MS + SETTLE_MS);
     figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS), settled`, 'KB', rssPerAgent(), '<= 30 KB (goal)', { name: `${SETTLE_MS / 1000} s after the herd`, value: herd }));
+    // BENCH_NODES_HOLD_MS: the settled nodes wait this long, their pids on stderr, for a heap snapshot
+    // from outside (run with BENCH_NODE_ARGS=--heapsnapshot-signal=SIGUSR2).
+    if (process.env.BENCH_NODES_HOLD_MS) {
+      process.stderr.write(`holding nodes ${pids.join(' ')}\n`);
+      await sleep(Number(process.env.BENCH_NODES_HOLD_MS));
+    }
     const tk = performance.now();
     await c.kill(2);
     await until('the killed node\'s agents to drop', () => onlineOf(swarms) < agents, 60_000);

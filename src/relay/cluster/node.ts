@@ -7,6 +7,7 @@
  * database, its signal listener is up (so its caches are trusted), and it is not draining.
  */
 import { createServer, type Server } from 'node:https';
+import { HTTP11_ALPN } from '../http.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -204,7 +205,7 @@ export class ClusterNode {
 
   private async listen(): Promise<void> {
     const [host, portStr] = splitHostPort(this.o.listen);
-    this.server = createServer({ cert: this.d.tls.cert, key: this.d.tls.key, minVersion: 'TLSv1.3' }, (_req, res) => res.writeHead(404).end());
+    this.server = createServer({ cert: this.d.tls.cert, key: this.d.tls.key, minVersion: 'TLSv1.3', ...HTTP11_ALPN }, (_req, res) => res.writeHead(404).end());
     this.sockets.track(this.server);
     this.server.on('upgrade', (req, socket, head) => {
       if ((req.url ?? '').split('?')[0] !== PEER_PATH) return void socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
