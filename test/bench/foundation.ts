@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { CLI, ROOT, rssOf } from './procs.js';
 import { figure, median, type Figure } from './figures.js';
 import { HERD_QUIET_MS } from '../../src/relay/heap-compactor.js';
+import { bareLinksRss } from './bare-links.js';
 
 /** The agent settles (JIT, first GCs) this long before its idle RSS is read. */
 const IDLE_SETTLE_MS = 3000;
@@ -72,7 +73,10 @@ export async function foundationBench(swarmSize: number): Promise<Figure[]> {
     const herd = rssPerAgent();
     // The relay compacts its heap once the herd has been quiet for HERD_QUIET_MS (heap-compactor.ts).
     await new Promise((r) => setTimeout(r, HERD_QUIET_MS + SWARM_SETTLE_MS));
-    figs.push(figure(`relay RSS per connected agent (${swarmSize} agents), settled`, 'KB', rssPerAgent(), 'lower is better', { name: `${SWARM_SETTLE_MS / 1000} s after the herd`, value: herd }));
+    const settled = rssPerAgent();
+    figs.push(figure(`relay RSS per connected agent (${swarmSize} agents), ${SWARM_SETTLE_MS / 1000} s after the herd`, 'KB', herd, 'informational (before the compaction)'));
+    const floor = await bareLinksRss(join(dir, 'bare'), swarmSize, SWARM_SETTLE_MS + HERD_QUIET_MS + SWARM_SETTLE_MS);
+    figs.push(figure(`relay RSS per connected agent (${swarmSize} agents), settled`, 'KB', settled, 'lower is better', { name: 'bare https + ws server, per link', value: floor }));
     const seen = swarm.out().length;
     await kill9(relay.r);
     relay = await startRelay(relayDir, relay.port);

@@ -15,6 +15,7 @@ import { startRelayCluster } from '../helpers/relay-cluster.js';
 import { DEFAULT_HEARTBEAT_MS } from '../../src/protocol/limits.js';
 import { agentProcess, rssNow } from '../helpers/procs.js';
 import { HERD_QUIET_MS } from '../../src/relay/heap-compactor.js';
+import { bareLinksRss } from './bare-links.js';
 import { figure, percentile, rateUntilClose, type Figure } from './figures.js';
 import { watch, kill9, type Watched } from './watch.js';
 import { removeSwarmState } from './swarm-state.js';
@@ -147,7 +148,11 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     const herd = rssPerAgent();
     // Each node compacts its heap once the herd has been quiet for HERD_QUIET_MS (heap-compactor.ts).
     await sleep(HERD_QUIET_MS + SETTLE_MS);
-    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS), settled`, 'KB', rssPerAgent(), '<= 30 KB (goal)', { name: `${SETTLE_MS / 1000} s after the herd`, value: herd }));
+    const settled = rssPerAgent();
+    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS), ${SETTLE_MS / 1000} s after the herd`, 'KB', herd, 'informational (before the compaction)'));
+    // The floor: a bare https + ws server holding a node's share of the links, measured alike.
+    const floor = await bareLinksRss(join(c.dir, 'bare'), Math.round(agents / 3), SETTLE_MS + HERD_QUIET_MS + SETTLE_MS);
+    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS), settled`, 'KB', settled, '<= 30 KB (goal)', { name: 'bare https + ws server, per link', value: floor }));
     // BENCH_NODES_HOLD_MS: the settled nodes wait this long, their pids on stderr, for a heap snapshot
     // from outside (run with BENCH_NODE_ARGS=--heapsnapshot-signal=SIGUSR2).
     if (process.env.BENCH_NODES_HOLD_MS) {

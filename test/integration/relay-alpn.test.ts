@@ -7,7 +7,7 @@ import { connect } from 'node:tls';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 
 /** A TLS connection to the relay offering `protocols`: the protocol chosen, or the error's code. */
-function negotiate(c: Cluster, protocols: string[] | undefined): Promise<string | false> {
+function negotiate(c: Cluster, protocols: string[] | undefined): Promise<string | false | null> {
   const { port } = new URL(c.relay.url);
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port: Number(port), ca: c.relay.certPem, checkServerIdentity: () => undefined, ...(protocols ? { ALPNProtocols: protocols } : {}) }, () => {
