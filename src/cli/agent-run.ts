@@ -8,6 +8,15 @@ import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
 import { VERSION } from '../version.js';
 import { runProgram, type Command, type Options } from './args.js';
 import { forgetNoBufferUtil } from './no-bufferutil.js';
+import { reduceHeap } from '../platform/heap.js';
+
+/**
+ * This long after start, one memory-reducing collection: start-up (module loading, the first
+ * link, usually up within a second) leaves V8's young generation grown and garbage behind, which
+ * V8 gives back by itself only when it judges the process idle (measured: 67.5 MB at 3 s, 60.9 MB
+ * at 10 s on a quiet machine; 69.5 MB still at 20 s on a busy one).
+ */
+const COMPACT_AFTER_START_MS = 5000;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -35,6 +44,7 @@ export const runCommand: Command = {
       const agent = await Agent.start({ config: cfg, log });
       log.info({ version: VERSION, config: file, relay: cfg.relay ?? null, socket: cfg.socket }, 'agent started');
       if (!cfg.relay) log.warn('no relay configured: serving the local socket only');
+      setTimeout(() => void reduceHeap().catch((err: Error) => log.debug({ err: err.message }, 'heap compaction failed')), COMPACT_AFTER_START_MS).unref();
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -12,6 +12,7 @@
  * herd costs one pause (tens of milliseconds) when the relay is quiet.
  */
 import type { Logger } from '../log.js';
+import { reduceHeap } from '../platform/heap.js';
 
 /** Links that make a herd, and the quiet (no new link) after which the relay compacts. */
 export const HERD_LINKS = 500;
@@ -47,18 +48,6 @@ export class HerdCompactor {
     this.timer = undefined;
     this.count = 0;
     this.o.compact();
-  }
-}
-
-/** V8's memory-reducing full collection (the one a low-memory notification runs), in process. */
-export async function reduceHeap(): Promise<void> {
-  const { Session } = await import('node:inspector');
-  const session = new Session();
-  session.connect();
-  try {
-    await new Promise<void>((resolve, reject) => session.post('HeapProfiler.collectGarbage', (err) => (err ? reject(err) : resolve())));
-  } finally {
-    session.disconnect();
   }
 }
 

@@ -1,6 +1,7 @@
 /** The relay's compaction after a herd of links (fake clock), and the collection itself (real V8). */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HerdCompactor, reduceHeap } from '../../src/relay/heap-compactor.js';
+import { HerdCompactor } from '../../src/relay/heap-compactor.js';
+import { reduceHeap } from '../../src/platform/heap.js';
 
 describe('HerdCompactor', () => {
   beforeEach(() => vi.useFakeTimers());
