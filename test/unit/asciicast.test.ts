@@ -144,6 +144,20 @@ describe('the agent encoder (bytes straight to event lines)', async () => {
     );
   });
 
+  it('escapes every byte JSON requires at any offset in a read, as eventLine does', () => {
+    // Text dense in what the four-bytes-at-a-time path must catch: controls, quotes, backslashes,
+    // beside multi-byte characters, so that each lands at every position of a word.
+    const unit = fc.constantFrom('a', 'b', ' ', '"', '\\', '\n', '\r', '\t', '\x1b', '\x00', '\x1f', '\x7f', 'é', '€', '😀', '\u2028');
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 200 }), fc.nat({ max: 7 }), (units, lead) => {
+        const text = units.join('');
+        const bytes = Buffer.from('x'.repeat(lead) + text).subarray(lead);
+        if (bytes.length) expect(new CastEncoder().bytes(0.25, 'o', bytes)!.toString('utf8')).toBe(eventLine(0.25, 'o', text));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('a read that is not UTF-8 becomes replacement characters, never invalid JSON', () => {
     const line = new CastEncoder().bytes(0, 'o', Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x22]))!;
     expect(parseCast(header + line.toString('utf8')).events[0]!.data).toBe('a\ufffd\ufffdb"');

@@ -30,31 +30,61 @@ export function incompleteTail(b: Uint8Array): number {
   return 0;
 }
 
+/** Writes byte `b` into `out` at `at`, escaped if JSON requires it; returns the new end. */
+function escapeByte(b: number, out: Buffer, at: number): number {
+  if (ESCAPE[b] === 0) {
+    out[at++] = b;
+    return at;
+  }
+  out[at++] = 0x5c;
+  const short = SHORT[b]!;
+  if (short !== 0) out[at++] = short;
+  else {
+    out[at++] = 0x75;
+    out[at++] = 0x30;
+    out[at++] = 0x30;
+    out[at++] = HEX[b >> 4]!;
+    out[at++] = HEX[b & 15]!;
+  }
+  return at;
+}
+
 /**
- * `src` escaped as the inside of a JSON string, into `out` at `at`; returns the new end. One pass
- * that copies as it scans: terminal text has an escape every line (CR LF), and copying the short
- * runs between them with a subarray and a set each cost more than the bytes (a micro-benchmark
- * on 110-byte lines: 480 MB/s that way, 590 MB/s this way).
+ * Non-zero if any of the four bytes in `x` needs an escape: one under 0x20, a `"` or a `\`.
+ * The classic word-at-a-time tests ("has a byte less than n", "has a zero byte" after an xor),
+ * exact for the question "any?" (never a false answer either way).
+ */
+function wordNeedsEscape(x: number): number {
+  const q = x ^ 0x22222222;
+  const s = x ^ 0x5c5c5c5c;
+  return (((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080;
+}
+
+/**
+ * `src` escaped as the inside of a JSON string, into `out` at `at`; returns the new end. Four
+ * bytes at a time: a word with nothing to escape (nearly all of them in terminal text, which
+ * has an escape or two per line) is copied whole, any other byte by byte. A micro-benchmark on
+ * 100-byte lines with a colour code and CR LF each: 1.0-1.3 GB/s, against 0.52-0.56 GB/s for
+ * the byte-at-a-time loop it replaced (which had replaced a run-copying one at 0.48).
  */
 function escapeInto(src: Uint8Array, out: Buffer, at: number): number {
   const n = src.length;
-  for (let i = 0; i < n; i++) {
-    const b = src[i]!;
-    if (ESCAPE[b] === 0) {
-      out[at++] = b;
+  const words = new DataView(src.buffer, src.byteOffset, n);
+  const outWords = new DataView(out.buffer, out.byteOffset, out.length);
+  let i = 0;
+  for (const end = n - 3; i < end; i += 4) {
+    const x = words.getUint32(i, true);
+    if (wordNeedsEscape(x) === 0) {
+      outWords.setUint32(at, x, true);
+      at += 4;
       continue;
     }
-    out[at++] = 0x5c;
-    const short = SHORT[b]!;
-    if (short !== 0) out[at++] = short;
-    else {
-      out[at++] = 0x75;
-      out[at++] = 0x30;
-      out[at++] = 0x30;
-      out[at++] = HEX[b >> 4]!;
-      out[at++] = HEX[b & 15]!;
-    }
+    at = escapeByte(src[i]!, out, at);
+    at = escapeByte(src[i + 1]!, out, at);
+    at = escapeByte(src[i + 2]!, out, at);
+    at = escapeByte(src[i + 3]!, out, at);
   }
+  for (; i < n; i++) at = escapeByte(src[i]!, out, at);
   return at;
 }
 
