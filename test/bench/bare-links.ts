@@ -34,6 +34,8 @@ export async function bareLinksRss(dir: string, n: number, settleMs: number): Pr
   let swarm: ChildProcess | undefined;
   try {
     const [, port] = await lineFrom(server, /listening (\d+)/);
+    // Time is the subject here, not a stand-in for an event: the base RSS is read a fixed second
+    // after start, and the loaded one `settleMs` after the last link, exactly as for our relay.
     await sleep(1000);
     const base = rssNow(server.pid!);
     swarm = track(fork(self, ['swarm', `wss://127.0.0.1:${port}`, String(n)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
