@@ -1,5 +1,6 @@
 /** The Node transport: a `ws` WebSocket (relay, agent, SDK, CLI). */
 import type { WebSocket } from 'ws';
+import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 export class WsTransport implements Transport {
@@ -19,7 +20,10 @@ export class WsTransport implements Transport {
 
   listen(e: TransportEvents): void {
     this.ws.binaryType = 'nodebuffer';
-    this.ws.on('message', (data: Buffer, isBinary) => e.message(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary));
+    this.ws.on('message', (data: Buffer, isBinary) => {
+      noteBufferChurn(data.byteLength);
+      e.message(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary);
+    });
     this.ws.on('close', (code, reason) => e.close(code, reason.toString()));
     this.ws.on('error', (err) => e.error(err));
     // ws has no drain event of its own; its socket's drain is when queued frames have gone out.
@@ -27,6 +31,7 @@ export class WsTransport implements Transport {
   }
 
   send(frame: Uint8Array): void {
+    noteBufferChurn(frame.byteLength);
     this.ws.send(frame);
   }
 

@@ -162,5 +162,7 @@ export async function startChain(target: ChainTarget): Promise<Chain> {
 }
 
 const role = process.argv[2];
+// Exit on stop rather than die by the signal, so a run under --cpu-prof writes its profile.
+if (role === 'relay' || role === 'agent') process.once('SIGTERM', () => process.exit(0));
 if (role === 'relay') relay(process.env.CHAIN_CERT!, process.env.CHAIN_KEY!);
 else if (role === 'agent') process.once('message', (m: { relayPort: number; target: ChainTarget }) => agent(process.env.CHAIN_CERT!, m.relayPort, m.target));
