@@ -1,18 +1,40 @@
 // The terminal workloads behind the README's "data path, layer by layer" table, for profiling:
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" node --cpu-prof --cpu-prof-dir=DIR scripts/profile-terminal.mjs
-// MODE=cat (RUNS x MIB MiB of text through a session), MODE=echo (WARM+1000 keystrokes) or
+// MODE=cat (RUNS x MIB MiB of text through a session, then through the bare chain unless CHAIN=0), MODE=echo (WARM+1000 keystrokes) or
 // MODE=tunnel (RUNS x MIB MiB down a tunnel, then down the bare chain); needs `npm run build`.
 // Prints PIDS (client relay agent) and WINDOW <kind> <start us> <end us> <units> on the shared
 // CLOCK_MONOTONIC, for scripts/profile-layers.mjs.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const B = new URL('../dist/test/bench/', import.meta.url).href;
 const { benchCluster } = await import(B + 'cluster.js');
 const { makeFile, oursThroughput, sdkEcho } = await import(B + 'terminal.js');
 const { median, percentile, rateUntilClose } = await import(B + 'figures.js');
+const { startChain } = await import(B + 'tls-chain.js');
 const mono = () => Number(process.hrtime.bigint() / 1000n);
 const dir = mkdtempSync(join(tmpdir(), 'cmdop-prof-'));
+// Each process's CPU (user + system, from /proc) per unit over a window: all threads, and the
+// share on threads other than the main one (V8's GC helpers, libuv's pool).
+const ticks = (f) => {
+  const v = readFileSync(f, 'utf8').split(') ')[1].split(' ');
+  return ((Number(v[11]) + Number(v[12])) * 1000) / 100;
+};
+const cpuMs = (pid) => {
+  const all = ticks(`/proc/${pid}/stat`);
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) if (tid !== String(pid)) other += ticks(`/proc/${pid}/task/${tid}/stat`);
+  return [all, other];
+};
+/** Runs `work` (returning its units, MiB), printing the WINDOW and each process's CPU ms per unit. */
+const measured = async (label, pids, work) => {
+  const c0 = pids.map(cpuMs);
+  const w0 = mono();
+  const units = await work();
+  console.log('WINDOW', label, w0, mono(), units);
+  const per = pids.map((pid, i) => cpuMs(pid).map((v, j) => ((v - c0[i][j]) / units).toFixed(2)));
+  console.log('CPU ms/MiB', label, per.map(([a, o]) => `${a} (${o} off-main)`).join(' '), '(this process, relay, agent side)');
+};
 const bc = await benchCluster(join(dir, 'c'), 'bench', (process.env.AGENT_ARGS ?? '').split(' ').filter(Boolean));
 const t = bc.client.terminal;
 console.log('PIDS', process.pid, bc.relayPid, bc.agentPid);
@@ -21,14 +43,26 @@ if (mode === 'cat') {
   const runs = Number(process.env.RUNS ?? 2);
   const file = join(dir, 'big.txt');
   const { size, lines } = makeFile(file, Number(process.env.MIB ?? 256) * 1024 * 1024);
-  const w0 = mono();
-  for (let i = 0; i < runs; i++) console.log('cat MB/s', ((await oursThroughput(t, file, size + lines)) / 1e6).toFixed(1));
-  console.log('WINDOW cat', w0, mono(), (runs * (size + lines)) / 1048576);
+  const mib = (runs * (size + lines)) / 1048576;
+  await measured('cat', [process.pid, bc.relayPid, bc.agentPid], async () => {
+    for (let i = 0; i < runs; i++) console.log('cat MB/s', ((await oursThroughput(t, file, size + lines)) / 1e6).toFixed(1));
+    return mib;
+  });
+  if (process.env.CHAIN !== '0') {
+    // The same file through the bare chain's pty, each connection its own `cat` (the chain's
+    // processes are forked with this process's flags, so they are profiled too).
+    const chain = await startChain({ pty: ['/bin/cat', file] });
+    console.log('CHAIN PIDS', chain.pids.relay, chain.pids.agent);
+    await measured('chain', [process.pid, chain.pids.relay, chain.pids.agent], async () => {
+      for (let i = 0; i < runs; i++) console.log('chain cat MB/s', ((await rateUntilClose(await chain.connect())) / 1e6).toFixed(1));
+      return mib;
+    });
+    chain.stop();
+  }
 } else if (mode === 'tunnel') {
   // MIB MiB down a tunnel, RUNS times, then the same through the bare chain (its processes are
   // forked with this process's flags, so they are profiled too).
   const { createServer, connect } = await import('node:net');
-  const { startChain } = await import(B + 'tls-chain.js');
   const bytes = Number(process.env.MIB ?? 512) * 1024 * 1024;
   const runs = Number(process.env.RUNS ?? 2);
   const chunk = Buffer.alloc(256 * 1024, 0x61);
@@ -47,28 +81,11 @@ if (mode === 'cat') {
   });
   await new Promise((r) => src.listen(0, '127.0.0.1', r));
   const port = src.address().port;
-  // Each process's CPU (user + system, from /proc) per MiB over the window: all threads, and the
-  // share on threads other than the main one (V8's GC helpers, libuv's pool).
-  const { readFileSync, readdirSync } = await import('node:fs');
-  const ticks = (f) => {
-    const v = readFileSync(f, 'utf8').split(') ')[1].split(' ');
-    return ((Number(v[11]) + Number(v[12])) * 1000) / 100;
-  };
-  const cpuMs = (pid) => {
-    const all = ticks(`/proc/${pid}/stat`);
-    let other = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) if (tid !== String(pid)) other += ticks(`/proc/${pid}/task/${tid}/stat`);
-    return [all, other];
-  };
-  const down = async (p, label, pids) => {
-    const c0 = pids.map(cpuMs);
-    const w0 = mono();
-    for (let i = 0; i < runs; i++) console.log(label, 'MB/s', ((await rateUntilClose(connect({ port: p, host: '127.0.0.1' }))) / 1e6).toFixed(1));
-    const mib = (runs * bytes) / 1048576;
-    console.log('WINDOW', label, w0, mono(), mib);
-    const per = pids.map((pid, i) => cpuMs(pid).map((v, j) => ((v - c0[i][j]) / mib).toFixed(2)));
-    console.log('CPU ms/MiB', label, per.map(([a, o]) => `${a} (${o} off-main)`).join(' '), '(this process, relay, agent side)');
-  };
+  const down = (p, label, pids) =>
+    measured(label, pids, async () => {
+      for (let i = 0; i < runs; i++) console.log(label, 'MB/s', ((await rateUntilClose(connect({ port: p, host: '127.0.0.1' }))) / 1e6).toFixed(1));
+      return (runs * bytes) / 1048576;
+    });
   const tun = await bc.client.tunnels.open('bench', { remotePort: port });
   await rateUntilClose(connect({ port: tun.localPort, host: '127.0.0.1' })); // warm up
   await down(tun.localPort, 'tunnel', [process.pid, bc.relayPid, bc.agentPid]);
