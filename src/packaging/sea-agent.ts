@@ -1,6 +1,6 @@
 /**
  * Entry of the cmdop-agent single executable. Sets the thread pool size, extracts the runtime
- * files, points node-pty and the grammar at them, and answers node-pty's Windows
+ * files, points node-pty, the grammar and the recording worker at them, and answers node-pty's Windows
  * console-list-agent fork (which runs this executable again with that script as argument)
  * before starting the real CLI.
  */
@@ -12,6 +12,8 @@ const s = sea();
 if (s) {
   const dir = extractRuntime(s, VERSION);
   process.env.CMDOP_GRAMMAR_DIR = `${dir}/grammar`;
+  // Set, not defaulted: a worker file from a plain Node install must never run in the executable.
+  process.env.CMDOP_RECORDING_WORKER = `${dir}/recording-worker.cjs`;
   const req = runtimeRequire(dir);
   (globalThis as { __cmdopRequire?: NodeJS.Require }).__cmdopRequire = req;
   const agentScript = process.argv.slice(1).find((a) => /conpty_console_list_agent(\.js)?$/.test(a));

@@ -73,6 +73,12 @@ describe('the linux-x64 single executable, with no Node on its PATH', () => {
     await waitFor('output from the pty', () => out.includes('30 100') && out.includes('bin-works'));
     await client.terminal.close(s.id);
     expect(readFileSync(join(dir, 'runtime', readdirOne(join(dir, 'runtime')), '.complete'), 'utf8')).toMatch(/^\d+\.\d+\.\d+$/);
+    // Recorded by the worker thread from the extracted file (the executable cannot run the one in dist/).
+    await waitFor('the recording to complete', async () => (await client.terminal.recordings.get(s.id)).status === 'complete');
+    const { events } = await client.terminal.recordings.cast(s.id);
+    let recorded = '';
+    for await (const e of events) if (e.code === 'o') recorded += e.data;
+    expect(recorded).toContain('bin-works');
   });
 
   it('files: write, read, list and hash through the binary', async () => {

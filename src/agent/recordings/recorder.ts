@@ -5,30 +5,31 @@
  *
  * The header is written synchronously when the session starts, so a recording that cannot be
  * written is known before the pty exists (strict mode refuses the session then). After that the
- * writer is asynchronous: events gather into a chunk, each chunk is compressed on the threadpool
- * and appended in order. If the writer falls behind, the session's output pauses (reason
+ * writer is asynchronous: events gather into a chunk as raw records (chunk.ts: a copy of the
+ * bytes and their time, nothing more on the terminal's thread), each chunk is turned into
+ * asciicast text and compressed by the recording worker (compressor.ts, off that thread), and
+ * appended in order. If the writer falls behind, the session's output pauses (reason
  * 'recording') until it catches up, so memory stays bounded and the recording complete; a writer
  * that makes no progress for STALL_MS fails the recording instead (best-effort mode never lets a
  * hung disk hold a terminal). Any write error ends the recording as `failed`; the session goes on.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { write as fsWrite } from 'node:fs';
-import { gzip, gzipSync, constants as z } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { eventLine, headerLine, type CastCode, type CastHeader } from '../../protocol/asciicast.js';
-import { CastEncoder, lineRoom } from './encode.js';
+import { GZIP, putRecord, RECORD_HEAD, type RecordKind } from './chunk.js';
+import { recordingCompressor } from './compressor.js';
 
-/** A chunk is compressed once it holds this many bytes of text, or FLUSH_MS after its first event. */
+/** A chunk is compressed once it holds this many bytes of records, or FLUSH_MS after its first event. */
 export const CHUNK_BYTES = 256 * 1024;
 export const FLUSH_MS = 1000;
-/** Text waiting for the writer beyond this pauses the session's output; below LOW_WATER it resumes. */
+/** Records waiting for the writer beyond this pause the session's output; below LOW_WATER it resumes. */
 export const HIGH_WATER = 4 * 1024 * 1024;
 export const LOW_WATER = 1024 * 1024;
 /** A writer that completes nothing for this long, with output paused on it, fails the recording. */
 export const STALL_MS = 5000;
 /** Room kept under the size cap for the closing marker. */
 const CAP_RESERVE = 1024;
-// Level 1: terminal text still shrinks 10-90x, at a third of level 6's CPU (the recording bench).
-const GZIP = { level: 1, memLevel: 8, strategy: z.Z_DEFAULT_STRATEGY };
 
 export type RecordingStatus = 'recording' | 'complete' | 'truncated' | 'failed' | 'interrupted';
 
@@ -59,6 +60,8 @@ export function describeWriteError(err: unknown): string {
   return e?.code ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
 }
 
+let recordings = 0;
+
 export class SessionRecorder {
   status: RecordingStatus = 'recording';
   error = '';
@@ -69,9 +72,10 @@ export class SessionRecorder {
   endedMs = 0;
   private fd: number;
   private readonly now: () => number;
-  private readonly out = new CastEncoder();
-  private readonly inp = new CastEncoder();
-  /** The chunk being filled: lines are encoded straight into it, and it goes to gzip as it is. */
+  /** This recording's key in the worker, which keeps its encoders' state between chunks. */
+  private readonly id = ++recordings;
+  private readonly compressor = recordingCompressor();
+  /** The chunk being filled: records are copied straight into it, and it goes to the worker as it is. */
   private buf = Buffer.allocUnsafe(2 * CHUNK_BYTES);
   private size = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -112,12 +116,12 @@ export class SessionRecorder {
 
   output(bytes: Uint8Array): void {
     if (this.status !== 'recording') return;
-    this.encode(this.out, 'o', bytes);
+    this.record('o', bytes);
   }
 
   input(bytes: Uint8Array): void {
     if (this.status !== 'recording' || !this.o.input) return;
-    this.encode(this.inp, 'i', bytes);
+    this.record('i', bytes);
   }
 
   resize(cols: number, rows: number): void {
@@ -128,15 +132,15 @@ export class SessionRecorder {
     if (this.status === 'recording') this.text('m', label);
   }
 
-  private encode(enc: CastEncoder, code: CastCode, bytes: Uint8Array): void {
-    this.room(lineRoom(bytes.length));
-    this.added(enc.into(this.buf, this.size, this.time(), code, bytes));
+  private record(kind: RecordKind, bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.room(RECORD_HEAD + bytes.length);
+    this.added(putRecord(this.buf, this.size, kind, this.time(), bytes));
   }
 
+  /** Events made of text (resizes, markers) are whole lines already: they travel as such. */
   private text(code: CastCode, data: string): void {
-    const line = eventLine(this.time(), code, data);
-    this.room(Buffer.byteLength(line));
-    this.added(this.size + this.buf.write(line, this.size));
+    this.record('l', Buffer.from(eventLine(this.time(), code, data)));
   }
 
   /** Makes room for `n` more bytes in the chunk (a full chunk goes to the writer first). */
@@ -191,14 +195,15 @@ export class SessionRecorder {
       return;
     }
     this.writing = true;
-    gzip(text, GZIP, (err, gz) => {
+    const queued = text.length; // the chunk moves to the worker: its length is read first
+    this.compressor.compress(this.id, text, (err, gz, textBytes) => {
       if (this.settled()) return;
-      if (err) return this.afterWrite(() => this.fail(describeWriteError(err)));
+      if (err || !gz) return this.afterWrite(() => this.fail(describeWriteError(err)));
       if (this.bytes + gz.length > this.o.maxBytes - CAP_RESERVE) return this.afterWrite(() => this.truncate());
       this.writeAll(gz, 0, () => {
         this.bytes += gz.length;
-        this.castBytes += text.length;
-        this.backlog -= text.length;
+        this.castBytes += textBytes ?? 0;
+        this.backlog -= queued;
         this.afterWrite(() => {
           this.progress();
           this.pump();
@@ -286,6 +291,7 @@ export class SessionRecorder {
     this.queue.length = 0;
     this.size = 0;
     this.backlog = 0;
+    this.compressor.drop(this.id);
     // An operation still in flight keeps the descriptor: closing it under a queued write could
     // let the write land in whatever file reuses the number.
     if (!this.writing) this.closeFile();
