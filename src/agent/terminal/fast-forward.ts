@@ -18,8 +18,12 @@ const SI = 0x0f;
 /** UTF-8 lead byte of U+0080..U+00BF; U+0080..U+009F are the C1 controls (CSI, OSC, DCS...). */
 const C2 = 0xc2;
 
+/**
+ * `data` up to `end` as a Buffer, for its native searches. A pty read is a Buffer already, and the
+ * line scan asks for each part once per line (a thousand times per trim): no new view for those.
+ */
 function view(data: Uint8Array, end: number): Buffer {
-  return Buffer.from(data.buffer, data.byteOffset, end);
+  return end === data.length && Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, end);
 }
 
 /**
