@@ -37,7 +37,7 @@ async function pgbenchFigures(client: Awaited<ReturnType<typeof benchCluster>>['
     const viaChain = await pgbenchTps(pg.bin('pgbench'), chain.port, 5).finally(() => chain.stop());
     return [
       figure('pgbench -S through a tunnel (4 clients)', 'TPS', through, '>= 0.6x direct', { name: 'pgbench -S direct', value: direct }),
-      figure('pgbench -S through a tunnel vs a bare TLS relay chain', 'TPS', through, 'informational (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain }),
+      figure('pgbench -S through a tunnel vs a bare TLS relay chain', 'TPS', through, '>= 0.95x the chain (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain }),
     ];
   } finally {
     pg.stop();
@@ -81,7 +81,7 @@ export async function tunnelBench(mib: number): Promise<Figure[]> {
     const chain = await startChain({ port: src.port });
     const viaChain = await download(chain.port).finally(() => chain.stop());
     const bulk = figure(`tunnel bulk TCP ${mib} MiB download`, 'MB/s', through / 1e6, '>= 0.6x direct', { name: 'direct loopback TCP', value: direct / 1e6 });
-    const ceiling = figure(`tunnel bulk TCP ${mib} MiB vs a bare TLS relay chain`, 'MB/s', through / 1e6, 'informational (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain / 1e6 });
+    const ceiling = figure(`tunnel bulk TCP ${mib} MiB vs a bare TLS relay chain`, 'MB/s', through / 1e6, '>= 0.95x the chain (the design ceiling)', { name: 'bare Node TLS chain, 3 procs', value: viaChain / 1e6 });
     return [bulk, ceiling, ...pgFigs];
   } finally {
     src.server.close();
