@@ -27,10 +27,10 @@ function lineFrom(child: ChildProcess, re: RegExp): Promise<RegExpMatchArray> {
   });
 }
 
-/** RSS per link (KB) of the bare server: after N links, `settleMs` after the last opened. */
-export async function bareLinksRss(dir: string, n: number, settleMs: number): Promise<number> {
+/** RSS per link (KB) of the bare server: after N links, `settleMs` after the last opened (`env`: the server's, added). */
+export async function bareLinksRss(dir: string, n: number, settleMs: number, env: NodeJS.ProcessEnv = {}): Promise<number> {
   const self = fileURLToPath(import.meta.url);
-  const server = track(fork(self, ['server', dir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  const server = track(fork(self, ['server', dir], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, ...env } }));
   let swarm: ChildProcess | undefined;
   try {
     const [, port] = await lineFrom(server, /listening (\d+)/);

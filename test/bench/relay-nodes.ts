@@ -6,12 +6,14 @@
  *   (p50/p99) and a bulk tunnel download, same-node against cross-node in the same run.
  * - N simulated agents (the real agent link, many to a process, two processes) given all three
  *   URLs: enrol + online from cold, relay RSS per agent summed over the nodes, and all N online
- *   again after one node is SIGKILLed.
+ *   again after one node is SIGKILLed. Then the same herd again on three nodes that allocate with
+ *   jemalloc (preloaded), where Debian's libjemalloc2 is installed.
  */
+import { existsSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
-import { startRelayCluster } from '../helpers/relay-cluster.js';
+import { startRelayCluster, type RelayCluster } from '../helpers/relay-cluster.js';
 import { DEFAULT_HEARTBEAT_MS } from '../../src/protocol/limits.js';
 import { agentProcess, rssNow } from '../helpers/procs.js';
 import { HERD_QUIET_MS } from '../../src/relay/heap-compactor.js';
@@ -22,6 +24,8 @@ import { removeSwarmState } from './swarm-state.js';
 import { ROOT } from './procs.js';
 
 const SETTLE_MS = 1500;
+/** Where Debian's libjemalloc2 puts the library, per architecture. */
+const JEMALLOC = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function listen(s: Server): Promise<number> {
@@ -65,6 +69,55 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   return performance.now();
 }
 
+/**
+ * N simulated agents over two processes, each given all three nodes of `c`: enrol + online from
+ * cold, relay RSS per agent (1.5 s after the herd and settled, beside the bare floor with the same
+ * allocator), and all online again after one node is SIGKILLed. `allocator` names the nodes'
+ * malloc, and `env` is what the nodes were started with, given to the floor's server too.
+ */
+async function herd(c: RelayCluster, agents: number, allocator: string, env: NodeJS.ProcessEnv = {}): Promise<Figure[]> {
+  const figs: Figure[] = [];
+  const swarms: Watched[] = [];
+  try {
+    const token = await c.joinToken();
+    const pids = c.nodes.map((n) => n.proc.child.pid!);
+    await sleep(SETTLE_MS);
+    const base = pids.reduce((s, p) => s + rssNow(p), 0);
+    const t0 = performance.now();
+    const halves = [Math.ceil(agents / 2), Math.floor(agents / 2)];
+    halves.forEach((n, i) => swarms.push(watch([join(ROOT, 'dist/test/bench/swarm.js'), c.urls, c.fingerprint, token, join(c.dir, `swarm${i}`), String(n)])));
+    const cold = await until(`${agents} agents online`, () => onlineOf(swarms) >= agents, 600_000);
+    figs.push(figure(`${agents} agents over 3 nodes (${allocator}): enrol + online from cold`, 'ms', cold - t0, 'lower is better'));
+    // With BENCH_SWARM_DEBUG each swarm prints its reconnect and error counts once all are online.
+    if (process.env.BENCH_SWARM_DEBUG) for (const s of swarms) process.stderr.write(s.out().split('\n').filter((l) => l.includes('reconnects')).join('\n') + '\n');
+    await sleep(SETTLE_MS);
+    const rssPerAgent = () => (pids.reduce((s, p) => s + rssNow(p), 0) - base) / 1024 / agents;
+    const early = rssPerAgent();
+    // Each node compacts its heap once the herd has been quiet for HERD_QUIET_MS (heap-compactor.ts).
+    await sleep(HERD_QUIET_MS + SETTLE_MS);
+    const settled = rssPerAgent();
+    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS, ${allocator}), ${SETTLE_MS / 1000} s after the herd`, 'KB', early, 'informational (before the compaction)'));
+    // The floor: a bare https + ws server holding a node's share of the links, measured alike.
+    const floor = await bareLinksRss(join(c.dir, 'bare'), Math.round(agents / 3), SETTLE_MS + HERD_QUIET_MS + SETTLE_MS, env);
+    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS, ${allocator}), settled`, 'KB', settled, '<= 30 KB (goal)', { name: 'bare https + ws server, per link', value: floor }));
+    // BENCH_NODES_HOLD_MS: the settled nodes wait this long, their pids on stderr, for a heap snapshot
+    // from outside (run with BENCH_NODE_ARGS=--heapsnapshot-signal=SIGUSR2).
+    if (process.env.BENCH_NODES_HOLD_MS) {
+      process.stderr.write(`holding nodes ${pids.join(' ')}\n`);
+      await sleep(Number(process.env.BENCH_NODES_HOLD_MS));
+    }
+    const tk = performance.now();
+    await c.kill(2);
+    await until('the killed node\'s agents to drop', () => onlineOf(swarms) < agents, 60_000);
+    const back = await until(`all ${agents} agents online again`, () => onlineOf(swarms) >= agents, 600_000);
+    figs.push(figure(`all ${agents} agents online again after one of 3 nodes is SIGKILLed (${allocator})`, 'ms', back - tk, '< 10000 ms (goal)'));
+    return figs;
+  } finally {
+    await Promise.all(swarms.map((s) => kill9(s)));
+    swarms.forEach((_, i) => removeSwarmState(join(c.dir, `swarm${i}`)));
+  }
+}
+
 export async function relayNodesBench(agents: number, mib: number): Promise<Figure[]> {
   // The production heartbeat (DEFAULT_HEARTBEAT_MS): at the tests' 1 s, 4,000 agents' beats were
   // 20% of each node's CPU, and the herd queued behind them.
@@ -88,7 +141,6 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     };
     pump();
   });
-  const swarms: Watched[] = [];
   try {
     const [echoPort, sourcePort] = [await listen(echo), await listen(source)];
     const agent = await agentProcess(join(c.dir, 'real'), { url: c.nodes[0]!.proc.url, fingerprint: c.fingerprint }, await c.joinToken(), 'real');
@@ -131,45 +183,25 @@ export async function relayNodesBench(agents: number, mib: number): Promise<Figu
     await cross.close();
     await agent.kill();
 
-    // The swarm: N simulated agents over two processes, each given all three nodes.
-    const token = await c.joinToken();
-    const pids = c.nodes.map((n) => n.proc.child.pid!);
-    await sleep(SETTLE_MS);
-    const base = pids.reduce((s, p) => s + rssNow(p), 0);
-    const t0 = performance.now();
-    const halves = [Math.ceil(agents / 2), Math.floor(agents / 2)];
-    halves.forEach((n, i) => swarms.push(watch([join(ROOT, 'dist/test/bench/swarm.js'), c.urls, c.fingerprint, token, join(c.dir, `swarm${i}`), String(n)])));
-    const cold = await until(`${agents} agents online`, () => onlineOf(swarms) >= agents, 600_000);
-    figs.push(figure(`${agents} agents over 3 nodes: enrol + online from cold`, 'ms', cold - t0, 'lower is better'));
-    // With BENCH_SWARM_DEBUG each swarm prints its reconnect and error counts once all are online.
-    if (process.env.BENCH_SWARM_DEBUG) for (const s of swarms) process.stderr.write(s.out().split('\n').filter((l) => l.includes('reconnects')).join('\n') + '\n');
-    await sleep(SETTLE_MS);
-    const rssPerAgent = () => (pids.reduce((s, p) => s + rssNow(p), 0) - base) / 1024 / agents;
-    const herd = rssPerAgent();
-    // Each node compacts its heap once the herd has been quiet for HERD_QUIET_MS (heap-compactor.ts).
-    await sleep(HERD_QUIET_MS + SETTLE_MS);
-    const settled = rssPerAgent();
-    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS), ${SETTLE_MS / 1000} s after the herd`, 'KB', herd, 'informational (before the compaction)'));
-    // The floor: a bare https + ws server holding a node's share of the links, measured alike.
-    const floor = await bareLinksRss(join(c.dir, 'bare'), Math.round(agents / 3), SETTLE_MS + HERD_QUIET_MS + SETTLE_MS);
-    figs.push(figure(`relay RSS per connected agent, ${agents} agents over 3 nodes (TLS), settled`, 'KB', settled, '<= 30 KB (goal)', { name: 'bare https + ws server, per link', value: floor }));
-    // BENCH_NODES_HOLD_MS: the settled nodes wait this long, their pids on stderr, for a heap snapshot
-    // from outside (run with BENCH_NODE_ARGS=--heapsnapshot-signal=SIGUSR2).
-    if (process.env.BENCH_NODES_HOLD_MS) {
-      process.stderr.write(`holding nodes ${pids.join(' ')}\n`);
-      await sleep(Number(process.env.BENCH_NODES_HOLD_MS));
-    }
-    const tk = performance.now();
-    await c.kill(2);
-    await until('the killed node\'s agents to drop', () => onlineOf(swarms) < agents, 60_000);
-    const back = await until(`all ${agents} agents online again`, () => onlineOf(swarms) >= agents, 600_000);
-    figs.push(figure(`all ${agents} agents online again after one of 3 nodes is SIGKILLed`, 'ms', back - tk, '< 10000 ms (goal)'));
-    return figs;
+    figs.push(...(await herd(c, agents, 'glibc malloc')));
   } finally {
-    await Promise.all(swarms.map((s) => kill9(s)));
-    swarms.forEach((_, i) => removeSwarmState(join(c.dir, `swarm${i}`)));
     echo.close();
     source.close();
     await c.close();
   }
+  // The same herd on nodes that allocate with jemalloc (Debian's libjemalloc2, preloaded), when it
+  // is installed: glibc keeps the free memory a herd leaves between live allocations.
+  const jemalloc = JEMALLOC.find((f) => existsSync(f));
+  if (!jemalloc) {
+    process.stderr.write('bench: relay-nodes: no jemalloc herd (apt-get install libjemalloc2)\n');
+    return figs;
+  }
+  const env = { LD_PRELOAD: jemalloc };
+  const je = await startRelayCluster(3, { heartbeat: `${DEFAULT_HEARTBEAT_MS / 1000}s`, env });
+  try {
+    figs.push(...(await herd(je, agents, 'jemalloc', env)));
+  } finally {
+    await je.close();
+  }
+  return figs;
 }

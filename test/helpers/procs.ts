@@ -68,10 +68,10 @@ export async function run(name: Parameters<typeof CLI>[0], args: string[], env: 
 }
 
 /** A relay process on 127.0.0.1 (port 0 unless given), with its URL and fingerprint. */
-export async function relayProcess(dataDir: string, port = 0, extra: string[] = []): Promise<Proc & { url: string; fingerprint: string; port: number }> {
+export async function relayProcess(dataDir: string, port = 0, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Proc & { url: string; fingerprint: string; port: number }> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): node flags for a profiled bench run.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const p = start(process.execPath, [...nodeArgs, CLI('cmdop-relay'), 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extra]);
+  const p = start(process.execPath, [...nodeArgs, CLI('cmdop-relay'), 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extra], env);
   const [, url, portStr] = await p.waitFor(/listening on (wss:\/\/127\.0\.0\.1:(\d+))/);
   const [, fingerprint] = await p.waitFor(/fingerprint SHA256 (\S+)/);
   return Object.assign(p, { url: url!, fingerprint: fingerprint!, port: Number(portStr) });

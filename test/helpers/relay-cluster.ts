@@ -48,8 +48,8 @@ export interface RelayCluster {
   close(): Promise<void>;
 }
 
-/** `heartbeat`: the agents' heartbeat. */
-type NodeOptions = { heartbeat?: string | undefined };
+/** `heartbeat`: the agents' heartbeat; `env`: added to each node's environment (the bench's allocator). */
+type NodeOptions = { heartbeat?: string | undefined; env?: NodeJS.ProcessEnv };
 type NodeBase = Pick<RelayCluster, 'storeUrl' | 'secretFile' | 'dir'> & NodeOptions;
 
 function nodeArgs(c: NodeBase, id: string, clusterPort: number, secretFile = c.secretFile): string[] {
@@ -62,7 +62,7 @@ function nodeArgs(c: NodeBase, id: string, clusterPort: number, secretFile = c.s
 /** Starts one node process; its cluster port comes from its stderr. */
 export async function startNode(c: NodeBase, id: string, port = 0, clusterPort = 0, secretFile?: string): Promise<Node> {
   const dataDir = join(c.dir, id);
-  const proc = await relayProcess(dataDir, port, nodeArgs(c, id, clusterPort, secretFile));
+  const proc = await relayProcess(dataDir, port, nodeArgs(c, id, clusterPort, secretFile), c.env);
   const [, cp] = await proc.waitFor(/cluster node \S+ on 127\.0\.0\.1:(\d+)/);
   return { id, dataDir, proc, clusterPort: Number(cp) };
 }
