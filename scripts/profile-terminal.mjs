@@ -1,6 +1,6 @@
 // The terminal workloads behind the README's "data path, layer by layer" table, for profiling:
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" node --cpu-prof --cpu-prof-dir=DIR scripts/profile-terminal.mjs
-// MODE=cat (RUNS x MIB MiB of text through a session, then through the bare chain unless CHAIN=0), MODE=echo (WARM+1000 keystrokes) or
+// MODE=cat (RUNS x MIB MiB of text through a session, then through the bare chain unless CHAIN=0), MODE=echo (WARM+1000 keystrokes, then the same through the bare chain unless CHAIN=0) or
 // MODE=tunnel (RUNS x MIB MiB down a tunnel, then down the bare chain); needs `npm run build`.
 // Prints PIDS (client relay agent) and WINDOW <kind> <start us> <end us> <units> on the shared
 // CLOCK_MONOTONIC, for scripts/profile-layers.mjs.
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const B = new URL('../dist/test/bench/', import.meta.url).href;
 const { benchCluster } = await import(B + 'cluster.js');
-const { makeFile, oursThroughput, sdkEcho } = await import(B + 'terminal.js');
+const { ECHO_PROGRAM, echoReady, echoRtts, makeFile, oursThroughput, sdkEcho } = await import(B + 'terminal.js');
 const { median, percentile, rateUntilClose } = await import(B + 'figures.js');
 const { startChain } = await import(B + 'tls-chain.js');
 const mono = () => Number(process.hrtime.bigint() / 1000n);
@@ -26,14 +26,16 @@ const cpuMs = (pid) => {
   for (const tid of readdirSync(`/proc/${pid}/task`)) if (tid !== String(pid)) other += ticks(`/proc/${pid}/task/${tid}/stat`);
   return [all, other];
 };
-/** Runs `work` (returning its units, MiB), printing the WINDOW and each process's CPU ms per unit. */
+/** Runs `work` (returning its units: MiB, or keystrokes), printing the WINDOW and each process's CPU per unit. */
 const measured = async (label, pids, work) => {
   const c0 = pids.map(cpuMs);
   const w0 = mono();
   const units = await work();
   console.log('WINDOW', label, w0, mono(), units);
-  const per = pids.map((pid, i) => cpuMs(pid).map((v, j) => ((v - c0[i][j]) / units).toFixed(2)));
-  console.log('CPU ms/MiB', label, per.map(([a, o]) => `${a} (${o} off-main)`).join(' '), '(this process, relay, agent side)');
+  // Per MiB in ms; per keystroke in us.
+  const scale = label.includes('echo') ? 1000 : 1;
+  const per = pids.map((pid, i) => cpuMs(pid).map((v, j) => (((v - c0[i][j]) * scale) / units).toFixed(2)));
+  console.log(label.includes('echo') ? 'CPU us/key' : 'CPU ms/MiB', label, per.map(([a, o]) => `${a} (${o} off-main)`).join(' '), '(this process, relay, agent side)');
 };
 const bc = await benchCluster(join(dir, 'c'), 'bench', (process.env.AGENT_ARGS ?? '').split(' ').filter(Boolean));
 const t = bc.client.terminal;
@@ -97,12 +99,30 @@ if (mode === 'cat') {
   chain.stop();
   src.close();
 } else {
+  // WARM+1000 keystrokes through a session, then (unless CHAIN=0) through the bare chain to the
+  // same echo program; CPU per keystroke of each process beside each.
   const warm = Number(process.env.WARM ?? 20000);
+  const keys = warm + 1000;
   const e = await sdkEcho(t);
-  const w0 = mono();
-  const r = await e.measure(warm, 1000);
-  console.log('WINDOW echo', w0, mono(), warm + 1000);
+  let r;
+  await measured('echo', [process.pid, bc.relayPid, bc.agentPid], async () => {
+    r = await e.measure(warm, 1000);
+    return keys;
+  });
   console.log('echo p50', median(r.warm).toFixed(3), 'p99', percentile(r.warm, 99).toFixed(3));
   await e.close();
+  if (process.env.CHAIN !== '0') {
+    const chain = await startChain({ pty: ['/bin/sh', '-c', ECHO_PROGRAM] });
+    const c = await chain.connect();
+    await echoReady((cb) => c.on('data', cb));
+    c.removeAllListeners('data');
+    await measured('chain-echo', [process.pid, chain.pids.relay, chain.pids.agent], async () => {
+      r = await echoRtts(() => c.write('x'), (cb) => c.on('data', cb), warm, 1000);
+      return keys;
+    });
+    console.log('chain echo p50', median(r.warm).toFixed(3), 'p99', percentile(r.warm, 99).toFixed(3));
+    c.destroy();
+    chain.stop();
+  }
 }
 await bc.stop();
