@@ -120,9 +120,9 @@ describe('the recording worker (a real thread)', () => {
     expect(c.running).toBe(true);
   });
 
-  it('moves a chunk that owns its memory to the thread, and copies a view into a shared buffer', async () => {
+  it('moves a chunk that owns its memory to the thread and back for the next chunk, and copies a view into a shared buffer', async () => {
     const c = compressor();
-    const owned = Buffer.allocUnsafe(2 * 256 * 1024);
+    const owned = Buffer.allocUnsafe(600_000); // a size no fresh buffer below has
     const rec = chunkOf([{ kind: 'o', time: 2, bytes: Buffer.from('moved') }]);
     const end = rec.copy(owned);
     const moved = compress(c, 1, owned.subarray(0, end));
@@ -132,6 +132,9 @@ describe('the recording worker (a real thread)', () => {
     expect(pooled.buffer.byteLength).toBeGreaterThan(0);
     expect((await moved).text).toBe(eventLine(2, 'o', 'moved'));
     expect((await copied).text).toBe(eventLine(2, 'o', 'moved'));
+    // The moved chunk's memory came back: the next chunk buffer is it, whole, and is taken once.
+    expect(c.buffer(500_000).length).toBe(600_000);
+    expect(c.buffer(500_000).length).toBe(500_000);
   });
 
   it('a thread that dies fails the chunks in flight with the reason, and the next chunk starts another', async () => {

@@ -29,22 +29,32 @@ export function putRecord(buf: Buffer, at: number, kind: RecordKind, time: numbe
   return at + RECORD_HEAD + bytes.length;
 }
 
+/**
+ * Whether `b` is the only view of memory of its own, so that its ArrayBuffer may move to another
+ * thread whole: not a slice of Buffer's shared pool, nor a view into someone's larger buffer.
+ */
+export function ownsMemory(b: Uint8Array): boolean {
+  return b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.buffer.byteLength > Buffer.poolSize;
+}
+
+/** Text rendered by any renderer: one thread renders one chunk at a time, and its text is gzipped before the next. */
+let scratch = Buffer.allocUnsafe(0);
+
 /** One recording's encoders, which carry a character split across two reads from chunk to chunk. */
 export class ChunkRenderer {
   private readonly out = new CastEncoder();
   private readonly inp = new CastEncoder();
-  private text = Buffer.allocUnsafe(0);
 
   /**
-   * The asciicast lines of a chunk of records. The view is into a buffer reused by the next call.
-   * Room: a record of n bytes becomes at most lineRoom(n) = 6n + 58 bytes, and takes n + 13 in
-   * the chunk, so 6 x the chunk (+ one line's framing) always holds its text.
+   * The asciicast lines of a chunk of records. The view is into a buffer that every renderer's
+   * next call reuses. Room: a record of n bytes becomes at most lineRoom(n) = 6n + 58 bytes, and
+   * takes n + 13 in the chunk, so 6 x the chunk (+ one line's framing) always holds its text.
    */
   render(raw: Uint8Array): Buffer {
     const need = lineRoom(raw.length);
-    if (this.text.length < need) this.text = Buffer.allocUnsafe(need);
+    if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
     const view = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
-    const out = this.text;
+    const out = scratch;
     let at = 0;
     for (let p = 0; p < view.length; ) {
       const kind = view[p]!;

@@ -76,7 +76,7 @@ export class SessionRecorder {
   private readonly id = ++recordings;
   private readonly compressor = recordingCompressor();
   /** The chunk being filled: records are copied straight into it, and it goes to the worker as it is. */
-  private buf = Buffer.allocUnsafe(2 * CHUNK_BYTES);
+  private buf = this.compressor.buffer(2 * CHUNK_BYTES);
   private size = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly queue: Buffer[] = [];
@@ -166,7 +166,7 @@ export class SessionRecorder {
     this.timer = null;
     if (this.size === 0) return;
     const text = this.buf.subarray(0, this.size);
-    this.buf = Buffer.allocUnsafe(Math.max(2 * CHUNK_BYTES, this.buf.length));
+    this.buf = this.compressor.buffer(Math.max(2 * CHUNK_BYTES, this.buf.length));
     this.size = 0;
     this.queue.push(text);
     this.backlog += text.length;
