@@ -8,6 +8,7 @@
  */
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -16,6 +17,7 @@ import { CastEncoder } from '../../src/agent/recordings/encode.js';
 import { ChunkRenderer, putRecord, RECORD_HEAD, type RecordKind } from '../../src/agent/recordings/chunk.js';
 import { IDLE_MS, RecordingCompressor } from '../../src/agent/recordings/compressor.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ROOT } from '../helpers/procs.js';
 
 type Ev = { kind: RecordKind; time: number; bytes: Buffer };
 
@@ -148,6 +150,24 @@ describe('the recording worker (a real thread)', () => {
     await expect(compress(c, 1, raw())).rejects.toThrow(/exit code 7/); // a new thread was started, and died too
     const missing = compressor(join(dir, 'no-such-worker.js'));
     await expect(compress(missing, 1, raw())).rejects.toThrow(/the recording worker stopped/);
+  });
+
+  it('a chunk in flight keeps the process alive until it is compressed (an agent that stops still writes its last chunk)', async () => {
+    const root = join(ROOT, 'dist', 'src', 'agent', 'recordings');
+    const script = [
+      `import { RecordingCompressor } from ${JSON.stringify(join(root, 'compressor.js'))};`,
+      `import { putRecord } from ${JSON.stringify(join(root, 'chunk.js'))};`,
+      'const chunk = (s) => { const raw = Buffer.alloc(64); return raw.subarray(0, putRecord(raw, 0, "o", 1, Buffer.from(s))); };',
+      'const c = new RecordingCompressor();',
+      // The thread is up and idle when the last chunk goes, on a later turn: then nothing else holds the process.
+      'c.compress(1, chunk("first"), () => setImmediate(() => c.compress(1, chunk("last words"), (err, gz) => console.log(err ? err.message : "compressed " + gz.length))));',
+    ].join('\n');
+    const file = join(dir, 'last-chunk.mjs');
+    writeFileSync(file, script);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [file], { env: { ...process.env, CMDOP_RECORDING_WORKER: join(root, 'worker.js') } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    expect(out).toMatch(/^compressed \d+\n$/);
   });
 
   it('the thread stops once no recording has been live for IDLE_MS, and a later chunk starts it again', async () => {

@@ -59,6 +59,9 @@ export class RecordingCompressor {
     this.idle = null;
     const w = this.worker ?? this.start();
     const seq = ++this.seq;
+    // A chunk in flight keeps the process alive, as gzip on libuv's pool did: an agent that stops
+    // still writes its recordings' last chunks. Idle, the thread holds nothing open.
+    if (this.pending.size === 0) w.ref();
     this.pending.set(seq, done);
     // The recorder's chunks own their memory (they are larger than Buffer's pool) and move to the
     // worker; anything else (a pooled slice, a view into someone's buffer) is copied.
@@ -84,13 +87,15 @@ export class RecordingCompressor {
   }
 
   private start(): Worker {
-    // A small heap: the worker holds one chunk's text and a zlib stream at a time.
-    const w = new Worker(this.file, { resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } });
+    // A small heap: the worker holds one chunk's text and a zlib stream at a time. None of the
+    // agent's own node flags: a worker refuses some (`--input-type`), and needs none.
+    const w = new Worker(this.file, { execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } });
     w.unref();
     w.on('message', (m: FromWorker) => {
       if (m.back && this.spare.length < SPARE_BUFFERS) this.spare.push(m.back);
       const done = this.pending.get(m.seq);
       this.pending.delete(m.seq);
+      if (this.pending.size === 0) w.unref();
       if (!done) return;
       if ('error' in m) done(new Error(m.error));
       else done(null, Buffer.from(m.gz.buffer, m.gz.byteOffset, m.gz.length), m.text);
