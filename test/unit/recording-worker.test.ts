@@ -175,7 +175,8 @@ describe('the recording worker (a real thread)', () => {
     const c = compressor();
     const raw = () => chunkOf([{ kind: 'o', time: 3, bytes: Buffer.from('idle') }]);
     await compress(c, 1, raw());
-    await compress(c, 2, raw());
+    const owned = Buffer.allocUnsafe(600_000); // its memory comes back, and waits for a next chunk
+    await compress(c, 2, owned.subarray(0, raw().copy(owned)));
     c.drop(1);
     vi.advanceTimersByTime(IDLE_MS);
     expect(c.running).toBe(true); // recording 2 is still live
@@ -184,6 +185,7 @@ describe('the recording worker (a real thread)', () => {
     expect(c.running).toBe(true);
     vi.advanceTimersByTime(1);
     expect(c.running).toBe(false);
+    expect(c.buffer(500_000).length).toBe(500_000); // not the 600,000 bytes: they went with the thread
     expect((await compress(c, 3, raw())).text).toBe(eventLine(3, 'o', 'idle'));
     expect(c.running).toBe(true);
   });

@@ -3,8 +3,9 @@
  * started on the first chunk and stopped once no recording has been live for IDLE_MS, so an idle
  * agent carries no thread. A chunk's buffer moves to the worker (transferred, not copied) when it
  * owns its memory, and comes back with the chunk's gzip member, for the next chunk: the worker's
- * small heap would collect it late (measured: ~20 MB more agent RSS while a session recorded). If the thread dies, every chunk in flight fails with the reason, and the next
- * chunk starts a new thread.
+ * small heap would collect it late (measured: ~20 MB more agent RSS while a session recorded).
+ * If the thread dies, every chunk in flight fails with the reason, and the next chunk starts a
+ * new thread.
  *
  * The worker's file: CMDOP_RECORDING_WORKER (the single executable points it at its extracted
  * copy; the unit tests, which run the sources, at the built one), else worker.js beside this file.
@@ -29,15 +30,15 @@ function workerFile(): string {
 
 export class RecordingCompressor {
   private worker: Worker | null = null;
-  /** The worker's file (tests give one that fails). */
-  constructor(private readonly file = workerFile()) {}
-
   private readonly pending = new Map<number, Compressed>();
   private readonly live = new Set<number>();
   private seq = 0;
   private idle: NodeJS.Timeout | null = null;
-  /** Chunk memory the worker gave back, for the next chunks. */
+  /** Chunk memory the worker gave back, for the next chunks (let go with the thread). */
   private readonly spare: ArrayBuffer[] = [];
+
+  /** The worker's file (tests give one that fails). */
+  constructor(private readonly file = workerFile()) {}
 
   /**
    * A buffer of at least `n` bytes for a chunk: one whose memory came back from the worker, else
@@ -118,6 +119,7 @@ export class RecordingCompressor {
     if (this.live.size > 0 || this.pending.size > 0 || !this.worker) return;
     const w = this.worker;
     this.worker = null;
+    this.spare.length = 0; // written memory: an idle agent keeps none of it
     void w.terminate();
   }
 
