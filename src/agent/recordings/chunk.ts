@@ -2,7 +2,8 @@
  * A recording chunk as the session's thread gathers it: raw records, each the pty bytes (or a
  * finished event line) with its time, copied in as they come. Turning them into asciicast text
  * (JSON escaping, the per-read line) and compressing it is the recording worker's job, off the
- * thread that serves the terminal (`renderChunk` is that step, pure, so tests run it directly).
+ * thread that serves the terminal (`ChunkRenderer.render` is that step, pure, so tests run it
+ * directly).
  *
  * A record: kind (1 byte: 'o' or 'i' pty bytes, 'l' a finished line), time (f64, seconds), length
  * (u32), then the bytes.

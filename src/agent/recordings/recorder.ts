@@ -19,6 +19,7 @@ import { gzipSync } from 'node:zlib';
 import { eventLine, headerLine, type CastCode, type CastHeader } from '../../protocol/asciicast.js';
 import { GZIP, putRecord, RECORD_HEAD, type RecordKind } from './chunk.js';
 import { recordingCompressor } from './compressor.js';
+import { describeWriteError } from './write-error.js';
 
 /** A chunk is compressed once it holds this many bytes of records, or FLUSH_MS after its first event. */
 export const CHUNK_BYTES = 256 * 1024;
@@ -50,14 +51,6 @@ export interface RecorderOptions {
   maxBytes: number;
   input: boolean;
   now?: () => number;
-}
-
-/** Turns an fs error into the one line a recording's status shows. */
-export function describeWriteError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOSPC') return 'no space left on device';
-  if (e?.code === 'EDQUOT') return 'disk quota exceeded';
-  return e?.code ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
 }
 
 let recordings = 0;

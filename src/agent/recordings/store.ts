@@ -10,7 +10,8 @@ import type { Logger } from '../../log.js';
 import type { cmdop } from '../../protocol/gen/cmdop.js';
 import { NotFoundError, UnavailableError, ValidationError } from '../../errors.js';
 import { writeFileAtomic } from '../../platform/atomic.js';
-import { describeWriteError, SessionRecorder } from './recorder.js';
+import { SessionRecorder } from './recorder.js';
+import { describeWriteError } from './write-error.js';
 
 export const RECORDING_MODES = ['best-effort', 'strict', 'off'] as const;
 export type RecordingMode = (typeof RECORDING_MODES)[number];
