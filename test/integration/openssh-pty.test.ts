@@ -42,6 +42,9 @@ describe('OpenSSH ssh -tt through the relay', () => {
     await waitFor('the observer to see it', () => seen.includes('OBSERVED-42'), 10_000);
     await obs.close();
     term.resize(120, 40);
+    // ssh sends its window-change when it handles SIGWINCH, apart from what is typed: ask the
+    // shell only once the resize has reached our session, or stty may answer the old size.
+    await waitFor('the resize at the session', () => sessions[0]!.cols === 120 && sessions[0]!.rows === 40, 10_000);
     term.write('stty size\r');
     await waitFor('the new size', () => out.includes('40 120'), 10_000);
     term.write('vim -u NONE\r');
