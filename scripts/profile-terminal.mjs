@@ -113,6 +113,7 @@ if (mode === 'cat') {
   await e.close();
   if (process.env.CHAIN !== '0') {
     const chain = await startChain({ pty: ['/bin/sh', '-c', ECHO_PROGRAM] });
+    console.log('CHAIN PIDS', chain.pids.relay, chain.pids.agent);
     const c = await chain.connect();
     await echoReady((cb) => c.on('data', cb));
     c.removeAllListeners('data');

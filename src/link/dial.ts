@@ -10,6 +10,8 @@ import { getProxyForUrl } from 'proxy-from-env';
 import { AuthError, ConnectionError, ValidationError } from '../errors.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { fingerprintOfDer, normalizeFingerprint } from './fingerprint.js';
+import type { Transport } from './transport.js';
+import { wsTransport } from './ws-transport.js';
 
 export interface DialOptions {
   /** wss://host:port, ws://host:port (only with insecure), or ws+unix:///path/to.sock for the local agent. */
@@ -64,7 +66,7 @@ export function linkUrl(base: string): string {
   return u.toString();
 }
 
-export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
+export function dialTransport(opts: DialOptions): Promise<Transport> {
   let url: URL;
   try {
     url = new URL(opts.url.startsWith('ws+unix:') ? opts.url : linkUrl(opts.url));
@@ -119,7 +121,7 @@ export function dialWebSocket(opts: DialOptions): Promise<WebSocket> {
   return open(url, wsOpts, pin, opts);
 }
 
-function open(url: URL, wsOpts: ClientOptions, pin: string | undefined, opts: DialOptions): Promise<WebSocket> {
+function open(url: URL, wsOpts: ClientOptions, pin: string | undefined, opts: DialOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, wsOpts);
     let settled = false;
@@ -154,7 +156,9 @@ function open(url: URL, wsOpts: ClientOptions, pin: string | undefined, opts: Di
       ws.removeAllListeners('unexpected-response');
       const socket = (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket;
       socket?.setNoDelay?.(true);
-      resolve(ws);
+      // Inside TLS or a local socket our own frame path takes the socket over, at once (before
+      // any byte after the handshake is read); plain ws:// keeps ws, whose masks are random.
+      resolve(wsTransport(ws, wsOpts.generateMask !== undefined));
     });
   });
 }

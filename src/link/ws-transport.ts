@@ -1,5 +1,7 @@
-/** The Node transport: a `ws` WebSocket (relay, agent, SDK, CLI). */
+/** The Node transport: a `ws` WebSocket (relay, agent, SDK, CLI), its data path our own where it can be. */
 import type { WebSocket } from 'ws';
+import { MAX_FRAME_BYTES } from '../protocol/limits.js';
+import { takeOver } from './lean-transport.js';
 import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
 
@@ -52,6 +54,11 @@ export class WsTransport implements Transport {
   }
 }
 
-export function wsTransport(ws: WebSocket): Transport {
-  return new WsTransport(ws);
+/**
+ * The transport for an open `ws` WebSocket. With `own` (an accepted socket, whose frames are not
+ * masked; or a client inside TLS or a local socket, which masks with the zero key) our own frame
+ * path takes the socket over (./lean-transport.ts); otherwise, or where it cannot, ws stays.
+ */
+export function wsTransport(ws: WebSocket, own = true): Transport {
+  return (own && takeOver(ws, MAX_FRAME_BYTES)) || new WsTransport(ws);
 }

@@ -19,8 +19,14 @@
  */
 export const HEADROOM_MIN = 4096;
 
-/** A data frame's header at most: the 5-byte stream header, the data tag and a 5-group varint. */
-export const FRAME_HEADROOM = 11;
+/** The transport's own frame header at most, in front of ours (a WebSocket frame's: 14 bytes). */
+export const TRANSPORT_HEADROOM = 14;
+/**
+ * A data frame's header at most (the 5-byte stream header, the data tag and a 5-group varint),
+ * with the transport's in front of it: a payload with this much room goes to the socket as one
+ * buffer (TLS copies a write of several buffers into one before it encrypts).
+ */
+export const FRAME_HEADROOM = 11 + TRANSPORT_HEADROOM;
 /** A stream message's header at most: the type byte and a 5-group varint. */
 export const MESSAGE_HEADROOM = 6;
 

@@ -62,7 +62,7 @@ export class Relay {
   private closing = false;
   private adminServer: Server | undefined;
   private console: ConsoleHttp | null = null;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
   private readonly conns = new Set<Conn>();
   private readonly compactor: HerdCompactor;
   private readonly services: ServiceRegistry<RelayCtx>;

@@ -49,7 +49,7 @@ export class LocalServer {
       // A socket file left by a killed agent blocks listen(); a live agent would own the discovery file.
       if (existsSync(path)) rmSync(path, { force: true });
     }
-    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
     const server = createServer((_req, res) => res.writeHead(404).end());
     server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws)));
     await new Promise<void>((resolve, reject) => {

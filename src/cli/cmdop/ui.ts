@@ -31,7 +31,7 @@ export const uiCommand: Command = {
     const client = local ? await Client.local() : await connect(v);
     const log = silentLogger();
     const ui = new ConsoleHttp({ keyOf: () => OPERATOR, codeKey: () => OPERATOR }, false);
-    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
     const server = createServer((req, res) => {
       if (!ui.handle(req, res)) res.writeHead(302, { location: '/ui/' }).end();
     });
