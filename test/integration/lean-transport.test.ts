@@ -4,14 +4,21 @@
  * framing rules. WebSocket-level answers (pong, the close handshake, the RFC's close codes), and a
  * broken peer costs only its own link.
  */
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { Sender } from 'ws';
 import { encodeData, encodeFrame } from '../../src/protocol/codec.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { rawClient, rawPeer } from '../helpers/raw.js';
 import type { Client } from '../../src/client/client.js';
+
+/** ws's frame writer and reader (exported by ws, not by its type declarations). */
+interface WsSender {
+  frame(data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[];
+}
+type WsReceiver = NodeJS.EventEmitter & { write(chunk: Buffer): boolean };
+const { Sender } = createRequire(import.meta.url)('ws') as { Sender: WsSender; Receiver: new (o: { isServer: boolean; maxPayload: number }) => WsReceiver };
 
 describe('our WebSocket frame path at the relay', () => {
   let c: Cluster;
@@ -76,7 +83,7 @@ describe('our WebSocket frame path at the relay', () => {
     s.write(`GET /v1/link HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     await new Promise<void>((resolve) => s.once('data', (d: Buffer) => (expect(d.toString()).toMatch(/^HTTP\/1.1 101/), resolve())));
     // Half a header, then silence: the relay waits (its handshake timeout ends the link).
-    const head = (Sender.frame(Buffer.alloc(300), { fin: true, opcode: 2, mask: true, readOnly: true, rsv1: false }) as Buffer[])[0]!;
+    const head = Sender.frame(Buffer.alloc(300), { fin: true, opcode: 2, mask: true, readOnly: true, rsv1: false })[0]!;
     s.write(head.subarray(0, 3));
     expect((await bystander.machines.get('lean1')).presence).toBe('online');
     s.destroy();

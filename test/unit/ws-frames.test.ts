@@ -5,9 +5,9 @@
  * Receiver; every framing error is a WsFrameError with the RFC's close code; random bytes never
  * throw anything else.
  */
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Receiver, Sender } from 'ws';
 import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_BIG,
@@ -26,6 +26,13 @@ import {
 } from '../../src/link/ws-frames.js';
 import { HEADROOM_MIN, TRANSPORT_HEADROOM, takeHeadroom } from '../../src/protocol/headroom.js';
 
+/** ws's frame writer and reader (exported by ws, not by its type declarations). */
+interface WsSender {
+  frame(data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[];
+}
+type WsReceiver = NodeJS.EventEmitter & { write(chunk: Buffer): boolean };
+const { Receiver, Sender } = createRequire(import.meta.url)('ws') as { Sender: WsSender; Receiver: new (o: { isServer: boolean; maxPayload: number }) => WsReceiver };
+
 type Frame = { fin: boolean; opcode: number; data: Uint8Array };
 type Got = Array<{ kind: 'message'; binary: boolean; data: string } | { kind: 'control'; opcode: number; data: string }>;
 
@@ -34,7 +41,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** The wire bytes ws writes for `frames` (client frames masked with ws's random keys). */
 function wsWire(frames: Frame[], mask: boolean): Buffer {
   const parts: Buffer[] = [];
-  for (const f of frames) parts.push(...(Sender.frame(Buffer.from(f.data), { fin: f.fin, opcode: f.opcode, mask, readOnly: true, rsv1: false }) as Buffer[]));
+  for (const f of frames) parts.push(...Sender.frame(Buffer.from(f.data), { fin: f.fin, opcode: f.opcode, mask, readOnly: true, rsv1: false }));
   return Buffer.concat(parts);
 }
 
