@@ -7,7 +7,6 @@ import { Agent } from '../agent/agent.js';
 import { AGENT_SETTINGS, loadAgentConfig } from '../agent/config.js';
 import { VERSION } from '../version.js';
 import { runProgram, type Command, type Options } from './args.js';
-import { forgetNoBufferUtil } from './no-bufferutil.js';
 import { reduceHeap } from '../platform/heap.js';
 
 /**
@@ -38,7 +37,6 @@ export const runCommand: Command = {
     usage: 'cmdop-agent run [--relay wss://HOST:PORT] [--token JOIN_TOKEN] [--fingerprint SHA256] [--config FILE] ...',
     options: CONFIG_FLAGS,
     async run(v) {
-      forgetNoBufferUtil();
       const { values: cfg, file } = loadAgentConfig(flagsOf(v), process.env, v.config as string | undefined);
       const log = createLogger(cfg.logLevel, 'cmdop-agent');
       const agent = await Agent.start({ config: cfg, log });

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** The `cmdop-agent` command (see agent-main.ts). */
 import './threadpool.js';
-import './no-bufferutil.js';
 import { entryFor } from './agent-run.js';
 
 const argv = process.argv.slice(2);

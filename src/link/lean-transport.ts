@@ -15,6 +15,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { takeHeadroom } from '../protocol/headroom.js';
+import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
 import {
   CLOSE_ABNORMAL,
@@ -58,7 +59,10 @@ export class LeanTransport implements Transport {
     this.reader = new WsFrameReader({
       expectMasked: isServer,
       maxPayload,
-      onMessage: (data, binary) => this.events!.message(data, binary),
+      onMessage: (data, binary) => {
+        noteBufferChurn(data.length);
+        this.events!.message(data, binary);
+      },
       onControl: (op, payload) => this.onControl(op, payload),
     });
     // Nothing is read until the link listens; an error or close before then waits for it.
@@ -96,6 +100,7 @@ export class LeanTransport implements Transport {
   send(frame: Uint8Array): void {
     if (this.closeSent || this.socket.destroyed) return;
     const n = frame.length;
+    noteBufferChurn(n);
     if (n <= COPY_MAX) return void this.socket.write(encodeWsFrame(OP_BINARY, frame, this.masked));
     const h = headerLength(n, this.masked);
     const whole = takeHeadroom(frame, h);

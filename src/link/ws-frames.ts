@@ -250,8 +250,20 @@ export class WsFrameReader {
   }
 }
 
-/** XORs `p` in place with the 4-byte key `key` (big-endian, as on the wire). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** XORs `p` in place with the 4-byte key `key` (big-endian, as on the wire): a word at a time where it can. */
 function unmask(p: Uint8Array, key: number): void {
   const k = [key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff] as const;
-  for (let i = 0; i < p.length; i++) p[i] = p[i]! ^ k[i & 3]!;
+  const n = p.length;
+  let i = 0;
+  if (LITTLE_ENDIAN && n >= 64) {
+    // Bytes up to a 4-byte boundary, then words (the key turned to where the words start).
+    for (; (p.byteOffset + i) & 3; i++) p[i] = p[i]! ^ k[i & 3]!;
+    const words = new Uint32Array(p.buffer, p.byteOffset + i, (n - i) >>> 2);
+    const w = (k[i & 3]! | (k[(i + 1) & 3]! << 8) | (k[(i + 2) & 3]! << 16) | (k[(i + 3) & 3]! << 24)) >>> 0;
+    for (let j = 0; j < words.length; j++) words[j] = words[j]! ^ w;
+    i += words.length * 4;
+  }
+  for (; i < n; i++) p[i] = p[i]! ^ k[i & 3]!;
 }

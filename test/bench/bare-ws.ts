@@ -1,10 +1,7 @@
 /**
  * The idle-RSS peer: a bare Node process that holds one TLS WebSocket to the relay (pinned by
- * fingerprint, as the agent does) and does nothing else. Prints "open" once connected. Like
- * the agent, it does not load ws's optional native bufferutil (first import), so the two are
- * compared like for like.
+ * fingerprint, as the agent does) and does nothing else. Prints "open" once connected.
  */
-import '../../src/cli/no-bufferutil.js';
 import { WebSocket } from 'ws';
 import { LINK_PATH } from '../../src/link/dial.js';
 

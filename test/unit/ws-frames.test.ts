@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
 import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_BIG,
@@ -105,6 +106,18 @@ describe('WebSocket framing', () => {
         expect((await got).equals(data)).toBe(true);
         expect(encodeWsFrame(OP_BINARY, data, masked).length).toBe(headerLength(n, masked) + n);
       }
+    }
+  });
+
+  it('a masked payload is unmasked right wherever it sits in memory (every alignment, a word at a time)', () => {
+    const data = randomBytes(1000);
+    for (let pad = 0; pad < 8; pad++) {
+      const wire = wsWire([{ fin: true, opcode: OP_BINARY, data }], true);
+      const mem = Buffer.alloc(pad + wire.length);
+      wire.copy(mem, pad);
+      const got: Got = [];
+      reader(true, got).push(mem.subarray(pad));
+      expect(got).toEqual([{ kind: 'message', binary: true, data: hex(data) }]);
     }
   });
 
