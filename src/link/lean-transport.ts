@@ -188,5 +188,9 @@ export function takeOver(ws: WebSocket, maxPayload: number): LeanTransport | nul
   }
   for (const [ev, l] of found) socket.removeListener(ev, l);
   w._receiver!.removeAllListeners();
+  // The socket's link back to ws is the last reference to it: without it the WebSocket, its
+  // Receiver (a Writable stream) and its Sender are garbage, which an idle link need not hold.
+  const back = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'websocket');
+  if (back) delete (socket as unknown as Record<symbol, unknown>)[back];
   return new LeanTransport(socket, w._isServer === true, maxPayload);
 }
