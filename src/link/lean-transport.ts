@@ -50,6 +50,8 @@ export class LeanTransport implements Transport {
   private closeSent = false;
   private closeReceived: { code: number; reason: string } | null = null;
   private closedEmitted = false;
+  /** A socket error before the link listened, told to it when it does. */
+  private early: Error | null = null;
   private readonly reader: WsFrameReader;
   /** Server sends are unmasked, client sends masked (with the zero key). */
   private readonly masked: boolean;
@@ -72,8 +74,6 @@ export class LeanTransport implements Transport {
     socket.on('close', () => this.emitClose());
     socket.on('drain', () => this.events?.drain());
   }
-
-  private early: Error | null = null;
 
   get isOpen(): boolean {
     return !this.closeSent && !this.closeReceived && !this.socket.destroyed;
