@@ -101,6 +101,7 @@ describe('web console on the relay', () => {
     const ctx = await browser.createBrowserContext();
     const page = await ctx.newPage();
     await page.goto(`${base}/ui/`);
+    await page.waitForSelector('#key'); // the form is the app's to draw: wait for it, as signedIn() does
     await page.type('#key', other);
     await Promise.all([page.waitForNavigation(), page.click('#signin button')]);
     await page.waitForSelector('tr[data-machine="console-host"]');
