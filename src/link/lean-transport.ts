@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { takeHeadroom } from '../protocol/headroom.js';
+import { HEADROOM_MIN, takeHeadroom } from '../protocol/headroom.js';
 import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
 import {
@@ -33,7 +33,7 @@ import {
   writeHeader,
 } from './ws-frames.js';
 
-/** Payloads up to this size leave in one buffer with their header (one copy, one write). */
+/** Payloads up to this size without headroom leave in one buffer with their header (one copy, one write). */
 const COPY_MAX = 16 * 1024;
 
 /** ws's own socket listeners, by the names its source gives them (checked before a take-over). */
@@ -101,13 +101,14 @@ export class LeanTransport implements Transport {
     if (this.closeSent || this.socket.destroyed) return;
     const n = frame.length;
     noteBufferChurn(n);
-    if (n <= COPY_MAX) return void this.socket.write(encodeWsFrame(OP_BINARY, frame, this.masked));
     const h = headerLength(n, this.masked);
-    const whole = takeHeadroom(frame, h);
+    // A payload made with room in front (headroom.ts) gets its header there: one buffer, no copy.
+    const whole = n >= HEADROOM_MIN ? takeHeadroom(frame, h) : null;
     if (whole) {
       writeHeader(whole, 0, OP_BINARY, n, this.masked);
       return void this.socket.write(whole);
     }
+    if (n <= COPY_MAX) return void this.socket.write(encodeWsFrame(OP_BINARY, frame, this.masked));
     const header = Buffer.allocUnsafe(h);
     writeHeader(header, 0, OP_BINARY, n, this.masked);
     this.socket.cork();
