@@ -26,7 +26,9 @@ describe('recordings in the web console', () => {
     await openNewTerminal(page, 'rec-host');
     const session = decodeURIComponent(new URL(page.url()).hash.split('/')[4]!);
     const machinePage = new URL(page.url()).hash.split('/t/')[0]!;
-    await page.keyboard.type("printf 'played-%s\\n' $((7*6)); sleep 0.3; printf 'last-line\\n'\n");
+    // The recorded program waits over a second: segments are at least a second of the recording's
+    // time, so the session spans more than one however fast everything else runs.
+    await page.keyboard.type("printf 'played-%s\\n' $((7*6)); sleep 1.5; printf 'last-line\\n'\n");
     await screenMatches(page, /last-line/);
     await page.keyboard.type('exit\n');
     await page.goto(`${rig.base}/ui/${machinePage}`);
@@ -42,7 +44,7 @@ describe('recordings in the web console', () => {
     expect(await page.$eval('#recording-status', (e) => e.textContent)).toMatch(/complete/);
     await page.waitForFunction(() => ((window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.getDuration() ?? 0) > 0, { timeout: 20_000 }); // preloaded
     const duration = await page.evaluate(() => (window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.getDuration() ?? 0);
-    expect(duration).toBeGreaterThan(0.3); // the sleep is in the recording's own time
+    expect(duration).toBeGreaterThan(1.5); // the sleep is in the recording's own time
     await page.evaluate(() => (window as unknown as { cmdopPlayer: PlayerHook }).cmdopPlayer.seek('100%'));
     await page.waitForFunction(() => /last-line/.test(document.getElementById('player')?.textContent ?? ''), { timeout: 20_000 });
     const text = await page.$eval('#player', (e) => e.textContent ?? '');
