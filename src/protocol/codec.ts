@@ -12,6 +12,7 @@ import { ProtocolError } from '../errors.js';
 import { MAX_FRAME_BYTES } from './limits.js';
 import { readVarint, varintRead, varintSize, writeVarint } from './varint.js';
 import { HEADROOM_MIN, takeHeadroom } from './headroom.js';
+import { allocUnfilled } from './bytes.js';
 
 const Frame = cmdop.v1.Frame;
 export type FrameKind = 'data' | 'window' | 'open' | 'close' | 'error' | 'hello' | 'challenge' | 'proof' | 'welcome' | 'ping' | 'pong';
@@ -48,7 +49,7 @@ export function encodeData(streamId: number, payload: Uint8Array): Uint8Array {
   const headerBytes = HEADER_BYTES + 1 + varintSize(len);
   let out = len >= HEADROOM_MIN ? takeHeadroom(payload, headerBytes) : null;
   if (!out) {
-    out = new Uint8Array(headerBytes + len);
+    out = allocUnfilled(headerBytes + len);
     out.set(payload, headerBytes);
   }
   writeHeader(out, streamId);
@@ -61,7 +62,7 @@ export function encodeData(streamId: number, payload: Uint8Array): Uint8Array {
 export function encodeFrame(streamId: number, body: FrameBody): Uint8Array {
   if (body.data) return encodeData(streamId, body.data);
   const rest = Frame.encode(body as cmdop.v1.IFrame).finish();
-  const out = new Uint8Array(HEADER_BYTES + rest.length);
+  const out = allocUnfilled(HEADER_BYTES + rest.length);
   writeHeader(out, streamId);
   out.set(rest, HEADER_BYTES);
   return out;

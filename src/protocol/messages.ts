@@ -5,6 +5,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { allocWithHeadroom, FRAME_HEADROOM, HEADROOM_MIN, MESSAGE_HEADROOM, takeHeadroom } from './headroom.js';
+import { allocUnfilled } from './bytes.js';
 import { readVarint, varintRead, varintSize, VARINT_INCOMPLETE, VARINT_TOO_LONG, writeVarint } from './varint.js';
 
 export const MSG_OUTPUT = 1;
@@ -26,7 +27,7 @@ export function frameMessage(type: number, body: Uint8Array): Uint8Array {
   const big = body.length >= HEADROOM_MIN;
   let out = big ? takeHeadroom(body, headerBytes) : null;
   if (!out) {
-    out = big ? allocWithHeadroom(headerBytes + body.length, FRAME_HEADROOM) : new Uint8Array(headerBytes + body.length);
+    out = big ? allocWithHeadroom(headerBytes + body.length, FRAME_HEADROOM) : allocUnfilled(headerBytes + body.length);
     out.set(body, headerBytes);
   }
   out[0] = type;

@@ -31,6 +31,9 @@ describe('headroom', () => {
     );
   });
 
+  /** Small frames come from Buffer's shared pool, so a copy is told by its bytes, not its ArrayBuffer. */
+  const overlaps = (a: Uint8Array, b: Uint8Array) => a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length;
+
   it('a message framed into headroom, then its frame, equals both framed by copy', () => {
     fc.assert(
       fc.property(u32, fc.integer({ min: 1, max: 5 }), fc.uint8Array({ maxLength: 70_000 }), (id, type, body) => {
@@ -40,7 +43,7 @@ describe('headroom', () => {
         expect(Buffer.from(inPlace).equals(Buffer.from(copied))).toBe(true);
         // A big body's frame starts inside the one buffer: no copy was made. A small one was copied.
         if (body.length >= HEADROOM_MIN) expect(inPlace.buffer).toBe(msg.buffer);
-        else expect(inPlace.buffer).not.toBe(msg.buffer);
+        else expect(overlaps(inPlace, msg)).toBe(false);
       }),
       { numRuns: 200 },
     );
