@@ -18,8 +18,8 @@ import { handleTunnelConnect } from './tunnel/connect.js';
 import { Sessions } from './terminal/sessions.js';
 import { InfoCache } from './system/info.js';
 import { Ledger, type GroupBy } from './system/ledger.js';
-import { registerTerminal, type TerminalCtx } from './terminal/service.js';
-import { registerFiles, type FilesCtx } from './files/service.js';
+import type { TerminalCtx } from './terminal/service.js';
+import type { FilesCtx } from './files/service.js';
 import { FilesPolicy } from './files/policy.js';
 import { Partials } from './files/partials.js';
 import { AiService } from './ai/service.js';
@@ -40,7 +40,7 @@ import { runAction } from './schedules/runner.js';
 import { runsUpload, watchSchedules } from './schedules/sync.js';
 import { realClock, type Clock } from './schedules/clock.js';
 import { RecordingStore, type RecordingMode } from './recordings/store.js';
-import { registerRecordings, type RecordingsCtx } from './recordings/service.js';
+import type { RecordingsCtx } from './recordings/service.js';
 import { join } from 'node:path';
 
 export interface AgentCtx extends TerminalCtx, FilesCtx, RecordingsCtx {
@@ -136,9 +136,13 @@ export class Agent {
           audit: (type, caller, fields) => this.audit.record(type, caller, fields),
         })).catch((err) => abortWith(stream, ctx.log, err, 'ssh.connect')),
       );
-    registerTerminal(this.services);
-    registerFiles(this.services);
-    registerRecordings(this.services);
+    // Terminals (and their recordings) and files load their handlers on their first stream.
+    this.services
+      .lazy('terminal', async () => {
+        const [t, r] = await Promise.all([import('./terminal/service.js'), import('./recordings/service.js')]);
+        return (services) => r.registerRecordings(t.registerTerminal(services));
+      })
+      .lazy('files', async () => (await import('./files/service.js')).registerFiles);
     this.ai = new AiService({ config: c, ledger: this.ledger, info: this.info, policy: this.ctx.files.policy, log: o.log.child({ component: 'ai' }), audit: (type, caller, fields) => this.audit.record(type, caller, fields) });
     this.ai.register(this.services);
     const files = new ScheduleFiles(c.stateDir);

@@ -12,8 +12,13 @@ interface Decoder<T> {
   decode(bytes: Uint8Array): T;
 }
 
+/** Registers a service's handlers on a registry (what a lazy service's module gives). */
+export type Registrar<C extends { log: Logger }> = (r: ServiceRegistry<C>) => void;
+
 export class ServiceRegistry<C extends { log: Logger }> {
   private readonly handlers = new Map<string, StreamHandler<C>>();
+  /** Services whose code loads on their first stream: the loader, then the load under way. */
+  private readonly lazies = new Map<string, (() => Promise<Registrar<C>>) | Promise<void>>();
 
   /** A handler that owns the stream (bidirectional or server-streaming). */
   stream(service: string, method: string, handler: StreamHandler<C>): this {
@@ -34,14 +39,29 @@ export class ServiceRegistry<C extends { log: Logger }> {
     });
   }
 
-  has(service: string, method: string): boolean {
-    return this.handlers.has(`${service}.${method}`);
+  /**
+   * A service whose handlers load on its first stream (`load` imports its module and gives the
+   * function that registers them): an idle process holds no code of a service nobody called.
+   * Streams that arrive meanwhile wait in their inboxes (bounded by their windows). A load that
+   * fails aborts the streams that waited for it; the next stream tries again.
+   */
+  lazy(service: string, load: () => Promise<Registrar<C>>): this {
+    this.lazies.set(service, load);
+    return this;
   }
 
   dispatch(stream: Stream, ctx: C): void {
     const { service, method } = stream.info;
     const handler = this.handlers.get(`${service}.${method}`);
     if (!handler) {
+      const loading = this.load(service);
+      if (loading) {
+        void loading.then(
+          () => stream.finished || this.dispatch(stream, ctx),
+          (err) => abortWith(stream, ctx.log, err, `loading the ${service} service`),
+        );
+        return;
+      }
       stream.abort(new NotFoundError(`unknown method ${service}.${method}`));
       return;
     }
@@ -50,6 +70,23 @@ export class ServiceRegistry<C extends { log: Logger }> {
     } catch (err) {
       abortWith(stream, ctx.log, err, `${service}.${method}`);
     }
+  }
+
+  private load(service: string): Promise<void> | null {
+    const lazy = this.lazies.get(service);
+    if (!lazy || lazy instanceof Promise) return lazy ?? null;
+    const loading = lazy().then(
+      (register) => {
+        this.lazies.delete(service);
+        register(this);
+      },
+      (err: unknown) => {
+        this.lazies.set(service, lazy);
+        throw err;
+      },
+    );
+    this.lazies.set(service, loading);
+    return loading;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Logger } from '../../../log.js';
-import { Classifier } from './classify.js';
+import type { Classifier } from './classify.js';
 
 export interface GrammarFiles {
   /** web-tree-sitter's runtime (tree-sitter.wasm). */
@@ -31,6 +31,8 @@ export function loadClassifier(log: Logger, files?: GrammarFiles): Promise<Class
 }
 
 async function load(log: Logger, files: GrammarFiles): Promise<Classifier> {
+  // The rules load with the grammar, on the first ask: an idle agent holds neither.
+  const { Classifier } = await import('./classify.js');
   try {
     const where = { ...grammarFiles(), ...files };
     const { Parser, Language } = await import('web-tree-sitter');
