@@ -17,6 +17,7 @@ import type { WebSocket } from 'ws';
 import { HEADROOM_MIN, takeHeadroom } from '../protocol/headroom.js';
 import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
+import type { HeadroomReads } from './headroom-reads.js';
 import {
   CLOSE_ABNORMAL,
   CLOSE_NO_STATUS,
@@ -56,7 +57,11 @@ export class LeanTransport implements Transport {
   /** Server sends are unmasked, client sends masked (with the zero key). */
   private readonly masked: boolean;
 
-  constructor(readonly socket: Socket, isServer: boolean, maxPayload: number) {
+  /**
+   * `reads`: the socket reads into our buffers (tls-reads.ts); once the link listens they come
+   * here directly instead of through the socket's Readable.
+   */
+  constructor(readonly socket: Socket, isServer: boolean, maxPayload: number, private readonly reads?: HeadroomReads) {
     this.masked = !isServer;
     this.reader = new WsFrameReader({
       expectMasked: isServer,
@@ -87,15 +92,21 @@ export class LeanTransport implements Transport {
     this.events = e;
     if (this.early) e.error(this.early);
     if (this.socket.destroyed) return void queueMicrotask(() => this.emitClose());
-    this.socket.on('data', (chunk: Buffer) => {
-      try {
-        this.reader.push(chunk);
-      } catch (err) {
-        this.fail(err as Error);
-      }
-    });
+    // Bytes the socket's Readable already holds come as `data`, before any new read (reading
+    // starts again only with resume(), and the Readable's flow runs first).
+    this.socket.on('data', this.onBytes);
+    this.reads?.attach(this.onBytes);
     this.socket.resume();
   }
+
+  private readonly onBytes = (chunk: Uint8Array): boolean => {
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+    return true;
+  };
 
   send(frame: Uint8Array): void {
     if (this.closeSent || this.socket.destroyed) return;
@@ -177,7 +188,7 @@ export class LeanTransport implements Transport {
  * socket already closing, bytes already read by ws's receiver, or a ws whose listeners are not the
  * ones this code knows): the caller then keeps ws as the transport.
  */
-export function takeOver(ws: WebSocket, maxPayload: number): LeanTransport | null {
+export function takeOver(ws: WebSocket, maxPayload: number, reads?: HeadroomReads): LeanTransport | null {
   const w = ws as unknown as WsInternals;
   const socket = w._socket;
   if (ws.readyState !== ws.OPEN || !socket || socket.destroyed || (w._receiver?._bufferedBytes ?? 1) !== 0) return null;
@@ -193,5 +204,5 @@ export function takeOver(ws: WebSocket, maxPayload: number): LeanTransport | nul
   // Receiver (a Writable stream) and its Sender are garbage, which an idle link need not hold.
   const back = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'websocket');
   if (back) delete (socket as unknown as Record<symbol, unknown>)[back];
-  return new LeanTransport(socket, w._isServer === true, maxPayload);
+  return new LeanTransport(socket, w._isServer === true, maxPayload, reads);
 }

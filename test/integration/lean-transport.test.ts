@@ -12,6 +12,12 @@ import { encodeData, encodeFrame } from '../../src/protocol/codec.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { rawClient, rawPeer } from '../helpers/raw.js';
 import type { Client } from '../../src/client/client.js';
+import { dialTransport } from '../../src/link/dial.js';
+import { greet } from '../../src/link/greet.js';
+import { LeanTransport } from '../../src/link/lean-transport.js';
+import { callUnary } from '../../src/link/call.js';
+import { cmdop } from '../../src/protocol/gen/cmdop.js';
+import { silentLogger } from '../../src/log.js';
 
 /** ws's frame writer and reader (exported by ws, not by its type declarations). */
 interface WsSender {
@@ -56,6 +62,19 @@ describe('our WebSocket frame path at the relay', () => {
     const { code, errors } = await p.closed;
     expect(code).toBe(1002);
     expect(errors.find((e) => e.streamId === 0)?.frame!.error!.message).toMatch(/unknown stream 41/);
+  });
+
+  it('a wss dial reads into our buffers once the frame path owns the socket: no data event, and the link works', async () => {
+    const t = await dialTransport({ url: c.relay.url, fingerprint: c.relay.fingerprint, timeoutMs: 10_000 });
+    expect(t).toBeInstanceOf(LeanTransport);
+    const socket = (t as LeanTransport).socket;
+    let dataEvents = 0;
+    socket.on('data', () => dataEvents++);
+    const { link } = await greet(t, { log: silentLogger(), peer: c.relay.url, timeoutMs: 10_000, hello: { role: cmdop.v1.Role.CLIENT, software: 'test', apiKey: c.apiKey } });
+    const res = await callUnary(link, 'agent', 'status', cmdop.v1.Empty.encode({}).finish(), { target: 'lean1', timeoutMs: 10_000 });
+    expect(cmdop.v1.AgentStatus.decode(res).hostname).toBe('lean1');
+    expect(dataEvents).toBe(0); // every read since the take-over went straight to the frame reader
+    link.close();
   });
 
   const hostile: Array<[string, Buffer, number]> = [
