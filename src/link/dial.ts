@@ -13,7 +13,6 @@ import { fingerprintOfDer, normalizeFingerprint } from './fingerprint.js';
 import type { Transport } from './transport.js';
 import { wsTransport } from './ws-transport.js';
 import { connectWithReads } from './tls-reads.js';
-import type { HeadroomReads } from './headroom-reads.js';
 
 export interface DialOptions {
   /** wss://host:port, ws://host:port (only with insecure), or ws+unix:///path/to.sock for the local agent. */
@@ -127,17 +126,7 @@ function open(url: URL, wsOpts: ClientOptions, pin: string | undefined, opts: Di
   return new Promise((resolve, reject) => {
     // A direct TLS connection reads into our buffers (tls-reads.ts); through a proxy, the proxy
     // agent makes the socket and Node's reads stay.
-    let reads: HeadroomReads | undefined;
-    if (url.protocol === 'wss:' && !wsOpts.agent) {
-      wsOpts = {
-        ...wsOpts,
-        createConnection: ((o: Parameters<typeof connectWithReads>[0]) => {
-          const c = connectWithReads(o);
-          reads = c.reads;
-          return c.socket;
-        }) as unknown as ClientOptions['createConnection'],
-      };
-    }
+    if (url.protocol === 'wss:' && !wsOpts.agent) wsOpts = { ...wsOpts, createConnection: connectWithReads as unknown as ClientOptions['createConnection'] };
     const ws = new WebSocket(url, wsOpts);
     let settled = false;
     const fail = (err: Error) => {
@@ -173,7 +162,7 @@ function open(url: URL, wsOpts: ClientOptions, pin: string | undefined, opts: Di
       socket?.setNoDelay?.(true);
       // Inside TLS or a local socket our own frame path takes the socket over, at once (before
       // any byte after the handshake is read); plain ws:// keeps ws, whose masks are random.
-      resolve(wsTransport(ws, wsOpts.generateMask !== undefined, reads));
+      resolve(wsTransport(ws, wsOpts.generateMask !== undefined));
     });
   });
 }

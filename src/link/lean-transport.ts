@@ -18,6 +18,7 @@ import { HEADROOM_MIN, takeHeadroom } from '../protocol/headroom.js';
 import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
 import type { HeadroomReads } from './headroom-reads.js';
+import { readsOf } from './tls-reads.js';
 import {
   CLOSE_ABNORMAL,
   CLOSE_NO_STATUS,
@@ -188,7 +189,7 @@ export class LeanTransport implements Transport {
  * socket already closing, bytes already read by ws's receiver, or a ws whose listeners are not the
  * ones this code knows): the caller then keeps ws as the transport.
  */
-export function takeOver(ws: WebSocket, maxPayload: number, reads?: HeadroomReads): LeanTransport | null {
+export function takeOver(ws: WebSocket, maxPayload: number): LeanTransport | null {
   const w = ws as unknown as WsInternals;
   const socket = w._socket;
   if (ws.readyState !== ws.OPEN || !socket || socket.destroyed || (w._receiver?._bufferedBytes ?? 1) !== 0) return null;
@@ -204,5 +205,5 @@ export function takeOver(ws: WebSocket, maxPayload: number, reads?: HeadroomRead
   // Receiver (a Writable stream) and its Sender are garbage, which an idle link need not hold.
   const back = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'websocket');
   if (back) delete (socket as unknown as Record<symbol, unknown>)[back];
-  return new LeanTransport(socket, w._isServer === true, maxPayload, reads);
+  return new LeanTransport(socket, w._isServer === true, maxPayload, readsOf(socket));
 }

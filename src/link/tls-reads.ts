@@ -13,17 +13,21 @@ import { isIP } from 'node:net';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { HeadroomReads } from './headroom-reads.js';
 
-export interface TlsWithReads {
-  socket: TLSSocket;
-  reads: HeadroomReads;
+/** The reads of each socket made here, for the frame path that takes the socket over. */
+const readsBySocket = new WeakMap<object, HeadroomReads>();
+
+/** The reads a socket was made with here (none for a socket Node or a proxy agent made). */
+export function readsOf(socket: object): HeadroomReads | undefined {
+  return readsBySocket.get(socket);
 }
 
 /** What ws's own `tlsConnect` does (no path; SNI from the host unless it is an address), with our reads. */
-export function connectWithReads(options: ConnectionOptions & { path?: string; host?: string }): TlsWithReads {
+export function connectWithReads(options: ConnectionOptions & { path?: string; host?: string }): TLSSocket {
   const reads = new HeadroomReads();
   const o = { ...options, path: undefined, onread: reads.onread };
   if (!o.servername && o.servername !== '') o.servername = isIP(o.host ?? '') ? '' : o.host;
   const socket = connect(o as ConnectionOptions);
   reads.attach((chunk) => socket.push(chunk));
-  return { socket, reads };
+  readsBySocket.set(socket, reads);
+  return socket;
 }

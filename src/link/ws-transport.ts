@@ -2,7 +2,6 @@
 import type { WebSocket } from 'ws';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { takeOver } from './lean-transport.js';
-import type { HeadroomReads } from './headroom-reads.js';
 import { noteBufferChurn } from '../platform/buffer-churn.js';
 import type { Transport, TransportEvents } from './transport.js';
 
@@ -59,8 +58,7 @@ export class WsTransport implements Transport {
  * The transport for an open `ws` WebSocket. With `own` (an accepted socket, whose frames are not
  * masked; or a client inside TLS or a local socket, which masks with the zero key) our own frame
  * path takes the socket over (./lean-transport.ts); otherwise, or where it cannot, ws stays.
- * `reads`: the socket reads into our buffers (./tls-reads.ts), handed to the frame path too.
  */
-export function wsTransport(ws: WebSocket, own = true, reads?: HeadroomReads): Transport {
-  return (own && takeOver(ws, MAX_FRAME_BYTES, reads)) || new WsTransport(ws);
+export function wsTransport(ws: WebSocket, own = true): Transport {
+  return (own && takeOver(ws, MAX_FRAME_BYTES)) || new WsTransport(ws);
 }
